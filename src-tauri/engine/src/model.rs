@@ -1,0 +1,234 @@
+//! Plain data types shared by every layer: what an integration is, the secrets kept for it,
+//! the states a keeper sees, and the read-only view handed to shells.
+//!
+//! Nothing here does I/O. Configuration (`IntegrationConfig`) is non-secret and lives in a file;
+//! `Secrets` lives only in the keychain; `IntegrationView` is what the CLI, the tray and the
+//! notifications are allowed to see (names, states, times — never a token).
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::secret::{AccessToken, ApiToken, ClientSecret, RefreshToken};
+
+/// Seconds since the Unix epoch (wall clock). Token lifetimes are wall-clock facts of the provider.
+pub type UnixTime = i64;
+
+/// The longest integration name; names become file names, so they are also restricted in form.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Checks that a name can safely become a file name and a keychain entry.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!("an integration name must be 1 to {MAX_NAME_LEN} characters long"));
+    }
+    if name.starts_with('.') || name.starts_with(' ') || name.ends_with(' ') {
+        return Err("an integration name cannot start with a dot or start or end with a space".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "an integration name may hold letters, digits, spaces, '-', '_' and '.', not {c:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// One named credential kept alive: the non-secret part, stored as a config file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationConfig {
+    /// The name keepers and scripts use ("HighQ reporting").
+    pub name: String,
+    /// Provider profile id ("oauth2", "api-token", later presets such as "highq").
+    pub provider: String,
+    /// How often to check that the token still works, in seconds (with jitter).
+    #[serde(default = "default_probe_interval")]
+    pub probe_interval_secs: u64,
+    /// The kind-specific part.
+    #[serde(flatten)]
+    pub kind: IntegrationKind,
+}
+
+fn default_probe_interval() -> u64 {
+    30 * 60
+}
+
+/// The two kinds of integration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum IntegrationKind {
+    /// Refreshable OAuth 2.0 tokens.
+    Oauth(OauthConfig),
+    /// A static API token, checked with a probe.
+    ApiToken(ApiTokenConfig),
+}
+
+/// Endpoints and client of an OAuth integration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OauthConfig {
+    /// OpenID Connect issuer, when the endpoints came from discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<Url>,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_url: Option<Url>,
+    /// A cheap authenticated GET that tells whether the access token still works
+    /// (by default the OpenID Connect userinfo endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_url: Option<Url>,
+    pub client_id: String,
+    /// Whether a client secret is kept in the keychain for this integration.
+    #[serde(default)]
+    pub has_client_secret: bool,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// A static API token and how to check it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTokenConfig {
+    /// GET this URL with the token; 2xx JSON means alive, 401/403/login page means dead.
+    pub probe_url: Url,
+    /// With a username the token is sent as Basic `username:token`, else as a Bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The expiry date the keeper chose when creating the token (no API tells it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<time::Date>,
+}
+
+/// Everything secret about one integration, stored as one keychain item so that a rotated
+/// access + refresh token pair is replaced in a single write (never half-written).
+/// Expiry times travel with the tokens they describe, so they can never disagree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Secrets {
+    pub access_token: Option<AccessToken>,
+    pub refresh_token: Option<RefreshToken>,
+    pub client_secret: Option<ClientSecret>,
+    pub api_token: Option<ApiToken>,
+    /// When the access token was issued (wall clock).
+    pub issued_at: Option<UnixTime>,
+    /// When the access token stops working, if the provider said.
+    pub access_expires_at: Option<UnixTime>,
+    /// When the refresh token stops working, if known (provider field or profile rule).
+    pub refresh_expires_at: Option<UnixTime>,
+    /// Provider extras worth keeping that are not secret but belong to this grant
+    /// (HighQ's `useremail`, an id token's subject).
+    pub account: Option<String>,
+}
+
+/// The state of an integration, shown everywhere in the same plain words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// The token works and will be renewed in time.
+    Working,
+    /// A refresh or check is under way.
+    Refreshing,
+    /// The provider cannot be reached right now, but the current token still works.
+    Retrying,
+    /// The refresh token or API token ends soon; the keeper must act before then.
+    ExpiringSoon,
+    /// The provider no longer accepts the sign-in: revoked, expired or rejected.
+    NeedsSignIn,
+    /// The token has expired and the provider cannot be reached.
+    Offline,
+    /// The keeper paused it: nothing is refreshed or checked.
+    Paused,
+}
+
+impl State {
+    /// The words keepers see.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Working => "Working",
+            State::Refreshing => "Refreshing",
+            State::Retrying => "Retrying",
+            State::ExpiringSoon => "Expiring soon",
+            State::NeedsSignIn => "Needs sign-in",
+            State::Offline => "Offline",
+            State::Paused => "Paused",
+        }
+    }
+
+    /// How bad it is, for the tray icon: 0 fine, 1 attention, 2 broken.
+    pub fn severity(self) -> u8 {
+        match self {
+            State::Working | State::Refreshing | State::Paused => 0,
+            State::Retrying | State::ExpiringSoon => 1,
+            State::NeedsSignIn | State::Offline => 2,
+        }
+    }
+}
+
+/// What the keeper will do next for an integration, for "Renews in 3 h".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "at", rename_all = "kebab-case")]
+pub enum NextAction {
+    /// Refresh the access token at this time.
+    Renew(UnixTime),
+    /// Check (probe) the token at this time.
+    Check(UnixTime),
+    /// Retry a failed refresh at this time.
+    Retry(UnixTime),
+    /// Nothing until the keeper acts (needs sign-in, paused).
+    WaitForKeeper,
+}
+
+/// The read-only picture of one integration that shells and scripts may see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationView {
+    pub name: String,
+    pub provider: String,
+    pub kind: String,
+    pub state: State,
+    /// Plain-language reason for the state, when it is not `Working`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub access_expires_at: Option<UnixTime>,
+    pub refresh_expires_at: Option<UnixTime>,
+    pub next: NextAction,
+    /// A sign-in for it is waiting for the browser.
+    pub signin_pending: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_would_escape_a_directory_are_refused() {
+        assert!(validate_name("HighQ reporting").is_ok());
+        assert!(validate_name("jira-sync_2.prod").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", " pad", "x\ny", &"a".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn config_round_trips_through_toml() {
+        let cfg = IntegrationConfig {
+            name: "demo".into(),
+            provider: "oauth2".into(),
+            probe_interval_secs: 1800,
+            kind: IntegrationKind::Oauth(OauthConfig {
+                issuer: Some("http://127.0.0.1:1/".parse().unwrap()),
+                authorize_url: "http://127.0.0.1:1/auth".parse().unwrap(),
+                token_url: "http://127.0.0.1:1/token".parse().unwrap(),
+                revocation_url: None,
+                probe_url: None,
+                client_id: "c".into(),
+                has_client_secret: true,
+                scopes: vec!["openid".into()],
+            }),
+        };
+        let text = toml::to_string(&cfg).unwrap();
+        assert!(text.contains("kind = \"oauth\""), "{text}");
+        assert_eq!(toml::from_str::<IntegrationConfig>(&text).unwrap(), cfg);
+    }
+}
