@@ -2,7 +2,28 @@
 //!
 //! Data flows one way: provider → engine → state events → shells. The tray app, the headless
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
+//!
+//! Layers, from the ground up (each uses only those before it):
+//! - ground: [`model`], [`secret`], [`clock`], [`paths`];
+//! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
+//!   [`scheduler`] (when), [`notify`] (desktop notifications);
+//! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
+//! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`].
 
+pub mod actions;
+pub mod alerts;
+pub mod clock;
+pub mod history;
+pub mod keeper;
+pub mod lock;
 pub mod model;
+pub mod notify;
+pub mod paths;
+pub mod providers;
+pub mod record;
+pub mod scheduler;
 pub mod secret;
+pub mod settings;
 pub mod store;
+
+pub use keeper::{Event, IntegrationStatus, Keeper, KeeperError, KeeperOptions};

@@ -6,6 +6,7 @@
 //! `spawn_blocking`.
 
 pub mod files;
+pub mod integrations;
 pub mod keychain;
 pub mod memory;
 

@@ -1,0 +1,8 @@
+//! One action against a service, each ending in an outcome enum the caller must handle:
+//! a refresh ([`refresh`]), a check of a token ([`probe`]), a sign-in ([`signin`]).
+//! Actions neither store nor schedule anything: the keeper applies their outcomes.
+
+pub mod oauth;
+pub mod probe;
+pub mod refresh;
+pub mod signin;

@@ -1,0 +1,134 @@
+//! The oauth2-rs client for one integration, and the grant it returns.
+//!
+//! oauth2-rs builds every protocol message (PKCE, client authentication, form fields) and parses
+//! token and error responses; its HTTP client is [`crate::providers::wire::token_call`], which
+//! bounds and normalizes what services send.
+
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::{AuthType, AuthUrl, Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, RevocationUrl, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl};
+
+use crate::model::{OauthConfig, Secrets, UnixTime};
+use crate::providers::token_response::TokenExtras;
+use crate::providers::{ClientAuth, RefreshTokenRule, Wire};
+use crate::secret::{AccessToken, ClientSecret, RefreshToken};
+
+/// A token response as Token Keeper reads it.
+pub type TokenAnswer = StandardTokenResponse<TokenExtras, BasicTokenType>;
+
+/// The oauth2-rs client type for an integration: authorization and token endpoints set,
+/// revocation optional.
+pub type OauthClient = Client<
+    BasicErrorResponse,
+    TokenAnswer,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointSet,
+>;
+
+/// Builds the client for an integration.
+pub fn client(config: &OauthConfig, secret: Option<&ClientSecret>, wire: &Wire) -> OauthClient {
+    let mut client = Client::new(ClientId::new(config.client_id.clone()))
+        .set_auth_uri(AuthUrl::from_url(config.authorize_url.clone()))
+        .set_token_uri(TokenUrl::from_url(config.token_url.clone()))
+        .set_revocation_url_option(config.revocation_url.clone().map(RevocationUrl::from_url))
+        .set_auth_type(match wire.client_auth {
+            ClientAuth::Basic => AuthType::BasicAuth,
+            ClientAuth::Body => AuthType::RequestBody,
+        });
+    if let Some(secret) = secret {
+        client = client.set_client_secret(oauth2::ClientSecret::new(secret.expose().to_string()));
+    }
+    client
+}
+
+/// New tokens from a service, not yet stored.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub access_token: AccessToken,
+    /// A new refresh token (rotation) or `None` when the service keeps the old one.
+    pub refresh_token: Option<RefreshToken>,
+    pub expires_in: Option<u64>,
+    pub refresh_token_expires_in: Option<u64>,
+    pub account: Option<String>,
+}
+
+impl Grant {
+    pub fn from_answer(answer: &TokenAnswer) -> Self {
+        Self {
+            access_token: AccessToken::new(answer.access_token().secret().clone()),
+            refresh_token: answer.refresh_token().map(|r| RefreshToken::new(r.secret().clone())),
+            expires_in: answer.expires_in().map(|d| d.as_secs()),
+            refresh_token_expires_in: answer.extra_fields().refresh_token_expires_in,
+            account: answer.extra_fields().useremail.clone(),
+        }
+    }
+
+    /// The secrets after this grant: new tokens and times; the old refresh token is kept only
+    /// when the service did not send a new one; the client secret is never touched.
+    pub fn apply_to(&self, previous: &Secrets, now: UnixTime, rule: &RefreshTokenRule) -> Secrets {
+        let rotated = self.refresh_token.is_some();
+        let refresh_expires_at = match (self.refresh_token_expires_in, rule.lifetime_days) {
+            (Some(secs), _) => Some(now + secs as i64),
+            (None, Some(days)) => Some(now + i64::from(days) * 86_400),
+            (None, None) if rotated => None,
+            (None, None) => previous.refresh_expires_at,
+        };
+        Secrets {
+            access_token: Some(self.access_token.clone()),
+            refresh_token: self.refresh_token.clone().or_else(|| previous.refresh_token.clone()),
+            client_secret: previous.client_secret.clone(),
+            api_token: None,
+            issued_at: Some(now),
+            access_expires_at: self.expires_in.map(|s| now + s as i64),
+            refresh_expires_at,
+            account: self.account.clone().or_else(|| previous.account.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(rt: Option<&str>) -> Grant {
+        Grant {
+            access_token: AccessToken::new("at2".into()),
+            refresh_token: rt.map(|r| RefreshToken::new(r.into())),
+            expires_in: Some(3600),
+            refresh_token_expires_in: None,
+            account: None,
+        }
+    }
+
+    #[test]
+    fn rotation_replaces_the_refresh_token_and_keeps_the_client_secret() {
+        let old = Secrets {
+            refresh_token: Some(RefreshToken::new("rt1".into())),
+            client_secret: Some(ClientSecret::new("cs".into())),
+            account: Some("a@b".into()),
+            ..Secrets::default()
+        };
+        let new = grant(Some("rt2")).apply_to(&old, 1000, &RefreshTokenRule::default());
+        assert_eq!(new.refresh_token.unwrap().expose(), "rt2");
+        assert_eq!(new.client_secret.unwrap().expose(), "cs");
+        assert_eq!(new.access_expires_at, Some(4600));
+        assert_eq!(new.account.as_deref(), Some("a@b"));
+        let kept = grant(None).apply_to(&old, 1000, &RefreshTokenRule::default());
+        assert_eq!(kept.refresh_token.unwrap().expose(), "rt1", "non-rotating services keep the old one");
+    }
+
+    #[test]
+    fn refresh_token_life_follows_the_service_or_the_profile_rule() {
+        let rule = RefreshTokenRule { rotates: true, lifetime_days: Some(365) };
+        let s = grant(Some("r")).apply_to(&Secrets::default(), 0, &rule);
+        assert_eq!(s.refresh_expires_at, Some(365 * 86_400));
+        let mut g = grant(Some("r"));
+        g.refresh_token_expires_in = Some(100);
+        assert_eq!(g.apply_to(&Secrets::default(), 0, &rule).refresh_expires_at, Some(100));
+    }
+}

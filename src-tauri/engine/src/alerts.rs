@@ -1,0 +1,241 @@
+//! Which notification to show, and when: the rules of PRODUCT.md as one pure function.
+//!
+//! - `Needs sign-in`: urgent, with "Sign in again".
+//! - Refresh keeps failing and the token stops working within 10 minutes (or already has): once.
+//! - Refresh token or API token ends in 14, 3, 1 days: once each (only the most urgent one due,
+//!   after a long absence).
+//! - Back to working after a problem was notified: once, low urgency.
+//!
+//! The [`NoticeLedger`] remembers what was shown; it is saved with the integration's state, so
+//! no notice repeats for the same state change, even across restarts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{State, UnixTime};
+use crate::notify::{Notice, Urgency};
+
+/// Warn this long before a token stops working while refreshes keep failing.
+pub const STOPS_WORKING_LEAD_SECS: i64 = 10 * 60;
+/// Default expiry warning lead times, in days.
+pub const DEFAULT_EXPIRY_LEADS: [u32; 3] = [14, 3, 1];
+
+/// The problem notified for the current episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Problem {
+    NeedsSignIn,
+    StopsWorking,
+}
+
+/// What was already shown for one integration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NoticeLedger {
+    #[serde(default)]
+    pub problem: Option<Problem>,
+    /// Expiry warnings shown, as (expiry time, lead in days).
+    #[serde(default)]
+    pub expiry_warnings: Vec<(UnixTime, u32)>,
+}
+
+/// What the rules look at.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub name: &'a str,
+    /// The service, as keepers know it ("HighQ", "login.example.com").
+    pub service: &'a str,
+    pub state: State,
+    pub is_api_token: bool,
+    pub access_expires_at: Option<UnixTime>,
+    /// When the refresh token (OAuth) or the API token ends, if known.
+    pub credential_expires_at: Option<UnixTime>,
+    pub now: UnixTime,
+    pub expiry_leads_days: &'a [u32],
+}
+
+/// The notices due now; records them in `ledger`.
+pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
+    let mut out = Vec::new();
+    let name = facts.name;
+    let service = facts.service;
+    let notice = |summary: String, body: String, urgency: Urgency, action: bool| Notice {
+        summary,
+        body,
+        urgency,
+        integrations: vec![name.to_string()],
+        sign_in_action: action.then(|| name.to_string()),
+    };
+    match facts.state {
+        State::NeedsSignIn if ledger.problem != Some(Problem::NeedsSignIn) => {
+            ledger.problem = Some(Problem::NeedsSignIn);
+            let body = if facts.is_api_token {
+                format!("{service} no longer accepts its API token. Create a new token and add it in Token Keeper.")
+            } else {
+                format!("{service} no longer accepts its sign-in. Click to sign in again.")
+            };
+            out.push(notice(format!("{name} stopped working"), body, Urgency::Critical, !facts.is_api_token));
+        }
+        State::Retrying | State::Offline if ledger.problem.is_none() => {
+            let left = facts.access_expires_at.map(|t| t - facts.now);
+            if let Some(left) = left.filter(|l| *l <= STOPS_WORKING_LEAD_SECS) {
+                ledger.problem = Some(Problem::StopsWorking);
+                out.push(if left <= 0 {
+                    notice(
+                        format!("{name} stopped working"),
+                        format!("Token Keeper cannot reach {service}, and the current sign-in has ended. It keeps trying and will tell you when it works again."),
+                        Urgency::Normal,
+                        false,
+                    )
+                } else {
+                    notice(
+                        format!("{name} may stop working soon"),
+                        format!("Token Keeper cannot reach {service} to renew the sign-in. It keeps trying; the current sign-in ends in {}.", minutes(left)),
+                        Urgency::Normal,
+                        false,
+                    )
+                });
+            }
+        }
+        State::Working | State::ExpiringSoon if ledger.problem.is_some() => {
+            ledger.problem = None;
+            out.push(notice(
+                format!("{name} is working again"),
+                format!("Token Keeper reached {service} and the sign-in works again."),
+                Urgency::Low,
+                false,
+            ));
+        }
+        _ => {}
+    }
+    if let Some(expires) = facts.credential_expires_at {
+        if let Some(n) = expiry_warning(facts, expires, ledger) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -> Option<Notice> {
+    if facts.now >= expires || facts.state == State::NeedsSignIn || facts.state == State::Paused {
+        return None;
+    }
+    let mut leads: Vec<u32> = facts.expiry_leads_days.to_vec();
+    leads.sort_unstable();
+    // The most urgent lead time already reached.
+    let lead = *leads.iter().find(|d| facts.now >= expires - i64::from(**d) * 86_400)?;
+    if ledger.expiry_warnings.iter().any(|(e, d)| *e == expires && *d <= lead) {
+        return None;
+    }
+    ledger.expiry_warnings.retain(|(e, _)| *e == expires);
+    ledger.expiry_warnings.push((expires, lead));
+    let when = days(expires - facts.now);
+    let date = time::OffsetDateTime::from_unix_timestamp(expires)
+        .ok()
+        .and_then(|d| d.format(&time::macros::format_description!("[weekday], [day padding:none] [month repr:long] [year]")).ok())
+        .unwrap_or_default();
+    let (name, service) = (facts.name, facts.service);
+    let (summary, body) = if facts.is_api_token {
+        (
+            format!("The API token of {name} ends {when}"),
+            format!("{service} will stop accepting it on {date}. Create a new token there and add it in Token Keeper before then."),
+        )
+    } else {
+        (
+            format!("The sign-in of {name} ends {when}"),
+            format!("{service} will stop accepting it on {date}. Sign in again before then to keep it working."),
+        )
+    };
+    Some(Notice {
+        summary,
+        body,
+        urgency: if lead <= 1 { Urgency::Critical } else { Urgency::Normal },
+        integrations: vec![name.to_string()],
+        sign_in_action: (!facts.is_api_token).then(|| name.to_string()),
+    })
+}
+
+fn minutes(secs: i64) -> String {
+    let m = (secs + 59) / 60;
+    if m <= 1 { "a minute".into() } else { format!("{m} minutes") }
+}
+
+fn days(secs: i64) -> String {
+    let d = secs / 86_400;
+    match d {
+        0 => "today".into(),
+        1 => "tomorrow".into(),
+        d => format!("in {d} days"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(state: State) -> Facts<'static> {
+        Facts {
+            name: "HighQ reporting",
+            service: "HighQ",
+            state,
+            is_api_token: false,
+            access_expires_at: Some(10_000),
+            credential_expires_at: None,
+            now: 1_000,
+            expiry_leads_days: &DEFAULT_EXPIRY_LEADS,
+        }
+    }
+
+    #[test]
+    fn needs_sign_in_is_notified_once_with_the_action() {
+        let mut ledger = NoticeLedger::default();
+        let n = decide(&facts(State::NeedsSignIn), &mut ledger);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].summary, "HighQ reporting stopped working");
+        assert_eq!(n[0].body, "HighQ no longer accepts its sign-in. Click to sign in again.");
+        assert_eq!(n[0].urgency, Urgency::Critical);
+        assert_eq!(n[0].sign_in_action.as_deref(), Some("HighQ reporting"));
+        assert!(decide(&facts(State::NeedsSignIn), &mut ledger).is_empty(), "twice");
+        let back = decide(&facts(State::Working), &mut ledger);
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].urgency, Urgency::Low);
+        assert!(decide(&facts(State::Working), &mut ledger).is_empty());
+    }
+
+    #[test]
+    fn transient_trouble_is_quiet_until_the_token_is_about_to_stop() {
+        let mut ledger = NoticeLedger::default();
+        assert!(decide(&facts(State::Retrying), &mut ledger).is_empty(), "9000 s left: no alarm");
+        let mut f = facts(State::Retrying);
+        f.now = 10_000 - 300;
+        let n = decide(&f, &mut ledger);
+        assert_eq!(n.len(), 1);
+        assert!(n[0].body.contains("5 minutes"), "{}", n[0].body);
+        f.state = State::Offline;
+        f.now = 10_001;
+        assert!(decide(&f, &mut ledger).is_empty(), "offline after the warning: no second notice");
+        assert_eq!(decide(&facts(State::Working), &mut ledger).len(), 1, "working again");
+    }
+
+    #[test]
+    fn expiry_warnings_come_once_per_lead_and_only_the_most_urgent() {
+        let mut ledger = NoticeLedger::default();
+        let mut f = facts(State::Working);
+        f.credential_expires_at = Some(f.now + 13 * 86_400);
+        let n = decide(&f, &mut ledger);
+        assert_eq!(n.len(), 1);
+        assert!(n[0].summary.ends_with("in 13 days"), "{}", n[0].summary);
+        assert!(decide(&f, &mut ledger).is_empty());
+        f.now += 11 * 86_400; // 2 days left: the 3-day warning
+        assert_eq!(decide(&f, &mut ledger).len(), 1);
+        // A long absence: from 14 days straight to 12 hours left shows only the 1-day warning.
+        let mut fresh = NoticeLedger::default();
+        let mut g = facts(State::Working);
+        g.credential_expires_at = Some(g.now + 43_200);
+        let n = decide(&g, &mut fresh);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].urgency, Urgency::Critical);
+        assert!(decide(&g, &mut fresh).is_empty());
+        // A new expiry (signed in again) starts over.
+        g.credential_expires_at = Some(g.now + 10 * 86_400);
+        assert_eq!(decide(&g, &mut fresh).len(), 1);
+    }
+}

@@ -1,0 +1,90 @@
+//! The per-integration history shown by `status` and the window: refreshes, failures, checks,
+//! sign-ins and notifications. Bounded (the newest [`HISTORY_LIMIT`] entries) and secret-free:
+//! entries hold times, states and plain-language reasons only.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{State, UnixTime};
+
+/// How many entries are kept per integration.
+pub const HISTORY_LIMIT: usize = 100;
+
+/// One thing that happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum HistoryEvent {
+    /// Added to Token Keeper.
+    Added,
+    /// The keeper signed in (or stored a token); tokens are new.
+    SignedIn,
+    /// A sign-in did not complete.
+    SignInFailed { reason: String },
+    /// The access token was renewed.
+    Refreshed { expires_at: Option<UnixTime> },
+    /// A refresh failed; `transient` failures are retried.
+    RefreshFailed { reason: String, transient: bool },
+    /// A probe checked the token.
+    Checked { accepted: bool, reason: Option<String> },
+    /// The state changed.
+    StateChanged { from: State, to: State },
+    /// A notification was shown.
+    Notified { summary: String },
+    /// New tokens could not be written to the keychain (they are kept in memory and retried).
+    KeychainWriteFailed { reason: String },
+    /// Paused or resumed by the keeper.
+    Paused { paused: bool },
+}
+
+/// A dated entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: UnixTime,
+    #[serde(flatten)]
+    pub event: HistoryEvent,
+}
+
+/// The bounded list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct History(VecDeque<HistoryEntry>);
+
+impl History {
+    pub fn push(&mut self, at: UnixTime, event: HistoryEvent) {
+        if self.0.len() == HISTORY_LIMIT {
+            self.0.pop_front();
+        }
+        self.0.push_back(HistoryEntry { at, event });
+    }
+
+    /// Oldest first.
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = &HistoryEntry> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_bounded_and_keeps_the_newest() {
+        let mut h = History::default();
+        for i in 0..(HISTORY_LIMIT as i64 + 10) {
+            h.push(i, HistoryEvent::Refreshed { expires_at: None });
+        }
+        assert_eq!(h.len(), HISTORY_LIMIT);
+        assert_eq!(h.entries().next().unwrap().at, 10);
+        let json = serde_json::to_string(&h).unwrap();
+        assert!(json.starts_with("[{\"at\":10,\"event\":\"refreshed\""), "{json}");
+    }
+}

@@ -1,0 +1,598 @@
+//! The keeper's commands (token, refresh, pause, add, remove, sign in, store a token) and the
+//! refresh and probe procedures behind them. Each ends in exactly one [`Keeper::commit`].
+
+use std::time::Duration;
+
+use oauth2::{StandardRevocableToken, TokenResponse as _};
+use url::Url;
+
+use super::{Keeper, KeeperError, Slot};
+use crate::actions::oauth::{client, Grant, TokenAnswer};
+use crate::actions::probe::{probe, Credential, ProbeOutcome};
+use crate::actions::refresh::{refresh, RefreshOutcome};
+use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
+use crate::clock;
+use crate::history::HistoryEvent;
+use crate::model::{validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets, State};
+use crate::providers::token_response::normalize;
+use crate::providers::wire::TokenHttp;
+use crate::providers::{self, Profile, ProfileKind};
+use crate::record::Record;
+use crate::scheduler::{inside_margin, retry_delay};
+use crate::secret::{AccessToken, ApiToken, ClientSecret};
+use crate::store::{integrations, StoreError};
+
+/// Why a refresh was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The scheduler's deadline: skipped when another process already renewed.
+    Scheduled,
+    /// A `token` request inside the margin: skipped when another process already renewed.
+    TokenRequest,
+    /// The keeper or a script asked for it (`refresh`, a refused probe): always runs.
+    Forced,
+}
+
+/// A token the keeper may hand out: valid for at least this long.
+const MIN_REMAINING_SECS: i64 = 2;
+
+impl Keeper {
+    // ---- secrets -------------------------------------------------------------------------
+
+    async fn keychain_load(&self, name: &str) -> Result<Option<Secrets>, StoreError> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || store.load(&name)).await.unwrap_or_else(|e| Err(StoreError::Failed(e.to_string())))
+    }
+
+    async fn keychain_save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
+        let (store, name, secrets) = (self.inner.store.clone(), name.to_string(), secrets.clone());
+        tokio::task::spawn_blocking(move || store.save(&name, &secrets)).await.unwrap_or_else(|e| Err(StoreError::Failed(e.to_string())))
+    }
+
+    /// The secrets of `name`: the in-memory copy, or the keychain's on first use.
+    async fn secrets(&self, name: &str) -> Result<Secrets, KeeperError> {
+        if let Some(s) = self.lock().slots.get(name).ok_or_else(|| KeeperError::unknown(name))?.secrets.clone() {
+            return Ok(s);
+        }
+        let loaded = self.keychain_load(name).await?.unwrap_or_default();
+        let mut shared = self.lock();
+        let slot = shared.slots.get_mut(name).ok_or_else(|| KeeperError::unknown(name))?;
+        Ok(slot.secrets.get_or_insert(loaded).clone())
+    }
+
+    /// Inside the refresh locks: makes memory and keychain agree. Unsaved tokens in memory are
+    /// newer than the keychain and are written first; otherwise the keychain wins (another
+    /// process may have refreshed).
+    async fn reconcile(&self, name: &str) -> Result<Secrets, KeeperError> {
+        let (unsaved, memory) = {
+            let shared = self.lock();
+            let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
+            (slot.unsaved, slot.secrets.clone())
+        };
+        if let (true, Some(memory)) = (unsaved, memory.clone()) {
+            let saved = self.keychain_save(name, &memory).await;
+            self.commit(name, |slot, _| slot.unsaved = saved.is_err());
+            return Ok(memory);
+        }
+        let stored = self.keychain_load(name).await?;
+        let secrets = match (stored, memory) {
+            (Some(stored), _) => stored,
+            (None, Some(memory)) => memory,
+            (None, None) => Secrets::default(),
+        };
+        let adopted = secrets.clone();
+        self.commit(name, move |slot, _| {
+            copy_times(&mut slot.record, &adopted);
+            slot.secrets = Some(adopted);
+        });
+        Ok(secrets)
+    }
+
+    // ---- token -----------------------------------------------------------------------------
+
+    /// A currently valid access token (or the API token), refreshing first when inside the
+    /// margin. Never a token the keeper knows is dead.
+    pub async fn token(&self, name: &str) -> Result<AccessToken, KeeperError> {
+        self.refuse_if_signed_out(name)?;
+        let secrets = self.secrets(name).await?;
+        if let Some(api) = &secrets.api_token {
+            return Ok(AccessToken::new(api.expose().to_string()));
+        }
+        if self.is_api_token(name)? {
+            return Err(KeeperError::NeedsSignIn(format!("\"{name}\" has no API token yet: add one with `tokenkeeper login {name}`")));
+        }
+        let now_ms = clock::now_millis();
+        if let Some(token) = fresh(&secrets, now_ms) {
+            return Ok(token);
+        }
+        self.refresh_integration(name, Why::TokenRequest).await;
+        self.refuse_if_signed_out(name)?;
+        let secrets = self.secrets(name).await?;
+        // After a failed refresh the current token is still handed out while it works.
+        match &secrets.access_token {
+            Some(t) if secrets.access_expires_at.is_none_or(|e| e - clock::now() >= MIN_REMAINING_SECS) => Ok(t.clone()),
+            _ => {
+                let detail = self.lock().slots.get(name).and_then(|s| s.record.detail.clone()).unwrap_or_default();
+                Err(KeeperError::Unavailable(format!("\"{name}\" has no valid token right now and cannot be renewed: {detail}")))
+            }
+        }
+    }
+
+    fn refuse_if_signed_out(&self, name: &str) -> Result<(), KeeperError> {
+        let shared = self.lock();
+        let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
+        if slot.record.state == State::NeedsSignIn {
+            let why = slot.record.detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
+            return Err(KeeperError::NeedsSignIn(format!("\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {name}`")));
+        }
+        Ok(())
+    }
+
+    fn is_api_token(&self, name: &str) -> Result<bool, KeeperError> {
+        Ok(self.lock().slots.get(name).ok_or_else(|| KeeperError::unknown(name))?.is_api_token())
+    }
+
+    // ---- refresh and probe ------------------------------------------------------------------
+
+    /// Refreshes now (OAuth) and checks the token where a probe is configured; an API token is
+    /// checked. Err when the result is not a working token.
+    pub async fn refresh(&self, name: &str) -> Result<IntegrationView, KeeperError> {
+        if self.is_api_token(name)? {
+            self.probe_integration(name).await;
+        } else {
+            self.refresh_integration(name, Why::Forced).await;
+            if self.state_of(name)? != State::NeedsSignIn && self.has_probe(name) {
+                self.probe_integration(name).await;
+            }
+        }
+        let view = self.status(name)?.view;
+        match view.state {
+            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(format!(
+                "\"{name}\" needs you to sign in again ({}): run `tokenkeeper login {name}`",
+                view.detail.clone().unwrap_or_default()
+            ))),
+            State::Retrying | State::Offline => Err(KeeperError::Unavailable(format!(
+                "\"{name}\" could not be renewed right now ({}); Token Keeper keeps trying",
+                view.detail.clone().unwrap_or_default()
+            ))),
+            _ => Ok(view),
+        }
+    }
+
+    fn has_probe(&self, name: &str) -> bool {
+        self.lock().slots.get(name).is_some_and(|s| probe_url(s).is_some())
+    }
+
+    /// One refresh of an OAuth integration under both locks; every outcome is committed.
+    pub(super) async fn refresh_integration(&self, name: &str, why: Why) {
+        let Some((flight, oauth, profile)) = ({
+            let shared = self.lock();
+            shared.slots.get(name).and_then(|s| match &s.config.kind {
+                IntegrationKind::Oauth(o) => Some((s.flight.clone(), o.clone(), s.profile.clone())),
+                IntegrationKind::ApiToken(_) => None,
+            })
+        }) else {
+            return;
+        };
+        let _flight = flight.lock_owned().await;
+        let _file_lock = match crate::lock::acquire(self.inner.paths.lock_file(name)).await {
+            Ok(l) => l,
+            Err(e) => {
+                let reason = format!("could not take the refresh lock: {e}");
+                self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
+                return;
+            }
+        };
+        let secrets = match self.reconcile(name).await {
+            Ok(s) => s,
+            Err(e) => {
+                let reason = e.to_string();
+                self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
+                return;
+            }
+        };
+        if self.state_of(name).ok() == Some(State::NeedsSignIn) && why != Why::Forced {
+            return;
+        }
+        let now_ms = clock::now_millis();
+        let renewed_elsewhere = match why {
+            Why::Forced => false,
+            Why::TokenRequest => fresh(&secrets, now_ms).is_some(),
+            Why::Scheduled => {
+                let at = self.lock().slots.get(name).and_then(|s| s.renew_at_ms());
+                at.is_some_and(|at| now_ms < at) && self.lock().slots.get(name).is_some_and(|s| s.record.retry_at_ms.is_none())
+            }
+        };
+        if renewed_elsewhere {
+            self.commit(name, |_, _| {});
+            return;
+        }
+        let Some(refresh_token) = secrets.refresh_token.clone() else {
+            self.commit(name, |slot, _| {
+                slot.record.state = State::NeedsSignIn;
+                slot.record.detail = Some("there is no refresh token; sign in again".into());
+            });
+            return;
+        };
+        self.commit(name, |slot, _| slot.busy = true);
+        let outcome = refresh(&self.inner.http, &oauth, &profile.wire, secrets.client_secret.as_ref(), &refresh_token).await;
+        match outcome {
+            RefreshOutcome::Refreshed(grant) => self.store_grant_locked(name, &secrets, grant, false).await,
+            RefreshOutcome::TransientError { reason, retry_after } => {
+                self.commit(name, |slot, now| {
+                    slot.busy = false;
+                    fail_transiently(slot, now, reason, retry_after)
+                });
+            }
+            RefreshOutcome::PermanentError { reason } => {
+                self.commit(name, |slot, now| {
+                    slot.busy = false;
+                    slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: false });
+                    slot.record.state = State::NeedsSignIn;
+                    slot.record.detail = Some(reason);
+                    slot.record.failures = 0;
+                    slot.record.retry_at_ms = None;
+                });
+            }
+        }
+    }
+
+    /// Stores new tokens: keychain first, then memory and record. If the keychain write fails
+    /// the tokens stay in memory (marked unsaved, retried at the next tick) — never dropped.
+    async fn store_grant_locked(&self, name: &str, previous: &Secrets, grant: Grant, signed_in: bool) {
+        let rule = self.lock().slots.get(name).map(|s| s.profile.refresh_token.clone()).unwrap_or_default();
+        let new = grant.apply_to(previous, clock::now(), &rule);
+        let saved = self.keychain_save(name, &new).await;
+        self.commit(name, move |slot, now| {
+            slot.busy = false;
+            copy_times(&mut slot.record, &new);
+            slot.secrets = Some(new);
+            slot.unsaved = saved.is_err();
+            slot.record.failures = 0;
+            slot.record.retry_at_ms = None;
+            if signed_in {
+                if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
+                    slot.record.notices.problem = None; // the first sign-in is no "working again"
+                }
+                slot.record.state = State::Working;
+                slot.record.history.push(now, HistoryEvent::SignedIn);
+                slot.record.probe_at_ms = probe_url(slot).map(|_| next_probe_ms(slot, now));
+            } else {
+                slot.record.history.push(now, HistoryEvent::Refreshed { expires_at: slot.record.access_expires_at });
+            }
+            if let Err(e) = saved {
+                slot.record.detail = Some(format!("new tokens are kept in memory until the keychain accepts them: {e}"));
+                slot.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e.to_string() });
+                slot.record.retry_at_ms = Some(now * 1000 + 5_000);
+            }
+        });
+    }
+
+    /// Checks the token with the probe. A refused OAuth token gets one forced refresh and a
+    /// second check; refused again (or an API token refused once) means `Needs sign-in`.
+    pub(super) async fn probe_integration(&self, name: &str) {
+        match self.probe_once(name).await {
+            Some(ProbeOutcome::Refused { reason }) if !self.is_api_token(name).unwrap_or(true) => {
+                self.refresh_integration(name, Why::Forced).await;
+                if self.state_of(name).ok() == Some(State::NeedsSignIn) {
+                    return;
+                }
+                if let Some(ProbeOutcome::Refused { .. }) = self.probe_once(name).await {
+                    self.mark_refused(name, format!("{reason}, even after renewing it"));
+                }
+            }
+            Some(ProbeOutcome::Refused { reason }) => self.mark_refused(name, reason),
+            _ => {}
+        }
+    }
+
+    fn mark_refused(&self, name: &str, reason: String) {
+        self.commit(name, |slot, _| {
+            slot.record.state = State::NeedsSignIn;
+            slot.record.detail = Some(reason);
+        });
+    }
+
+    /// One probe; records it and schedules the next one. `None` when there is nothing to probe.
+    async fn probe_once(&self, name: &str) -> Option<ProbeOutcome> {
+        let (url, wire, username, flight) = {
+            let shared = self.lock();
+            let slot = shared.slots.get(name)?;
+            let username = match &slot.config.kind {
+                IntegrationKind::ApiToken(a) => a.username.clone(),
+                IntegrationKind::Oauth(_) => None,
+            };
+            (probe_url(slot)?, slot.profile.wire.clone(), username, slot.flight.clone())
+        };
+        let _flight = flight.lock_owned().await;
+        let secrets = self.secrets(name).await.ok()?;
+        let token = secrets.api_token.as_ref().map(|t| t.expose().to_string()).or_else(|| secrets.access_token.as_ref().map(|t| t.expose().to_string()))?;
+        let credential = match &username {
+            Some(u) => Credential::Basic { username: u, token: &token },
+            None => Credential::Bearer(&token),
+        };
+        let outcome = probe(&self.inner.http, &url, credential, &wire).await;
+        let recorded = outcome.clone();
+        self.commit(name, move |slot, now| {
+            let (accepted, reason, retry) = match &recorded {
+                ProbeOutcome::Accepted => (true, None, None),
+                ProbeOutcome::Refused { reason } => (false, Some(reason.clone()), None),
+                ProbeOutcome::Inconclusive { reason, retry_after } => {
+                    (false, Some(reason.clone()), Some(retry_delay(1, slot.jitter, *retry_after, None)))
+                }
+            };
+            slot.record.history.push(now, HistoryEvent::Checked { accepted, reason });
+            slot.record.probe_at_ms = Some(match retry {
+                Some(delay) => now * 1000 + delay.as_millis() as i64,
+                None => next_probe_ms(slot, now),
+            });
+            if accepted && slot.is_api_token() {
+                slot.record.failures = 0;
+            }
+        });
+        Some(outcome)
+    }
+
+    // ---- keeper actions -----------------------------------------------------------------------
+
+    /// Pauses (nothing refreshed or checked) or resumes an integration.
+    pub fn pause(&self, name: &str, paused: bool) -> Result<IntegrationView, KeeperError> {
+        self.commit(name, |slot, now| {
+            if slot.record.paused != paused {
+                slot.record.paused = paused;
+                slot.record.history.push(now, HistoryEvent::Paused { paused });
+            }
+            if !paused && slot.record.state == State::Paused {
+                slot.record.state = State::Working;
+            }
+        })
+        .ok_or_else(|| KeeperError::unknown(name))
+    }
+
+    /// Adds an integration (not yet signed in). The client secret goes to the keychain first;
+    /// if that fails nothing is written.
+    pub async fn add(&self, config: IntegrationConfig, client_secret: Option<ClientSecret>) -> Result<IntegrationView, KeeperError> {
+        validate_name(&config.name).map_err(KeeperError::BadInput)?;
+        let name = config.name.clone();
+        let profile = providers::find(&config.provider)
+            .ok_or_else(|| KeeperError::BadInput(format!("there is no provider called \"{}\"", config.provider)))?;
+        let kind_matches = matches!(
+            (&config.kind, profile.kind),
+            (IntegrationKind::Oauth(_), ProfileKind::Oauth) | (IntegrationKind::ApiToken(_), ProfileKind::ApiToken)
+        );
+        if !kind_matches {
+            return Err(KeeperError::BadInput(format!("the provider \"{}\" is not for this kind of integration", config.provider)));
+        }
+        if self.lock().slots.contains_key(&name) || self.inner.paths.integration_config(&name).exists() {
+            return Err(KeeperError::BadInput(format!("there is already an integration called \"{name}\"")));
+        }
+        if let Some(secret) = client_secret {
+            let secrets = Secrets { client_secret: Some(secret), ..Secrets::default() };
+            self.keychain_save(&name, &secrets).await?;
+        }
+        integrations::save(&self.inner.paths, &config)?;
+        let mut record = Record::default();
+        record.notices.problem = Some(crate::alerts::Problem::NeedsSignIn); // "not signed in yet" is no alarm
+        record.history.push(clock::now(), HistoryEvent::Added);
+        self.lock().slots.insert(name.clone(), Slot::new(config, profile, record));
+        self.commit(&name, |_, _| {}).ok_or_else(|| KeeperError::unknown(&name))
+    }
+
+    /// Removes an integration: revokes its refresh token at the service first when asked (and
+    /// stops if that fails, so nothing is lost), then deletes its secrets and files.
+    pub async fn remove(&self, name: &str, revoke: bool) -> Result<(), KeeperError> {
+        let (config, profile) = self.config_of(name)?;
+        if revoke {
+            self.revoke(name, &config, &profile).await?;
+        }
+        let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
+        let _flight = flight.lock_owned().await;
+        let _file_lock = crate::lock::acquire(self.inner.paths.lock_file(name)).await.map_err(|e| KeeperError::Failed(e.to_string()))?;
+        let (store, n) = (self.inner.store.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || store.delete(&n)).await.map_err(|e| KeeperError::Failed(e.to_string()))??;
+        integrations::remove(&self.inner.paths, name).map_err(|e| KeeperError::Failed(format!("could not remove the files of \"{name}\": {e}")))?;
+        {
+            let mut shared = self.lock();
+            shared.slots.remove(name);
+            shared.queue.cancel(name);
+        }
+        let _ = std::fs::remove_file(self.inner.paths.lock_file(name));
+        let _ = self.inner.events.send(super::Event::Removed { name: name.to_string() });
+        Ok(())
+    }
+
+    async fn revoke(&self, name: &str, config: &IntegrationConfig, profile: &Profile) -> Result<(), KeeperError> {
+        let IntegrationKind::Oauth(oauth) = &config.kind else { return Ok(()) };
+        if oauth.revocation_url.is_none() {
+            return Err(KeeperError::BadInput(format!("the service of \"{name}\" offers no way to revoke; remove it without --revoke")));
+        }
+        let secrets = self.secrets(name).await?;
+        let token = match (&secrets.refresh_token, &secrets.access_token) {
+            (Some(r), _) => StandardRevocableToken::RefreshToken(oauth2::RefreshToken::new(r.expose().to_string())),
+            (None, Some(a)) => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(a.expose().to_string())),
+            (None, None) => return Ok(()),
+        };
+        let client = client(oauth, secrets.client_secret.as_ref(), &profile.wire);
+        let request = client.revoke_token(token).map_err(|e| KeeperError::Failed(e.to_string()))?;
+        let send = TokenHttp { client: &self.inner.http, wire: &profile.wire };
+        request.request_async(&send).await.map_err(|e| {
+            KeeperError::Unavailable(format!("could not revoke \"{name}\" at the service ({e}); nothing was removed"))
+        })
+    }
+
+    fn config_of(&self, name: &str) -> Result<(IntegrationConfig, Profile), KeeperError> {
+        let shared = self.lock();
+        let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
+        Ok((slot.config.clone(), slot.profile.clone()))
+    }
+
+    fn oauth_of(&self, name: &str) -> Result<(OauthConfig, Profile), KeeperError> {
+        match self.config_of(name)? {
+            (IntegrationConfig { kind: IntegrationKind::Oauth(o), .. }, p) => Ok((o, p)),
+            _ => Err(KeeperError::BadInput(format!("\"{name}\" uses an API token: give it with `tokenkeeper login {name}` on standard input"))),
+        }
+    }
+
+    /// Interactive sign-in: `show_url` gets the authorization URL (open it in the browser or
+    /// print it), then this waits up to five minutes for the loopback redirect. A cancelled or
+    /// timed-out sign-in changes nothing.
+    pub async fn sign_in(&self, name: &str, show_url: impl FnOnce(&Url) -> Result<(), KeeperError>) -> Result<IntegrationView, KeeperError> {
+        let (oauth, profile) = self.oauth_of(name)?;
+        let pending = signin::start(&oauth, &profile.wire, &[])
+            .await
+            .map_err(|e| KeeperError::Failed(format!("could not listen on 127.0.0.1 for the sign-in: {e}")))?;
+        show_url(&pending.url)?;
+        self.commit(name, |slot, _| slot.signin_pending = true);
+        let client_secret = self.secrets(name).await.ok().and_then(|s| s.client_secret);
+        let outcome = pending.finish(&self.inner.http, &oauth, &profile.wire, client_secret.as_ref(), SIGNIN_TIMEOUT).await;
+        self.commit(name, |slot, _| slot.signin_pending = false);
+        match outcome {
+            SignInOutcome::SignedIn(grant) => self.store_signed_in(name, grant).await,
+            SignInOutcome::TimedOut => Err(KeeperError::BadInput("the sign-in was not completed within 5 minutes; nothing changed".into())),
+            SignInOutcome::Refused { reason } => {
+                self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
+                Err(KeeperError::NeedsSignIn(format!("the sign-in did not succeed ({reason}); nothing changed")))
+            }
+            SignInOutcome::Failed { reason } => {
+                self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
+                Err(KeeperError::Unavailable(format!("the sign-in could not be finished ({reason}); nothing changed")))
+            }
+        }
+    }
+
+    fn note(&self, name: &str, event: HistoryEvent) {
+        self.commit(name, |slot, now| slot.record.history.push(now, event));
+    }
+
+    /// Stores a token response a service already gave (JSON, or XML where the profile allows),
+    /// as if the keeper had just signed in.
+    pub async fn store_response(&self, name: &str, body: &[u8]) -> Result<IntegrationView, KeeperError> {
+        let (_, profile) = self.oauth_of(name)?;
+        let (status, json) = normalize(200, None, body, &profile.wire).map_err(|e| KeeperError::BadInput(format!("this is not a token response: {e}")))?;
+        if status != 200 {
+            return Err(KeeperError::BadInput("this is an error response from the service, not a token response".into()));
+        }
+        let answer: TokenAnswer = serde_json::from_slice(&json)
+            .map_err(|e| KeeperError::BadInput(format!("this is not a token response (problem with {})", field_of(&e))))?;
+        if answer.access_token().secret().is_empty() {
+            return Err(KeeperError::BadInput("this token response has an empty access_token".into()));
+        }
+        self.store_signed_in(name, Grant::from_answer(&answer)).await
+    }
+
+    async fn store_signed_in(&self, name: &str, grant: Grant) -> Result<IntegrationView, KeeperError> {
+        let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
+        let _flight = flight.lock_owned().await;
+        let _file_lock = crate::lock::acquire(self.inner.paths.lock_file(name)).await.map_err(|e| KeeperError::Failed(e.to_string()))?;
+        let previous = self.keychain_load(name).await?.unwrap_or_default();
+        self.store_grant_locked(name, &previous, grant, true).await;
+        let view = self.status(name)?.view;
+        if self.lock().slots.get(name).is_some_and(|s| s.unsaved) {
+            return Err(KeeperError::Failed(format!(
+                "signed in, but the keychain did not accept the tokens; they are kept while Token Keeper runs ({})",
+                view.detail.clone().unwrap_or_default()
+            )));
+        }
+        Ok(view)
+    }
+
+    /// Checks an API token with the probe, then stores it. A refused or uncheckable token is
+    /// not stored, and whatever was stored before stays.
+    pub async fn store_api_token(&self, name: &str, token: ApiToken) -> Result<IntegrationView, KeeperError> {
+        let (config, profile) = self.config_of(name)?;
+        let IntegrationKind::ApiToken(api) = &config.kind else {
+            return Err(KeeperError::BadInput(format!("\"{name}\" uses OAuth: sign in with `tokenkeeper login {name}`")));
+        };
+        let credential = match &api.username {
+            Some(u) => Credential::Basic { username: u, token: token.expose() },
+            None => Credential::Bearer(token.expose()),
+        };
+        match probe(&self.inner.http, &api.probe_url, credential, &profile.wire).await {
+            ProbeOutcome::Accepted => {}
+            ProbeOutcome::Refused { reason } => return Err(KeeperError::BadInput(format!("this token does not work: {reason}; it was not saved"))),
+            ProbeOutcome::Inconclusive { reason, .. } => {
+                return Err(KeeperError::Unavailable(format!("the token could not be checked ({reason}); it was not saved")))
+            }
+        }
+        let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
+        let _flight = flight.lock_owned().await;
+        let secrets = Secrets { api_token: Some(token), issued_at: Some(clock::now()), ..Secrets::default() };
+        self.keychain_save(name, &secrets).await?;
+        self.commit(name, move |slot, now| {
+            if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
+                slot.record.notices.problem = None;
+            }
+            slot.secrets = Some(secrets);
+            slot.unsaved = false;
+            slot.record.state = State::Working;
+            slot.record.failures = 0;
+            slot.record.history.push(now, HistoryEvent::SignedIn);
+            slot.record.probe_at_ms = Some(next_probe_ms(slot, now));
+        })
+        .ok_or_else(|| KeeperError::unknown(name))
+    }
+
+    /// Keeps the tokens in memory when a save was refused earlier: retried at each tick.
+    pub(super) async fn retry_unsaved(&self, name: &str) {
+        let memory = self.lock().slots.get(name).filter(|s| s.unsaved).and_then(|s| s.secrets.clone());
+        if let Some(memory) = memory {
+            let saved = self.keychain_save(name, &memory).await;
+            self.commit(name, |slot, now| {
+                slot.unsaved = saved.is_err();
+                if saved.is_ok() {
+                    slot.record.retry_at_ms = None;
+                    slot.record.detail = None;
+                } else {
+                    slot.record.retry_at_ms = Some(now * 1000 + 30_000);
+                }
+            });
+        }
+    }
+}
+
+/// The access token, if it is outside the renewal margin.
+fn fresh(secrets: &Secrets, now_ms: i64) -> Option<AccessToken> {
+    let token = secrets.access_token.clone()?;
+    match secrets.access_expires_at {
+        None => Some(token),
+        Some(exp) => {
+            let issued = secrets.issued_at.unwrap_or(exp) * 1000;
+            (!inside_margin(now_ms, issued, exp * 1000)).then_some(token)
+        }
+    }
+}
+
+fn fail_transiently(slot: &mut Slot, now: i64, reason: String, retry_after: Option<Duration>) {
+    slot.record.failures += 1;
+    let left = slot.record.access_expires_at.map(|e| (e - now) * 1000);
+    let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
+    slot.record.retry_at_ms = Some(now * 1000 + delay.as_millis() as i64);
+    slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true });
+    slot.record.detail = Some(reason);
+}
+
+fn copy_times(record: &mut Record, secrets: &Secrets) {
+    record.issued_at = secrets.issued_at;
+    record.access_expires_at = secrets.access_expires_at;
+    if secrets.refresh_expires_at.is_some() || secrets.refresh_token.is_some() {
+        record.refresh_expires_at = secrets.refresh_expires_at;
+    }
+}
+
+fn probe_url(slot: &Slot) -> Option<Url> {
+    match &slot.config.kind {
+        IntegrationKind::ApiToken(a) => Some(a.probe_url.clone()),
+        IntegrationKind::Oauth(o) => o.probe_url.clone(),
+    }
+}
+
+/// The next probe: the integration's interval, minus up to a tenth of it as jitter.
+fn next_probe_ms(slot: &Slot, now: i64) -> i64 {
+    let interval = slot.config.probe_interval_secs.max(5) as i64 * 1000;
+    now * 1000 + interval - (interval as f64 * 0.1 * rand::random::<f64>()) as i64
+}
+
+/// The JSON path of a parse problem, never the value.
+fn field_of(e: &serde_json::Error) -> String {
+    format!("line {}, column {}", e.line(), e.column())
+}

@@ -1,0 +1,164 @@
+//! The background part of a long-running keeper (tray app, daemon): the scheduler loop that
+//! sleeps until the earliest deadline, the per-integration tick, and notice delivery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::ops::Why;
+use super::Keeper;
+use crate::clock::{self, Wake};
+use crate::model::{IntegrationKind, State};
+use crate::notify::{group, Notice, Notifier};
+
+/// Notices arriving within this window are shown together (three or more as one).
+const NOTICE_BATCH_WINDOW: Duration = Duration::from_millis(400);
+/// At most this many refreshes or probes run at once (10,000 integrations must not open
+/// 10,000 connections when the network comes back).
+const MAX_CONCURRENT_TICKS: usize = 32;
+
+/// Work for the notice deliverer.
+pub(super) enum NoticeJob {
+    Show(Notice),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Shows notices, grouping those that arrive together; runs for the life of the keeper.
+pub(super) async fn deliver_notices(notifier: Arc<dyn Notifier>, mut jobs: mpsc::UnboundedReceiver<NoticeJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = Vec::new();
+        let mut flushes = Vec::new();
+        match first {
+            NoticeJob::Show(n) => batch.push(n),
+            NoticeJob::Flush(done) => flushes.push(done),
+        }
+        if flushes.is_empty() {
+            let deadline = tokio::time::Instant::now() + NOTICE_BATCH_WINDOW;
+            while let Ok(Some(job)) = tokio::time::timeout_at(deadline, jobs.recv()).await {
+                match job {
+                    NoticeJob::Show(n) => batch.push(n),
+                    NoticeJob::Flush(done) => {
+                        flushes.push(done);
+                        break;
+                    }
+                }
+            }
+        }
+        let grouped = group(batch);
+        if !grouped.is_empty() {
+            let notifier = notifier.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                for notice in &grouped {
+                    if let Err(e) = notifier.show(notice) {
+                        tracing::warn!("{e}");
+                    }
+                }
+            })
+            .await;
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+impl Keeper {
+    /// Keeps every integration alive until the future is dropped. `sign_in_requests` carries
+    /// names whose "Sign in again" notification action was clicked.
+    pub async fn run(&self, mut sign_in_requests: Option<mpsc::UnboundedReceiver<String>>) {
+        let names: Vec<String> = self.lock().slots.keys().cloned().collect();
+        for name in &names {
+            self.commit(name, |_, _| {});
+        }
+        let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_TICKS));
+        loop {
+            let head = self.lock().queue.head();
+            let wake = async {
+                match head {
+                    Some(at) => clock::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let sign_in = async {
+                match sign_in_requests.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                why = wake => {
+                    if why == Wake::ClockChanged {
+                        tracing::info!("the wall clock changed: recomputing every deadline");
+                        let names: Vec<String> = self.lock().slots.keys().cloned().collect();
+                        for name in &names {
+                            self.commit(name, |_, _| {});
+                        }
+                    }
+                }
+                _ = self.inner.wake.notified() => continue,
+                Some(name) = sign_in => {
+                    let keeper = self.clone();
+                    tokio::spawn(async move {
+                        let open = keeper.inner.open_url.clone();
+                        let result = keeper
+                            .sign_in(&name, |url| open(url).map_err(super::KeeperError::Failed))
+                            .await;
+                        if let Err(e) = result {
+                            tracing::warn!("sign-in of {name}: {e}");
+                        }
+                    });
+                    continue;
+                }
+            }
+            let due = self.lock().queue.pop_due(clock::now_millis());
+            for name in due {
+                let keeper = self.clone();
+                let permits = permits.clone();
+                tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    keeper.tick(&name).await;
+                });
+            }
+        }
+    }
+
+    /// Does whatever is due for one integration, then re-arms it (every path commits).
+    async fn tick(&self, name: &str) {
+        let now_ms = clock::now_millis();
+        let plan = {
+            let shared = self.lock();
+            let Some(slot) = shared.slots.get(name) else { return };
+            if slot.unsaved {
+                Plan::SaveTokens
+            } else if slot.record.paused || slot.record.state == State::NeedsSignIn {
+                Plan::Settle
+            } else if matches!(slot.config.kind, IntegrationKind::Oauth(_))
+                && (slot.record.retry_at_ms.is_some_and(|t| t <= now_ms) || slot.renew_at_ms().is_some_and(|t| t <= now_ms))
+            {
+                Plan::Refresh
+            } else if slot.record.probe_at_ms.is_some_and(|t| t <= now_ms) {
+                Plan::Probe
+            } else {
+                Plan::Settle
+            }
+        };
+        match plan {
+            Plan::SaveTokens => self.retry_unsaved(name).await,
+            Plan::Refresh => self.refresh_integration(name, Why::Scheduled).await,
+            Plan::Probe => self.probe_integration(name).await,
+            Plan::Settle => {}
+        }
+        self.commit(name, |_, _| {});
+    }
+}
+
+/// What a tick does.
+enum Plan {
+    /// Write tokens the keychain refused earlier.
+    SaveTokens,
+    Refresh,
+    Probe,
+    /// Only re-evaluate state and notices (a warning time or expiry was reached).
+    Settle,
+}

@@ -1,0 +1,65 @@
+//! One refresh per integration at a time, across every process of the user (tray app, daemon,
+//! `tokenkeeper` commands): an exclusive advisory lock on `<runtime>/locks/<name>.lock`.
+//!
+//! Two concurrent refreshes with a rotating refresh token destroy the grant (the second one
+//! presents a token the first just consumed), so this is enforced in one place: the keeper takes
+//! this lock around every refresh and re-reads the keychain inside it. The OS releases the lock
+//! when a process dies, so a crash never leaves it held. Uses std's `File::lock` (flock on unix,
+//! LockFileEx on Windows).
+
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct IntegrationLock {
+    _file: File,
+}
+
+/// Waits for the lock of `path` (blocking: call from `spawn_blocking`).
+pub fn acquire_blocking(path: PathBuf) -> std::io::Result<IntegrationLock> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    file.lock()?;
+    Ok(IntegrationLock { _file: file })
+}
+
+/// Waits for the lock without blocking the async runtime.
+pub async fn acquire(path: PathBuf) -> std::io::Result<IntegrationLock> {
+    tokio::task::spawn_blocking(move || acquire_blocking(path))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn holders_never_overlap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/x.lock");
+        let inside = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, inside, max) = (path.clone(), inside.clone(), max.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        let _l = acquire_blocking(path.clone()).unwrap();
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        max.fetch_max(now, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(max.load(Ordering::SeqCst), 1);
+    }
+}

@@ -1,0 +1,56 @@
+//! The non-secret, persisted state of one integration (`state/integrations/<name>.json`):
+//! its state, token times (a copy of the keychain's, for display without touching the keychain),
+//! failure count, what was notified, and its history.
+
+use serde::{Deserialize, Serialize};
+
+use crate::alerts::NoticeLedger;
+use crate::history::History;
+use crate::model::{State, UnixTime};
+
+/// One integration's saved state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub state: State,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub issued_at: Option<UnixTime>,
+    #[serde(default)]
+    pub access_expires_at: Option<UnixTime>,
+    #[serde(default)]
+    pub refresh_expires_at: Option<UnixTime>,
+    /// Consecutive transient failures.
+    #[serde(default)]
+    pub failures: u32,
+    /// When to retry after a failure (wall clock, ms).
+    #[serde(default)]
+    pub retry_at_ms: Option<i64>,
+    /// When to check the token next (wall clock, ms).
+    #[serde(default)]
+    pub probe_at_ms: Option<i64>,
+    #[serde(default)]
+    pub notices: NoticeLedger,
+    #[serde(default)]
+    pub history: History,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Self {
+            state: State::NeedsSignIn,
+            detail: Some("not signed in yet".into()),
+            paused: false,
+            issued_at: None,
+            access_expires_at: None,
+            refresh_expires_at: None,
+            failures: 0,
+            retry_at_ms: None,
+            probe_at_ms: None,
+            notices: NoticeLedger::default(),
+            history: History::default(),
+        }
+    }
+}
