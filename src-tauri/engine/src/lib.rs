@@ -14,6 +14,7 @@ pub mod actions;
 pub mod alerts;
 pub mod clock;
 pub mod history;
+pub mod ipc;
 pub mod keeper;
 pub mod lock;
 pub mod model;
