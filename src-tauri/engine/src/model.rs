@@ -36,8 +36,9 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 }
 
 /// One named credential kept alive: the non-secret part, stored as a config file.
+// No `deny_unknown_fields` here or on the kinds: serde does not support it with a flattened,
+// internally tagged enum.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct IntegrationConfig {
     /// The name keepers and scripts use ("HighQ reporting").
     pub name: String,
@@ -67,7 +68,6 @@ pub enum IntegrationKind {
 
 /// Endpoints and client of an OAuth integration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct OauthConfig {
     /// OpenID Connect issuer, when the endpoints came from discovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,7 +90,6 @@ pub struct OauthConfig {
 
 /// A static API token and how to check it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct ApiTokenConfig {
     /// GET this URL with the token; 2xx JSON means alive, 401/403/login page means dead.
     pub probe_url: Url,

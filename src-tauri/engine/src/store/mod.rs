@@ -19,7 +19,7 @@ pub enum StoreError {
     #[error("the system keychain is not available: {0}")]
     Unavailable(String),
     /// The keychain exists but is locked or refused access.
-    #[error("the system keychain is locked or refused access: {0}")]
+    #[error("{0}")]
     Locked(String),
     /// What is stored for this integration cannot be read back (damaged or from an unknown version).
     #[error("the keychain item is damaged: {0}")]
