@@ -130,7 +130,9 @@ fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -
     let when = days(expires - facts.now);
     let date = time::OffsetDateTime::from_unix_timestamp(expires)
         .ok()
-        .and_then(|d| d.format(&time::macros::format_description!("[weekday], [day padding:none] [month repr:long] [year]")).ok())
+        .and_then(|d| {
+            d.format(&time::macros::format_description!("[weekday], [day padding:none] [month repr:long] [year]")).ok()
+        })
         .unwrap_or_default();
     let (name, service) = (facts.name, facts.service);
     let (summary, body) = if facts.is_api_token {
@@ -155,7 +157,11 @@ fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -
 
 fn minutes(secs: i64) -> String {
     let m = (secs + 59) / 60;
-    if m <= 1 { "a minute".into() } else { format!("{m} minutes") }
+    if m <= 1 {
+        "a minute".into()
+    } else {
+        format!("{m} minutes")
+    }
 }
 
 fn days(secs: i64) -> String {

@@ -19,10 +19,7 @@ pub fn now() -> UnixTime {
 
 /// Wall-clock now, in milliseconds since the epoch.
 pub fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Why [`sleep_until`] returned.
@@ -48,8 +45,8 @@ mod imp {
     use super::Wake;
     use nix::sys::time::TimeSpec;
     use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
-    use std::time::Duration;
     use std::os::fd::{AsFd, AsRawFd, RawFd};
+    use std::time::Duration;
     use tokio::io::unix::AsyncFd;
 
     /// nix's `TimerFd` offers `AsFd`; tokio's `AsyncFd` wants `AsRawFd`.
@@ -123,7 +120,11 @@ mod imp {
         // Capped so that a suspend or a clock step is noticed within a minute.
         let capped = delay.min(Duration::from_secs(60));
         tokio::time::sleep(capped).await;
-        if capped < delay { Wake::ClockChanged } else { Wake::Deadline }
+        if capped < delay {
+            Wake::ClockChanged
+        } else {
+            Wake::Deadline
+        }
     }
 }
 

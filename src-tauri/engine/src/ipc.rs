@@ -32,7 +32,7 @@ enum Request {
     Token { name: String },
     Refresh { name: String },
     Pause { name: String, paused: bool },
-    Add { config: IntegrationConfig, client_secret: Option<String> },
+    Add { config: Box<IntegrationConfig>, client_secret: Option<String> },
     Remove { name: String, revoke: bool },
     SignIn { name: String },
     StoreResponse { name: String, body: String },
@@ -43,14 +43,26 @@ enum Request {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "kebab-case")]
 enum Answer {
-    Views { views: Vec<IntegrationView> },
-    Status { status: IntegrationStatus },
-    Token { token: String },
-    View { view: IntegrationView },
+    Views {
+        views: Vec<IntegrationView>,
+    },
+    Status {
+        status: IntegrationStatus,
+    },
+    Token {
+        token: String,
+    },
+    View {
+        view: IntegrationView,
+    },
     Done,
     /// The sign-in URL; the result follows on the next line.
-    SignInUrl { url: Url },
-    Error { error: KeeperError },
+    SignInUrl {
+        url: Url,
+    },
+    Error {
+        error: KeeperError,
+    },
 }
 
 // ---- server ---------------------------------------------------------------------------------
@@ -82,7 +94,8 @@ async fn bind(path: &Path) -> Result<UnixListener, KeeperError> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| fail("protect the folder of", e))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| fail("protect the folder of", e))?;
         }
     }
     if UnixStream::connect(path).await.is_ok() {
@@ -108,18 +121,32 @@ async fn handle(keeper: Keeper, stream: UnixStream) -> std::io::Result<()> {
     BufReader::new(read).take(MAX_LINE).read_line(&mut line).await?;
     let request: Request = match serde_json::from_str(&line) {
         Ok(r) => r,
-        Err(_) => return send(&mut write, &Answer::Error { error: KeeperError::BadInput("the keeper did not understand the request".into()) }).await,
+        Err(_) => {
+            return send(
+                &mut write,
+                &Answer::Error { error: KeeperError::BadInput("the keeper did not understand the request".into()) },
+            )
+            .await
+        }
     };
     let answer = match request {
         Request::List => Answer::Views { views: keeper.list() },
         Request::Status { name } => result(keeper.status(&name).map(|status| Answer::Status { status })),
-        Request::Token { name } => result(keeper.token(&name).await.map(|t| Answer::Token { token: t.expose().to_string() })),
+        Request::Token { name } => {
+            result(keeper.token(&name).await.map(|t| Answer::Token { token: t.expose().to_string() }))
+        }
         Request::Refresh { name } => result(keeper.refresh(&name).await.map(|view| Answer::View { view })),
         Request::Pause { name, paused } => result(keeper.pause(&name, paused).map(|view| Answer::View { view })),
-        Request::Add { config, client_secret } => result(keeper.add(config, client_secret.map(ClientSecret::new)).await.map(|view| Answer::View { view })),
+        Request::Add { config, client_secret } => {
+            result(keeper.add(*config, client_secret.map(ClientSecret::new)).await.map(|view| Answer::View { view }))
+        }
         Request::Remove { name, revoke } => result(keeper.remove(&name, revoke).await.map(|_| Answer::Done)),
-        Request::StoreResponse { name, body } => result(keeper.store_response(&name, body.as_bytes()).await.map(|view| Answer::View { view })),
-        Request::StoreApiToken { name, token } => result(keeper.store_api_token(&name, ApiToken::new(token)).await.map(|view| Answer::View { view })),
+        Request::StoreResponse { name, body } => {
+            result(keeper.store_response(&name, body.as_bytes()).await.map(|view| Answer::View { view }))
+        }
+        Request::StoreApiToken { name, token } => {
+            result(keeper.store_api_token(&name, ApiToken::new(token)).await.map(|view| Answer::View { view }))
+        }
         Request::SignIn { name } => {
             let (url_tx, url_rx) = tokio::sync::oneshot::channel();
             let signing = keeper.sign_in(&name, move |url| {
@@ -151,6 +178,9 @@ async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> 
 
 // ---- client ---------------------------------------------------------------------------------
 
+/// Called with a sign-in URL when the running keeper sends one.
+type ShowUrl<'a> = dyn FnMut(&Url) -> Result<(), KeeperError> + Send + 'a;
+
 /// A connection target for a running keeper.
 pub struct Client {
     socket: std::path::PathBuf,
@@ -164,7 +194,7 @@ impl Client {
         Some(Client { socket })
     }
 
-    async fn call(&self, request: &Request, mut on_url: Option<&mut (dyn FnMut(&Url) -> Result<(), KeeperError> + Send)>) -> Result<Answer, KeeperError> {
+    async fn call(&self, request: &Request, mut on_url: Option<&mut ShowUrl<'_>>) -> Result<Answer, KeeperError> {
         let lost = |e: std::io::Error| KeeperError::Failed(format!("lost contact with the running Token Keeper: {e}"));
         let stream = UnixStream::connect(&self.socket).await.map_err(lost)?;
         let (read, mut write) = stream.into_split();
@@ -176,7 +206,9 @@ impl Client {
             let mut line = String::new();
             (&mut reader).take(MAX_LINE).read_line(&mut line).await.map_err(lost)?;
             if line.is_empty() {
-                return Err(KeeperError::Failed("the running Token Keeper closed the connection without an answer".into()));
+                return Err(KeeperError::Failed(
+                    "the running Token Keeper closed the connection without an answer".into(),
+                ));
             }
             match serde_json::from_str::<Answer>(&line) {
                 Ok(Answer::SignInUrl { url }) => {
@@ -186,7 +218,10 @@ impl Client {
                 }
                 Ok(Answer::Error { error }) => return Err(error),
                 Ok(answer) => return Ok(answer),
-                Err(_) => return Err(KeeperError::Failed("the running Token Keeper sent an answer this command does not understand (different versions?)".into())),
+                Err(_) => return Err(KeeperError::Failed(
+                    "the running Token Keeper sent an answer this command does not understand (different versions?)"
+                        .into(),
+                )),
             }
         }
     }
@@ -267,10 +302,22 @@ impl Backend {
         }
     }
 
-    pub async fn add(&self, config: IntegrationConfig, client_secret: Option<ClientSecret>) -> Result<IntegrationView, KeeperError> {
+    pub async fn add(
+        &self,
+        config: IntegrationConfig,
+        client_secret: Option<ClientSecret>,
+    ) -> Result<IntegrationView, KeeperError> {
         match self {
             Backend::Local(k) => k.add(config, client_secret).await,
-            Backend::Remote(c) => remote_view!(c, Request::Add { config, client_secret: client_secret.map(|s| s.expose().to_string()) }),
+            Backend::Remote(c) => {
+                remote_view!(
+                    c,
+                    Request::Add {
+                        config: Box::new(config),
+                        client_secret: client_secret.map(|s| s.expose().to_string())
+                    }
+                )
+            }
         }
     }
 
@@ -285,7 +332,11 @@ impl Backend {
     }
 
     /// `show_url` is called with the authorization URL before waiting for the browser.
-    pub async fn sign_in(&self, name: &str, show_url: impl FnOnce(&Url) -> Result<(), KeeperError> + Send) -> Result<IntegrationView, KeeperError> {
+    pub async fn sign_in(
+        &self,
+        name: &str,
+        show_url: impl FnOnce(&Url) -> Result<(), KeeperError> + Send,
+    ) -> Result<IntegrationView, KeeperError> {
         match self {
             Backend::Local(k) => k.sign_in(name, show_url).await,
             Backend::Remote(c) => {
@@ -303,7 +354,8 @@ impl Backend {
         match self {
             Backend::Local(k) => k.store_response(name, &body).await,
             Backend::Remote(c) => {
-                let body = String::from_utf8(body).map_err(|_| KeeperError::BadInput("this is not a token response: not text".into()))?;
+                let body = String::from_utf8(body)
+                    .map_err(|_| KeeperError::BadInput("this is not a token response: not text".into()))?;
                 remote_view!(c, Request::StoreResponse { name: name.into(), body })
             }
         }
@@ -312,7 +364,9 @@ impl Backend {
     pub async fn store_api_token(&self, name: &str, token: ApiToken) -> Result<IntegrationView, KeeperError> {
         match self {
             Backend::Local(k) => k.store_api_token(name, token).await,
-            Backend::Remote(c) => remote_view!(c, Request::StoreApiToken { name: name.into(), token: token.expose().to_string() }),
+            Backend::Remote(c) => {
+                remote_view!(c, Request::StoreApiToken { name: name.into(), token: token.expose().to_string() })
+            }
         }
     }
 

@@ -28,9 +28,7 @@ pub fn acquire_blocking(path: PathBuf) -> std::io::Result<IntegrationLock> {
 
 /// Waits for the lock without blocking the async runtime.
 pub async fn acquire(path: PathBuf) -> std::io::Result<IntegrationLock> {
-    tokio::task::spawn_blocking(move || acquire_blocking(path))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    tokio::task::spawn_blocking(move || acquire_blocking(path)).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 #[cfg(test)]

@@ -105,7 +105,7 @@ pub fn group(mut batch: Vec<Notice>) -> Vec<Notice> {
     if batch.len() < 3 {
         return batch;
     }
-    batch.sort_by(|a, b| b.urgency.cmp(&a.urgency));
+    batch.sort_by_key(|n| std::cmp::Reverse(n.urgency));
     let urgency = batch[0].urgency;
     let names: Vec<String> = batch.iter().flat_map(|n| n.integrations.clone()).collect();
     let body = batch.iter().map(|n| format!("• {}", n.summary)).collect::<Vec<_>>().join("\n");
@@ -122,7 +122,13 @@ mod tests {
     use super::*;
 
     fn notice(name: &str, urgency: Urgency) -> Notice {
-        Notice { summary: format!("{name} stopped working"), body: String::new(), urgency, integrations: vec![name.into()], sign_in_action: None }
+        Notice {
+            summary: format!("{name} stopped working"),
+            body: String::new(),
+            urgency,
+            integrations: vec![name.into()],
+            sign_in_action: None,
+        }
     }
 
     #[test]

@@ -22,14 +22,8 @@ impl Paths {
     pub fn from_platform() -> Result<Self, String> {
         let dirs = directories::ProjectDirs::from("", "", "tokenkeeper")
             .ok_or("cannot find your home directory, so there is nowhere to keep settings")?;
-        let state = dirs
-            .state_dir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| dirs.data_local_dir().to_path_buf());
-        let runtime = dirs
-            .runtime_dir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| state.join("run"));
+        let state = dirs.state_dir().map(Path::to_path_buf).unwrap_or_else(|| dirs.data_local_dir().to_path_buf());
+        let runtime = dirs.runtime_dir().map(Path::to_path_buf).unwrap_or_else(|| state.join("run"));
         Ok(Self { config: dirs.config_dir().to_path_buf(), state, runtime })
     }
 

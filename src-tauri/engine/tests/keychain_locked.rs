@@ -17,10 +17,7 @@
 //! ```
 //!
 //! It is a test binary of its own so that nothing else runs while the keyring is locked.
-#![cfg(all(
-    unix,
-    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
-))]
+#![cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -44,13 +41,7 @@ fn secrets(tag: &str, size: usize) -> Secrets {
 /// Calls a Secret Service method with `dbus-send` and returns the printed reply.
 fn secret_service(path: &str, method: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new("dbus-send")
-        .args([
-            "--session",
-            "--print-reply",
-            "--dest=org.freedesktop.secrets",
-            path,
-            method,
-        ])
+        .args(["--session", "--print-reply", "--dest=org.freedesktop.secrets", path, method])
         .args(args)
         .output()
         .map_err(|e| format!("could not run dbus-send: {e}"))?;
@@ -62,21 +53,11 @@ fn secret_service(path: &str, method: &str, args: &[&str]) -> Result<String, Str
 
 /// The object path of the collection new items go to.
 fn default_collection() -> String {
-    let reply = secret_service(
-        "/org/freedesktop/secrets",
-        "org.freedesktop.Secret.Service.ReadAlias",
-        &["string:default"],
-    )
-    .expect("read the default collection alias");
-    let path = reply
-        .split('"')
-        .nth(1)
-        .expect("an object path in the reply")
-        .to_owned();
-    assert!(
-        path.starts_with("/org/freedesktop/secrets/collection/"),
-        "{reply}"
-    );
+    let reply =
+        secret_service("/org/freedesktop/secrets", "org.freedesktop.Secret.Service.ReadAlias", &["string:default"])
+            .expect("read the default collection alias");
+    let path = reply.split('"').nth(1).expect("an object path in the reply").to_owned();
+    assert!(path.starts_with("/org/freedesktop/secrets/collection/"), "{reply}");
     path
 }
 
@@ -101,12 +82,8 @@ fn lock(collection: &str) {
 /// Unlocks by replacing the daemon with one started with the password, then waits until the
 /// new daemon serves the collection unlocked.
 fn unlock(password: &str, collection: &str) -> Result<(), String> {
-    let control = std::env::var("GNOME_KEYRING_CONTROL").unwrap_or_else(|_| {
-        format!(
-            "{}/keyring",
-            std::env::var("XDG_RUNTIME_DIR").unwrap_or_default()
-        )
-    });
+    let control = std::env::var("GNOME_KEYRING_CONTROL")
+        .unwrap_or_else(|_| format!("{}/keyring", std::env::var("XDG_RUNTIME_DIR").unwrap_or_default()));
     let mut daemon = Command::new("gnome-keyring-daemon")
         .args(["--replace", "--unlock", "--components=secrets"])
         .env("GNOME_KEYRING_CONTROL", control)
@@ -127,9 +104,7 @@ fn unlock(password: &str, collection: &str) -> Result<(), String> {
         match is_locked(collection) {
             Ok(false) => return Ok(()),
             _ if Instant::now() > deadline => {
-                return Err(format!(
-                    "{collection} is still locked after the daemon was replaced"
-                ))
+                return Err(format!("{collection} is still locked after the daemon was replaced"))
             }
             _ => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -185,27 +160,15 @@ fn a_locked_keychain_is_reported_and_left_unchanged_and_the_store_reconnects() {
     kc.save("inline", &small).unwrap();
 
     let collection = default_collection();
-    assert!(
-        !is_locked(&collection).unwrap(),
-        "the keyring must start unlocked"
-    );
+    assert!(!is_locked(&collection).unwrap(), "the keyring must start unlocked");
     lock(&collection);
-    let guard = UnlockOnDrop {
-        password: &password,
-        collection: &collection,
-    };
-    assert!(
-        is_locked(&collection).unwrap(),
-        "dbus-send Lock did not lock {collection}"
-    );
+    let guard = UnlockOnDrop { password: &password, collection: &collection };
+    assert!(is_locked(&collection).unwrap(), "dbus-send Lock did not lock {collection}");
 
     assert_locked("load chunked", kc.load("chunked"));
     assert_locked("load inline", kc.load("inline"));
     assert_locked("replace", kc.save("inline", &secrets("other", 10)));
-    assert_locked(
-        "replace chunked",
-        kc.save("chunked", &secrets("other", 900)),
-    );
+    assert_locked("replace chunked", kc.save("chunked", &secrets("other", 900)));
     assert_locked("create", kc.save("brand new", &small));
     assert_locked("delete", kc.delete("chunked"));
     let shown = StoreError::Locked("x".into()).to_string();

@@ -12,10 +12,7 @@
 //! Every test uses its own keychain service name (`$TOKENKEEPER_KEYCHAIN_SERVICE` or
 //! "tokenkeeper-test", plus the process id and the test name) and removes its items at the end,
 //! so runs never see each other's items.
-#![cfg(all(
-    unix,
-    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
-))]
+#![cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -39,9 +36,7 @@ impl Svc {
             .ok()
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| "tokenkeeper-test".to_owned());
-        let svc = Svc {
-            name: format!("{base}.{}.{test}", std::process::id()),
-        };
+        let svc = Svc { name: format!("{base}.{}.{test}", std::process::id()) };
         // Opening the store also makes it keyring-core's default, for the raw checks below.
         let _ = svc.store();
         svc.clean();
@@ -100,10 +95,7 @@ fn small(tag: &str) -> Secrets {
 /// Large enough for `chunks` parts at 200 bytes per item.
 fn large(tag: &str, chunks: usize) -> Secrets {
     Secrets {
-        access_token: Some(AccessToken::new(format!(
-            "{tag}.{}",
-            "J".repeat(chunks * 170)
-        ))),
+        access_token: Some(AccessToken::new(format!("{tag}.{}", "J".repeat(chunks * 170)))),
         refresh_token: Some(RefreshToken::new(format!("rt-{tag}"))),
         client_secret: Some(ClientSecret::new(format!("cs-{tag}"))),
         api_token: Some(ApiToken::new(format!("api-{tag}"))),
@@ -127,17 +119,10 @@ fn round_trip() {
     assert_eq!(kc.load("HighQ reporting").unwrap(), Some(small("1")));
     assert_eq!(svc.users(), ["HighQ reporting"]);
     // A second store (a second process, in real life) reads the same item.
-    assert_eq!(
-        svc.store().load("HighQ reporting").unwrap(),
-        Some(small("1"))
-    );
+    assert_eq!(svc.store().load("HighQ reporting").unwrap(), Some(small("1")));
     // The item really is the versioned document.
     let raw = svc.raw("HighQ reporting").get_secret().unwrap();
-    assert!(
-        raw.starts_with(b"{\"v\":1,"),
-        "{}",
-        String::from_utf8_lossy(&raw[..7])
-    );
+    assert!(raw.starts_with(b"{\"v\":1,"), "{}", String::from_utf8_lossy(&raw[..7]));
 }
 
 #[test]
@@ -147,11 +132,7 @@ fn replace() {
     kc.save("app", &small("old")).unwrap();
     kc.save("app", &small("new")).unwrap();
     assert_eq!(kc.load("app").unwrap(), Some(small("new")));
-    assert_eq!(
-        svc.users(),
-        ["app"],
-        "a replace must not leave a second item"
-    );
+    assert_eq!(svc.users(), ["app"], "a replace must not leave a second item");
     kc.save("app", &Secrets::default()).unwrap();
     assert_eq!(kc.load("app").unwrap(), Some(Secrets::default()));
 }
@@ -182,11 +163,7 @@ fn large_secrets_are_chunked_and_old_chunks_removed() {
     let b = large("B", 3);
     kc.save("app", &b).unwrap();
     let users = svc.users();
-    assert_eq!(
-        chunk_users(&users, "app", 1),
-        0,
-        "old generation left: {users:?}"
-    );
+    assert_eq!(chunk_users(&users, "app", 1), 0, "old generation left: {users:?}");
     assert!(chunk_users(&users, "app", 2) >= 3, "{users:?}");
     assert_eq!(kc.load("app").unwrap(), Some(b));
 
@@ -202,10 +179,7 @@ fn large_secrets_are_chunked_and_old_chunks_removed() {
     assert!(out.status.success());
     let text = [out.stdout, out.stderr].concat();
     let text = String::from_utf8_lossy(&text);
-    let found: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("attribute.username = "))
-        .collect();
+    let found: Vec<&str> = text.lines().filter(|l| l.starts_with("attribute.username = ")).collect();
     assert_eq!(found, ["attribute.username = app"]);
 }
 
@@ -228,22 +202,14 @@ fn delete_removes_head_and_chunks() {
 fn damaged_head_is_reported_and_left_alone() {
     let svc = Svc::new("damaged");
     let kc = svc.store();
-    for garbage in [
-        &b"SECRET-looking garbage"[..],
-        b"\xff\xfe\x00SECRET",
-        b"{\"v\":9,\"x\":\"SECRET\"}",
-    ] {
+    for garbage in [&b"SECRET-looking garbage"[..], b"\xff\xfe\x00SECRET", b"{\"v\":9,\"x\":\"SECRET\"}"] {
         svc.raw("app").set_secret(garbage).unwrap();
         let err = kc.load("app").unwrap_err();
         let text = format!("{err} / {err:?}");
         assert!(matches!(err, StoreError::Damaged(_)), "{text}");
         assert!(text.contains("\"app\""), "{text}");
         assert!(!text.contains("SECRET"), "{text}");
-        assert_eq!(
-            svc.raw("app").get_secret().unwrap(),
-            garbage,
-            "a failed load changed the item"
-        );
+        assert_eq!(svc.raw("app").get_secret().unwrap(), garbage, "a failed load changed the item");
     }
     // Saving replaces the damaged item.
     kc.save("app", &small("fixed")).unwrap();
@@ -258,10 +224,7 @@ fn missing_chunk_is_damage() {
     kc.save("app", &large("M", 3)).unwrap();
     svc.raw("app#g1.1").delete_credential().unwrap();
     let err = kc.load("app").unwrap_err();
-    assert!(
-        matches!(&err, StoreError::Damaged(m) if m.contains("\"app\"") && m.contains("part 2 of")),
-        "{err}"
-    );
+    assert!(matches!(&err, StoreError::Damaged(m) if m.contains("\"app\"") && m.contains("part 2 of")), "{err}");
     assert!(!err.to_string().contains("JJJJ"));
     // A new save repairs it and leaves no stray parts.
     kc.save("app", &large("N", 3)).unwrap();
@@ -299,19 +262,14 @@ fn concurrent_reader_never_sees_a_mix() {
     writer.join().unwrap();
     assert!(reads > 0);
     let users = svc.users();
-    assert_eq!(
-        users.len(),
-        1 + chunk_users(&users, "app", 1) + chunk_users(&users, "app", 2)
-    );
+    assert_eq!(users.len(), 1 + chunk_users(&users, "app", 1) + chunk_users(&users, "app", 2));
 }
 
 #[test]
 fn service_name_from_environment() {
     let kc = KeychainStore::from_env().unwrap();
-    let expected = std::env::var(SERVICE_ENV)
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "tokenkeeper".to_owned());
+    let expected =
+        std::env::var(SERVICE_ENV).ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "tokenkeeper".to_owned());
     assert_eq!(kc.service(), expected);
 }
 
@@ -325,10 +283,7 @@ async fn usable_inside_a_tokio_runtime() {
     assert_eq!(kc.load("app").unwrap(), Some(small("t")));
     let kc = Arc::new(kc);
     let k2 = kc.clone();
-    let loaded = tokio::task::spawn_blocking(move || k2.load("app"))
-        .await
-        .unwrap()
-        .unwrap();
+    let loaded = tokio::task::spawn_blocking(move || k2.load("app")).await.unwrap().unwrap();
     assert_eq!(loaded, Some(small("t")));
 }
 

@@ -5,4 +5,5 @@
 pub mod oauth;
 pub mod probe;
 pub mod refresh;
+pub mod revoke;
 pub mod signin;

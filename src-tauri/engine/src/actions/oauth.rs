@@ -4,8 +4,13 @@
 //! token and error responses; its HTTP client is [`crate::providers::wire::token_call`], which
 //! bounds and normalizes what services send.
 
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
-use oauth2::{AuthType, AuthUrl, Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, RevocationUrl, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, Client, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, RevocationUrl,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
 
 use crate::model::{OauthConfig, Secrets, UnixTime};
 use crate::providers::token_response::TokenExtras;

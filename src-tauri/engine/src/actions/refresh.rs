@@ -92,9 +92,8 @@ pub fn classify(error: RequestTokenError<WireError, oauth2::basic::BasicErrorRes
             reason: format!("the service's answer is not a valid token response (at {})", e.path()),
             retry_after: None,
         },
-        RequestTokenError::Other(_) => RefreshOutcome::TransientError {
-            reason: "the service sent an unexpected answer".into(),
-            retry_after: None,
-        },
+        RequestTokenError::Other(_) => {
+            RefreshOutcome::TransientError { reason: "the service sent an unexpected answer".into(), retry_after: None }
+        }
     }
 }

@@ -49,7 +49,11 @@ pub struct PendingSignIn {
 }
 
 /// Binds the loopback listener and makes the authorization URL.
-pub async fn start(config: &OauthConfig, wire: &Wire, extra_params: &[(String, String)]) -> std::io::Result<PendingSignIn> {
+pub async fn start(
+    config: &OauthConfig,
+    wire: &Wire,
+    extra_params: &[(String, String)],
+) -> std::io::Result<PendingSignIn> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let port = listener.local_addr()?.port();
     let redirect = RedirectUrl::new(format!("http://127.0.0.1:{port}/callback")).expect("valid URL");
@@ -77,7 +81,14 @@ impl PendingSignIn {
     }
 
     /// Waits for the browser's redirect, then exchanges the code for tokens.
-    pub async fn finish(self, http: &reqwest::Client, config: &OauthConfig, wire: &Wire, secret: Option<&ClientSecret>, timeout: Duration) -> SignInOutcome {
+    pub async fn finish(
+        self,
+        http: &reqwest::Client,
+        config: &OauthConfig,
+        wire: &Wire,
+        secret: Option<&ClientSecret>,
+        timeout: Duration,
+    ) -> SignInOutcome {
         let PendingSignIn { listener, verifier, state, redirect, .. } = self;
         let code = match tokio::time::timeout(timeout, wait_for_code(&listener, state.secret())).await {
             Err(_) => return SignInOutcome::TimedOut,
@@ -87,7 +98,8 @@ impl PendingSignIn {
         drop(listener);
         let client = client(config, secret, wire).set_redirect_uri(redirect);
         let send = TokenHttp { client: http, wire };
-        match client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier).request_async(&send).await {
+        match client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier).request_async(&send).await
+        {
             Ok(answer) => SignInOutcome::SignedIn(Grant::from_answer(&answer)),
             Err(e) => match classify(e) {
                 RefreshOutcome::PermanentError { reason } => SignInOutcome::Refused { reason },
@@ -111,16 +123,36 @@ async fn wait_for_code(listener: &TcpListener, expected_state: &str) -> Result<S
         }
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
         if param("state").as_deref() != Some(expected_state) {
-            respond(&mut stream, 400, "Not this sign-in", "This link is not the sign-in Token Keeper is waiting for. Start the sign-in again from Token Keeper.").await;
+            respond(
+                &mut stream,
+                400,
+                "Not this sign-in",
+                "This link is not the sign-in Token Keeper is waiting for. Start the sign-in again from Token Keeper.",
+            )
+            .await;
             continue;
         }
         if let Some(error) = param("error") {
-            respond(&mut stream, 200, "Sign-in not completed", "The service did not complete the sign-in. You can close this tab and try again from Token Keeper.").await;
-            let detail = param("error_description").map(|d| format!(": {}", d.chars().take(200).collect::<String>())).unwrap_or_default();
+            respond(
+                &mut stream,
+                200,
+                "Sign-in not completed",
+                "The service did not complete the sign-in. You can close this tab and try again from Token Keeper.",
+            )
+            .await;
+            let detail = param("error_description")
+                .map(|d| format!(": {}", d.chars().take(200).collect::<String>()))
+                .unwrap_or_default();
             return Err(format!("the service answered {error}{detail}"));
         }
         if let Some(code) = param("code") {
-            respond(&mut stream, 200, "Signed in", "You are signed in. You can close this tab and go back to what you were doing.").await;
+            respond(
+                &mut stream,
+                200,
+                "Signed in",
+                "You are signed in. You can close this tab and go back to what you were doing.",
+            )
+            .await;
             return Ok(code);
         }
         respond(&mut stream, 400, "Not this sign-in", "This link has no sign-in code.").await;
@@ -157,7 +189,11 @@ async fn respond(stream: &mut TcpStream, status: u16, title: &str, message: &str
          @media (prefers-color-scheme:dark){{body{{background:#1e1e1e;color:#eee}}}}</style></head>\
          <body><h1>{title}</h1><p>{message}</p></body></html>"
     );
-    let reason = match status { 200 => "OK", 404 => "Not Found", _ => "Bad Request" };
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        _ => "Bad Request",
+    };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",
         body.len()

@@ -3,19 +3,19 @@
 
 use std::time::Duration;
 
-use oauth2::{StandardRevocableToken, TokenResponse as _};
+use oauth2::TokenResponse as _;
 use url::Url;
 
 use super::{Keeper, KeeperError, Slot};
-use crate::actions::oauth::{client, Grant, TokenAnswer};
+use crate::actions::oauth::{Grant, TokenAnswer};
 use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
+use crate::actions::revoke::{revoke, TokenKind};
 use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
 use crate::clock;
 use crate::history::HistoryEvent;
 use crate::model::{validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets, State};
 use crate::providers::token_response::normalize;
-use crate::providers::wire::TokenHttp;
 use crate::providers::{self, Profile, ProfileKind};
 use crate::record::Record;
 use crate::scheduler::{inside_margin, retry_delay};
@@ -41,12 +41,16 @@ impl Keeper {
 
     async fn keychain_load(&self, name: &str) -> Result<Option<Secrets>, StoreError> {
         let (store, name) = (self.inner.store.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || store.load(&name)).await.unwrap_or_else(|e| Err(StoreError::Failed(e.to_string())))
+        tokio::task::spawn_blocking(move || store.load(&name))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Failed(e.to_string())))
     }
 
     async fn keychain_save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
         let (store, name, secrets) = (self.inner.store.clone(), name.to_string(), secrets.clone());
-        tokio::task::spawn_blocking(move || store.save(&name, &secrets)).await.unwrap_or_else(|e| Err(StoreError::Failed(e.to_string())))
+        tokio::task::spawn_blocking(move || store.save(&name, &secrets))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Failed(e.to_string())))
     }
 
     /// The secrets of `name`: the in-memory copy, or the keychain's on first use.
@@ -99,7 +103,10 @@ impl Keeper {
             return Ok(AccessToken::new(api.expose().to_string()));
         }
         if self.is_api_token(name)? {
-            return Err(KeeperError::NeedsSignIn(format!("\"{name}\" has no API token yet: add one with `tokenkeeper login {name}`")));
+            return Err(KeeperError::NeedsSignIn(format!(
+                "\"{name}\" has no API token yet: add one with `tokenkeeper login {}`",
+                shell_word(name)
+            )));
         }
         let now_ms = clock::now_millis();
         if let Some(token) = fresh(&secrets, now_ms) {
@@ -110,10 +117,14 @@ impl Keeper {
         let secrets = self.secrets(name).await?;
         // After a failed refresh the current token is still handed out while it works.
         match &secrets.access_token {
-            Some(t) if secrets.access_expires_at.is_none_or(|e| e - clock::now() >= MIN_REMAINING_SECS) => Ok(t.clone()),
+            Some(t) if secrets.access_expires_at.is_none_or(|e| e - clock::now() >= MIN_REMAINING_SECS) => {
+                Ok(t.clone())
+            }
             _ => {
                 let detail = self.lock().slots.get(name).and_then(|s| s.record.detail.clone()).unwrap_or_default();
-                Err(KeeperError::Unavailable(format!("\"{name}\" has no valid token right now and cannot be renewed: {detail}")))
+                Err(KeeperError::Unavailable(format!(
+                    "\"{name}\" has no valid token right now and cannot be renewed: {detail}"
+                )))
             }
         }
     }
@@ -123,7 +134,10 @@ impl Keeper {
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
         if slot.record.state == State::NeedsSignIn {
             let why = slot.record.detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
-            return Err(KeeperError::NeedsSignIn(format!("\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {name}`")));
+            return Err(KeeperError::NeedsSignIn(format!(
+                "\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {}`",
+                shell_word(name)
+            )));
         }
         Ok(())
     }
@@ -148,8 +162,9 @@ impl Keeper {
         let view = self.status(name)?.view;
         match view.state {
             State::NeedsSignIn => Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" needs you to sign in again ({}): run `tokenkeeper login {name}`",
-                view.detail.clone().unwrap_or_default()
+                "\"{name}\" needs you to sign in again ({}): run `tokenkeeper login {}`",
+                view.detail.clone().unwrap_or_default(),
+                shell_word(name)
             ))),
             State::Retrying | State::Offline => Err(KeeperError::Unavailable(format!(
                 "\"{name}\" could not be renewed right now ({}); Token Keeper keeps trying",
@@ -200,7 +215,8 @@ impl Keeper {
             Why::TokenRequest => fresh(&secrets, now_ms).is_some(),
             Why::Scheduled => {
                 let at = self.lock().slots.get(name).and_then(|s| s.renew_at_ms());
-                at.is_some_and(|at| now_ms < at) && self.lock().slots.get(name).is_some_and(|s| s.record.retry_at_ms.is_none())
+                at.is_some_and(|at| now_ms < at)
+                    && self.lock().slots.get(name).is_some_and(|s| s.record.retry_at_ms.is_none())
             }
         };
         if renewed_elsewhere {
@@ -215,7 +231,8 @@ impl Keeper {
             return;
         };
         self.commit(name, |slot, _| slot.busy = true);
-        let outcome = refresh(&self.inner.http, &oauth, &profile.wire, secrets.client_secret.as_ref(), &refresh_token).await;
+        let outcome =
+            refresh(&self.inner.http, &oauth, &profile.wire, secrets.client_secret.as_ref(), &refresh_token).await;
         match outcome {
             RefreshOutcome::Refreshed(grant) => self.store_grant_locked(name, &secrets, grant, false).await,
             RefreshOutcome::TransientError { reason, retry_after } => {
@@ -227,7 +244,9 @@ impl Keeper {
             RefreshOutcome::PermanentError { reason } => {
                 self.commit(name, |slot, now| {
                     slot.busy = false;
-                    slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: false });
+                    slot.record
+                        .history
+                        .push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: false });
                     slot.record.state = State::NeedsSignIn;
                     slot.record.detail = Some(reason);
                     slot.record.failures = 0;
@@ -261,7 +280,8 @@ impl Keeper {
                 slot.record.history.push(now, HistoryEvent::Refreshed { expires_at: slot.record.access_expires_at });
             }
             if let Err(e) = saved {
-                slot.record.detail = Some(format!("new tokens are kept in memory until the keychain accepts them: {e}"));
+                slot.record.detail =
+                    Some(format!("new tokens are kept in memory until the keychain accepts them: {e}"));
                 slot.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e.to_string() });
                 slot.record.retry_at_ms = Some(now * 1000 + 5_000);
             }
@@ -306,7 +326,11 @@ impl Keeper {
         };
         let _flight = flight.lock_owned().await;
         let secrets = self.secrets(name).await.ok()?;
-        let token = secrets.api_token.as_ref().map(|t| t.expose().to_string()).or_else(|| secrets.access_token.as_ref().map(|t| t.expose().to_string()))?;
+        let token = secrets
+            .api_token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .or_else(|| secrets.access_token.as_ref().map(|t| t.expose().to_string()))?;
         let credential = match &username {
             Some(u) => Credential::Basic { username: u, token: &token },
             None => Credential::Bearer(&token),
@@ -351,7 +375,11 @@ impl Keeper {
 
     /// Adds an integration (not yet signed in). The client secret goes to the keychain first;
     /// if that fails nothing is written.
-    pub async fn add(&self, config: IntegrationConfig, client_secret: Option<ClientSecret>) -> Result<IntegrationView, KeeperError> {
+    pub async fn add(
+        &self,
+        config: IntegrationConfig,
+        client_secret: Option<ClientSecret>,
+    ) -> Result<IntegrationView, KeeperError> {
         validate_name(&config.name).map_err(KeeperError::BadInput)?;
         let name = config.name.clone();
         let profile = providers::find(&config.provider)
@@ -361,7 +389,10 @@ impl Keeper {
             (IntegrationKind::Oauth(_), ProfileKind::Oauth) | (IntegrationKind::ApiToken(_), ProfileKind::ApiToken)
         );
         if !kind_matches {
-            return Err(KeeperError::BadInput(format!("the provider \"{}\" is not for this kind of integration", config.provider)));
+            return Err(KeeperError::BadInput(format!(
+                "the provider \"{}\" is not for this kind of integration",
+                config.provider
+            )));
         }
         if self.lock().slots.contains_key(&name) || self.inner.paths.integration_config(&name).exists() {
             return Err(KeeperError::BadInput(format!("there is already an integration called \"{name}\"")));
@@ -387,10 +418,15 @@ impl Keeper {
         }
         let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
         let _flight = flight.lock_owned().await;
-        let _file_lock = crate::lock::acquire(self.inner.paths.lock_file(name)).await.map_err(|e| KeeperError::Failed(e.to_string()))?;
+        let _file_lock = crate::lock::acquire(self.inner.paths.lock_file(name))
+            .await
+            .map_err(|e| KeeperError::Failed(e.to_string()))?;
         let (store, n) = (self.inner.store.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || store.delete(&n)).await.map_err(|e| KeeperError::Failed(e.to_string()))??;
-        integrations::remove(&self.inner.paths, name).map_err(|e| KeeperError::Failed(format!("could not remove the files of \"{name}\": {e}")))?;
+        tokio::task::spawn_blocking(move || store.delete(&n))
+            .await
+            .map_err(|e| KeeperError::Failed(e.to_string()))??;
+        integrations::remove(&self.inner.paths, name)
+            .map_err(|e| KeeperError::Failed(format!("could not remove the files of \"{name}\": {e}")))?;
         {
             let mut shared = self.lock();
             shared.slots.remove(name);
@@ -404,20 +440,24 @@ impl Keeper {
     async fn revoke(&self, name: &str, config: &IntegrationConfig, profile: &Profile) -> Result<(), KeeperError> {
         let IntegrationKind::Oauth(oauth) = &config.kind else { return Ok(()) };
         if oauth.revocation_url.is_none() {
-            return Err(KeeperError::BadInput(format!("the service of \"{name}\" offers no way to revoke; remove it without --revoke")));
+            return Err(KeeperError::BadInput(format!(
+                "the service of \"{name}\" offers no way to revoke; remove it without --revoke"
+            )));
         }
+        let Some(url) = oauth.revocation_url.clone() else { return Ok(()) };
         let secrets = self.secrets(name).await?;
-        let token = match (&secrets.refresh_token, &secrets.access_token) {
-            (Some(r), _) => StandardRevocableToken::RefreshToken(oauth2::RefreshToken::new(r.expose().to_string())),
-            (None, Some(a)) => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(a.expose().to_string())),
+        let (token, kind) = match (&secrets.refresh_token, &secrets.access_token) {
+            (Some(r), _) => (r.expose().to_string(), TokenKind::Refresh),
+            (None, Some(a)) => (a.expose().to_string(), TokenKind::Access),
             (None, None) => return Ok(()),
         };
-        let client = client(oauth, secrets.client_secret.as_ref(), &profile.wire);
-        let request = client.revoke_token(token).map_err(|e| KeeperError::Failed(e.to_string()))?;
-        let send = TokenHttp { client: &self.inner.http, wire: &profile.wire };
-        request.request_async(&send).await.map_err(|e| {
-            KeeperError::Unavailable(format!("could not revoke \"{name}\" at the service ({e}); nothing was removed"))
-        })
+        revoke(&self.inner.http, oauth, &url, &profile.wire, secrets.client_secret.as_ref(), &token, kind)
+            .await
+            .map_err(|e| {
+                KeeperError::Unavailable(format!(
+                    "could not revoke \"{name}\" at the service ({e}); nothing was removed"
+                ))
+            })
     }
 
     fn config_of(&self, name: &str) -> Result<(IntegrationConfig, Profile), KeeperError> {
@@ -429,14 +469,21 @@ impl Keeper {
     fn oauth_of(&self, name: &str) -> Result<(OauthConfig, Profile), KeeperError> {
         match self.config_of(name)? {
             (IntegrationConfig { kind: IntegrationKind::Oauth(o), .. }, p) => Ok((o, p)),
-            _ => Err(KeeperError::BadInput(format!("\"{name}\" uses an API token: give it with `tokenkeeper login {name}` on standard input"))),
+            _ => Err(KeeperError::BadInput(format!(
+                "\"{name}\" uses an API token: give it with `tokenkeeper login {}` on standard input",
+                shell_word(name)
+            ))),
         }
     }
 
     /// Interactive sign-in: `show_url` gets the authorization URL (open it in the browser or
     /// print it), then this waits up to five minutes for the loopback redirect. A cancelled or
     /// timed-out sign-in changes nothing.
-    pub async fn sign_in(&self, name: &str, show_url: impl FnOnce(&Url) -> Result<(), KeeperError>) -> Result<IntegrationView, KeeperError> {
+    pub async fn sign_in(
+        &self,
+        name: &str,
+        show_url: impl FnOnce(&Url) -> Result<(), KeeperError>,
+    ) -> Result<IntegrationView, KeeperError> {
         let (oauth, profile) = self.oauth_of(name)?;
         let pending = signin::start(&oauth, &profile.wire, &[])
             .await
@@ -444,11 +491,14 @@ impl Keeper {
         show_url(&pending.url)?;
         self.commit(name, |slot, _| slot.signin_pending = true);
         let client_secret = self.secrets(name).await.ok().and_then(|s| s.client_secret);
-        let outcome = pending.finish(&self.inner.http, &oauth, &profile.wire, client_secret.as_ref(), SIGNIN_TIMEOUT).await;
+        let outcome =
+            pending.finish(&self.inner.http, &oauth, &profile.wire, client_secret.as_ref(), SIGNIN_TIMEOUT).await;
         self.commit(name, |slot, _| slot.signin_pending = false);
         match outcome {
             SignInOutcome::SignedIn(grant) => self.store_signed_in(name, grant).await,
-            SignInOutcome::TimedOut => Err(KeeperError::BadInput("the sign-in was not completed within 5 minutes; nothing changed".into())),
+            SignInOutcome::TimedOut => {
+                Err(KeeperError::BadInput("the sign-in was not completed within 5 minutes; nothing changed".into()))
+            }
             SignInOutcome::Refused { reason } => {
                 self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
                 Err(KeeperError::NeedsSignIn(format!("the sign-in did not succeed ({reason}); nothing changed")))
@@ -468,12 +518,16 @@ impl Keeper {
     /// as if the keeper had just signed in.
     pub async fn store_response(&self, name: &str, body: &[u8]) -> Result<IntegrationView, KeeperError> {
         let (_, profile) = self.oauth_of(name)?;
-        let (status, json) = normalize(200, None, body, &profile.wire).map_err(|e| KeeperError::BadInput(format!("this is not a token response: {e}")))?;
+        let (status, json) = normalize(200, None, body, &profile.wire)
+            .map_err(|e| KeeperError::BadInput(format!("this is not a token response: {e}")))?;
         if status != 200 {
-            return Err(KeeperError::BadInput("this is an error response from the service, not a token response".into()));
+            return Err(KeeperError::BadInput(
+                "this is an error response from the service, not a token response".into(),
+            ));
         }
-        let answer: TokenAnswer = serde_json::from_slice(&json)
-            .map_err(|e| KeeperError::BadInput(format!("this is not a token response (problem with {})", field_of(&e))))?;
+        let answer: TokenAnswer = serde_json::from_slice(&json).map_err(|e| {
+            KeeperError::BadInput(format!("this is not a token response (problem with {})", field_of(&e)))
+        })?;
         if answer.access_token().secret().is_empty() {
             return Err(KeeperError::BadInput("this token response has an empty access_token".into()));
         }
@@ -483,7 +537,9 @@ impl Keeper {
     async fn store_signed_in(&self, name: &str, grant: Grant) -> Result<IntegrationView, KeeperError> {
         let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
         let _flight = flight.lock_owned().await;
-        let _file_lock = crate::lock::acquire(self.inner.paths.lock_file(name)).await.map_err(|e| KeeperError::Failed(e.to_string()))?;
+        let _file_lock = crate::lock::acquire(self.inner.paths.lock_file(name))
+            .await
+            .map_err(|e| KeeperError::Failed(e.to_string()))?;
         let previous = self.keychain_load(name).await?.unwrap_or_default();
         self.store_grant_locked(name, &previous, grant, true).await;
         let view = self.status(name)?.view;
@@ -501,7 +557,10 @@ impl Keeper {
     pub async fn store_api_token(&self, name: &str, token: ApiToken) -> Result<IntegrationView, KeeperError> {
         let (config, profile) = self.config_of(name)?;
         let IntegrationKind::ApiToken(api) = &config.kind else {
-            return Err(KeeperError::BadInput(format!("\"{name}\" uses OAuth: sign in with `tokenkeeper login {name}`")));
+            return Err(KeeperError::BadInput(format!(
+                "\"{name}\" uses OAuth: sign in with `tokenkeeper login {}`",
+                shell_word(name)
+            )));
         };
         let credential = match &api.username {
             Some(u) => Credential::Basic { username: u, token: token.expose() },
@@ -509,9 +568,13 @@ impl Keeper {
         };
         match probe(&self.inner.http, &api.probe_url, credential, &profile.wire).await {
             ProbeOutcome::Accepted => {}
-            ProbeOutcome::Refused { reason } => return Err(KeeperError::BadInput(format!("this token does not work: {reason}; it was not saved"))),
+            ProbeOutcome::Refused { reason } => {
+                return Err(KeeperError::BadInput(format!("this token does not work: {reason}; it was not saved")))
+            }
             ProbeOutcome::Inconclusive { reason, .. } => {
-                return Err(KeeperError::Unavailable(format!("the token could not be checked ({reason}); it was not saved")))
+                return Err(KeeperError::Unavailable(format!(
+                    "the token could not be checked ({reason}); it was not saved"
+                )))
             }
         }
         let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
@@ -595,4 +658,13 @@ fn next_probe_ms(slot: &Slot, now: i64) -> i64 {
 /// The JSON path of a parse problem, never the value.
 fn field_of(e: &serde_json::Error) -> String {
     format!("line {}, column {}", e.line(), e.column())
+}
+
+/// A name as one shell word, for hints people copy ("tokenkeeper login 'HighQ reporting'").
+fn shell_word(name: &str) -> String {
+    if name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    }
 }

@@ -134,7 +134,8 @@ impl Keeper {
             } else if slot.record.paused || slot.record.state == State::NeedsSignIn {
                 Plan::Settle
             } else if matches!(slot.config.kind, IntegrationKind::Oauth(_))
-                && (slot.record.retry_at_ms.is_some_and(|t| t <= now_ms) || slot.renew_at_ms().is_some_and(|t| t <= now_ms))
+                && (slot.record.retry_at_ms.is_some_and(|t| t <= now_ms)
+                    || slot.renew_at_ms().is_some_and(|t| t <= now_ms))
             {
                 Plan::Refresh
             } else if slot.record.probe_at_ms.is_some_and(|t| t <= now_ms) {

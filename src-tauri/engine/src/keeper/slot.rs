@@ -137,7 +137,9 @@ impl Slot {
             }
         }
         if let Some(end) = self.credential_expires_at() {
-            candidates.extend(leads.iter().map(|d| end - i64::from(*d) * 86_400).filter(|t| *t > now).map(|t| t * 1000).min());
+            candidates.extend(
+                leads.iter().map(|d| end - i64::from(*d) * 86_400).filter(|t| *t > now).map(|t| t * 1000).min(),
+            );
         }
         candidates.into_iter().min()
     }

@@ -47,7 +47,12 @@ pub struct TokenExtras {
 impl oauth2::ExtraTokenFields for TokenExtras {}
 
 /// Turns a raw response into standard JSON bytes and the status oauth2-rs should see.
-pub fn normalize(status: u16, content_type: Option<&str>, body: &[u8], wire: &Wire) -> Result<(u16, Vec<u8>), NormalizeError> {
+pub fn normalize(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    wire: &Wire,
+) -> Result<(u16, Vec<u8>), NormalizeError> {
     if body.len() > MAX_RESPONSE_BYTES {
         return Err(NormalizeError::TooLarge);
     }
@@ -66,7 +71,13 @@ pub fn normalize(status: u16, content_type: Option<&str>, body: &[u8], wire: &Wi
         match serde_json::from_str::<Value>(trimmed) {
             Ok(Value::Object(map)) => map,
             Ok(_) => return Err(NormalizeError::Malformed("JSON that is not an object".into())),
-            Err(e) => return Err(NormalizeError::Malformed(format!("JSON syntax error at line {}, column {}", e.line(), e.column()))),
+            Err(e) => {
+                return Err(NormalizeError::Malformed(format!(
+                    "JSON syntax error at line {}, column {}",
+                    e.line(),
+                    e.column()
+                )))
+            }
         }
     };
     for field in NUMERIC_FIELDS {
@@ -75,7 +86,10 @@ pub fn normalize(status: u16, content_type: Option<&str>, body: &[u8], wire: &Wi
             object.insert((*field).to_string(), Value::from(n));
         }
     }
-    let status = if status == 200 && object.contains_key("error") && (wire.errors_with_status_200 || !object.contains_key("access_token")) {
+    let status = if status == 200
+        && object.contains_key("error")
+        && (wire.errors_with_status_200 || !object.contains_key("access_token"))
+    {
         400
     } else {
         status
@@ -201,7 +215,8 @@ mod tests {
 
     #[test]
     fn numbers_sent_as_strings_are_read_as_numbers() {
-        let body = br#"{"access_token":"a","token_type":"bearer","expires_in":"3599","refresh_token_expires_in":"31536000"}"#;
+        let body =
+            br#"{"access_token":"a","token_type":"bearer","expires_in":"3599","refresh_token_expires_in":"31536000"}"#;
         let v = json(&normalize(200, Some("application/json"), body, &Wire::default()).unwrap().1);
         assert_eq!(v["expires_in"], 3599);
         assert_eq!(v["refresh_token_expires_in"], 31536000);
@@ -209,7 +224,8 @@ mod tests {
 
     #[test]
     fn errors_with_status_200_become_400() {
-        let body = br#"{"error":"bad_refresh_token","error_description":"The refresh token passed is incorrect or expired."}"#;
+        let body =
+            br#"{"error":"bad_refresh_token","error_description":"The refresh token passed is incorrect or expired."}"#;
         let wire = Wire { errors_with_status_200: true, ..Wire::default() };
         assert_eq!(normalize(200, Some("application/json"), body, &wire).unwrap().0, 400);
     }

@@ -64,10 +64,12 @@ pub fn client() -> reqwest::Client {
 pub fn host_of(url: &str) -> String {
     url::Url::parse(url)
         .ok()
-        .and_then(|u| u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_string(),
-        }))
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+        })
         .unwrap_or_else(|| "the service".into())
 }
 
@@ -80,7 +82,8 @@ pub struct TokenHttp<'a> {
 
 impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp<'_> {
     type Error = WireError;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, WireError>> + Send + 'c>>;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, WireError>> + Send + 'c>>;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(token_call(self.client, self.wire, request))
@@ -88,7 +91,11 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp<'_> {
 }
 
 /// Sends a token-endpoint request built by oauth2-rs and returns the normalized answer.
-pub async fn token_call(client: &reqwest::Client, wire: &Wire, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, WireError> {
+pub async fn token_call(
+    client: &reqwest::Client,
+    wire: &Wire,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, WireError> {
     let (parts, body) = request.into_parts();
     let url = parts.uri.to_string();
     let host = host_of(&url);

@@ -62,20 +62,11 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
 
 impl FileError {
     fn io(action: &'static str, path: &Path, err: &io::Error) -> Self {
-        FileError::Io {
-            action,
-            path: path.to_path_buf(),
-            message: plain_io_reason(err),
-        }
+        FileError::Io { action, path: path.to_path_buf(), message: plain_io_reason(err) }
     }
 
     fn damaged(path: &Path, line: Option<usize>, column: Option<usize>, message: &str) -> Self {
-        FileError::Damaged {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: tidy_message(message),
-        }
+        FileError::Damaged { path: path.to_path_buf(), line, column, message: tidy_message(message) }
     }
 }
 
@@ -112,10 +103,7 @@ fn plain_io_reason(err: &io::Error) -> String {
 
 /// One line, at most [`MAX_MESSAGE_CHARS`] characters, no trailing full stop.
 fn tidy_message(message: &str) -> String {
-    let one_line: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one_line: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let trimmed = one_line.trim().trim_end_matches('.');
     if trimmed.chars().count() <= MAX_MESSAGE_CHARS {
         return trimmed.to_owned();
@@ -155,15 +143,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o600));
     }
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| FileError::io("write", path, &e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| FileError::io("write", path, &e))?;
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| FileError::io("write", path, &e))?;
+    tmp.write_all(bytes).and_then(|()| tmp.as_file().sync_all()).map_err(|e| FileError::io("write", path, &e))?;
     // On failure the returned NamedTempFile is dropped here, which removes the temporary file.
-    tmp.persist(path)
-        .map_err(|e| FileError::io("write", path, &e.error))?;
+    tmp.persist(path).map_err(|e| FileError::io("write", path, &e.error))?;
     sync_dir(dir).map_err(|e| FileError::io("write", path, &e))?;
     Ok(())
 }
@@ -214,15 +197,9 @@ fn as_text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, FileError> {
 /// 1-based line and column (counted in characters) of byte `offset` in `bytes`.
 fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = &bytes[..offset.min(bytes.len())];
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
     (line, column)
 }
 
@@ -263,11 +240,8 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, FileErro
             let (line, column) = if e.line() == 0 {
                 (None, None)
             } else {
-                let line_start = bytes
-                    .split_inclusive(|&b| b == b'\n')
-                    .take(e.line() - 1)
-                    .map(<[u8]>::len)
-                    .sum::<usize>();
+                let line_start =
+                    bytes.split_inclusive(|&b| b == b'\n').take(e.line() - 1).map(<[u8]>::len).sum::<usize>();
                 // serde_json points at the last byte it read (column 0: before the line).
                 let offset = (line_start + e.column().saturating_sub(1)).min(bytes.len());
                 let (l, c) = line_column(&bytes, offset);
@@ -316,11 +290,7 @@ mod tests {
     fn atomic_write_replaces_content_and_leaves_no_temporary_files() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("config.toml");
-        fs::write(
-            &path,
-            "old = true\nand = 'much longer than the new content'\n",
-        )
-        .unwrap();
+        fs::write(&path, "old = true\nand = 'much longer than the new content'\n").unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -330,10 +300,8 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "new = 1\n");
         #[cfg(unix)]
         assert_eq!(mode(&path), 0o600);
-        let names: Vec<_> = fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let names: Vec<_> =
+            fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert_eq!(names, ["config.toml"]);
     }
 
@@ -346,10 +314,7 @@ mod tests {
         let err = write_atomic(&path, b"x").unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("could not create the folder "), "{text}");
-        assert!(
-            text.ends_with(": a part of the path is a file, not a folder"),
-            "{text}"
-        );
+        assert!(text.ends_with(": a part of the path is a file, not a folder"), "{text}");
         assert!(!text.contains("os error"), "{text}");
 
         // Renaming over a folder fails; the folder and its content stay.
@@ -357,16 +322,7 @@ mod tests {
         fs::create_dir(&dir_target).unwrap();
         fs::write(dir_target.join("keep"), "k").unwrap();
         let err = write_atomic(&dir_target, b"x").unwrap_err();
-        assert!(
-            matches!(
-                err,
-                FileError::Io {
-                    action: "write",
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, FileError::Io { action: "write", .. }), "{err:?}");
         assert_eq!(fs::read_to_string(dir_target.join("keep")).unwrap(), "k");
         let leftovers: Vec<_> = fs::read_dir(tmp.path())
             .unwrap()
@@ -390,10 +346,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let t = tmp.path().join("x.toml");
         write_atomic(&t, b"name = \"a\"\ncount = 2\n").unwrap();
-        let want = Sample {
-            name: "a".into(),
-            count: 2,
-        };
+        let want = Sample { name: "a".into(), count: 2 };
         assert_eq!(read_toml::<Sample>(&t).unwrap(), Some(want));
         let j = tmp.path().join("x.json");
         write_atomic(&j, br#"{"name":"b","count":3}"#).unwrap();
@@ -413,30 +366,13 @@ mod tests {
         write_atomic(&path, bytes).unwrap();
         let modified = fs::metadata(&path).unwrap().modified().unwrap();
         let err = read_toml::<Sample>(&path).unwrap_err();
-        let FileError::Damaged {
-            line,
-            column,
-            ref message,
-            ..
-        } = err
-        else {
-            panic!("{err:?}")
-        };
+        let FileError::Damaged { line, column, ref message, .. } = err else { panic!("{err:?}") };
         assert_eq!(line, Some(3));
         assert_eq!(column, Some(10));
         assert!(message.contains('='), "{message}");
         let text = err.to_string();
-        assert!(
-            text.starts_with(&format!(
-                "{} is damaged (line 3, column 10): ",
-                path.display()
-            )),
-            "{text}"
-        );
-        assert!(
-            text.ends_with(". It was left as it is; fix or remove it."),
-            "{text}"
-        );
+        assert!(text.starts_with(&format!("{} is damaged (line 3, column 10): ", path.display())), "{text}");
+        assert!(text.ends_with(". It was left as it is; fix or remove it."), "{text}");
         assert!(!text.contains(".."), "{text}");
         assert_untouched(&path, bytes, modified);
     }
@@ -448,10 +384,7 @@ mod tests {
         let bytes = b"name = \"x\"\ncount = \"many\"\n";
         write_atomic(&path, bytes).unwrap();
         let err = read_toml::<Sample>(&path).unwrap_err();
-        assert!(
-            matches!(err, FileError::Damaged { line: Some(2), .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, FileError::Damaged { line: Some(2), .. }), "{err:?}");
         assert_eq!(fs::read(&path).unwrap(), bytes);
     }
 
@@ -461,22 +394,9 @@ mod tests {
         let path = tmp.path().join("x.toml");
         fs::write(&path, "name = \"x\"\n").unwrap();
         let err = read_toml::<Sample>(&path).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                FileError::Damaged {
-                    line: None,
-                    column: None,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, FileError::Damaged { line: None, column: None, .. }), "{err:?}");
         let text = err.to_string();
-        assert!(
-            text.contains("x.toml is damaged: missing field `count`. It was left"),
-            "{text}"
-        );
+        assert!(text.contains("x.toml is damaged: missing field `count`. It was left"), "{text}");
     }
 
     #[test]
@@ -487,15 +407,7 @@ mod tests {
         write_atomic(&path, bytes).unwrap();
         let modified = fs::metadata(&path).unwrap().modified().unwrap();
         let err = read_json::<Sample>(&path).unwrap_err();
-        let FileError::Damaged {
-            line,
-            column,
-            ref message,
-            ..
-        } = err
-        else {
-            panic!("{err:?}")
-        };
+        let FileError::Damaged { line, column, ref message, .. } = err else { panic!("{err:?}") };
         assert_eq!((line, column), (Some(3), Some(14)));
         assert!(!message.contains("at line"), "{message}");
         let text = err.to_string();
@@ -510,17 +422,7 @@ mod tests {
         // "é" is two bytes; the stray 'x' is the 15th character on its line.
         fs::write(&path, "{\"name\": \"é\", x}").unwrap();
         let err = read_json::<Sample>(&path).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                FileError::Damaged {
-                    line: Some(1),
-                    column: Some(15),
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, FileError::Damaged { line: Some(1), column: Some(15), .. }), "{err:?}");
     }
 
     #[test]
@@ -530,17 +432,7 @@ mod tests {
         let bytes = b"name = \"x\"\ncount = \xff\n";
         fs::write(&path, bytes).unwrap();
         let err = read_toml::<Sample>(&path).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                FileError::Damaged {
-                    line: Some(2),
-                    column: Some(9),
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, FileError::Damaged { line: Some(2), column: Some(9), .. }), "{err:?}");
         assert_eq!(fs::read(&path).unwrap(), bytes);
     }
 
@@ -551,14 +443,8 @@ mod tests {
         let long = "v".repeat(5000);
         fs::write(&path, format!("{{\"name\": \"x\", \"count\": \"{long}\"}}")).unwrap();
         let err = read_json::<Sample>(&path).unwrap_err();
-        let FileError::Damaged { ref message, .. } = err else {
-            panic!("{err:?}")
-        };
-        assert!(
-            message.chars().count() <= MAX_MESSAGE_CHARS + 1,
-            "{}",
-            message.len()
-        );
+        let FileError::Damaged { ref message, .. } = err else { panic!("{err:?}") };
+        assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1, "{}", message.len());
         assert!(message.ends_with('…'));
         assert!(!err.to_string().contains(&long));
     }
@@ -569,14 +455,7 @@ mod tests {
         assert_eq!(plain_io_reason(&e), "permission denied");
         let e = io::Error::other("Something Odd (os error 99)");
         assert_eq!(plain_io_reason(&e), "something Odd");
-        let err = FileError::io(
-            "write",
-            Path::new("/p/x.toml"),
-            &io::Error::from(io::ErrorKind::PermissionDenied),
-        );
-        assert_eq!(
-            err.to_string(),
-            "could not write /p/x.toml: permission denied"
-        );
+        let err = FileError::io("write", Path::new("/p/x.toml"), &io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(err.to_string(), "could not write /p/x.toml: permission denied");
     }
 }

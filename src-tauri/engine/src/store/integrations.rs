@@ -17,7 +17,11 @@ pub fn load_all(paths: &Paths) -> (Vec<IntegrationConfig>, Vec<FileError>) {
     let mut configs = Vec::new();
     let mut problems = Vec::new();
     let Ok(entries) = std::fs::read_dir(&dir) else { return (configs, problems) };
-    let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
     files.sort();
     for path in files {
         match load_file(&path) {

@@ -114,11 +114,7 @@ impl KeychainStore {
     pub fn new(service: &str) -> Result<Self, StoreError> {
         check_service(service)?;
         native_store()?;
-        Ok(Self {
-            service: service.to_owned(),
-            max_item_bytes: DEFAULT_MAX_ITEM_BYTES,
-            backend: Backend::Native,
-        })
+        Ok(Self { service: service.to_owned(), max_item_bytes: DEFAULT_MAX_ITEM_BYTES, backend: Backend::Native })
     }
 
     /// The platform keychain, with the service name from `TOKENKEEPER_KEYCHAIN_SERVICE`
@@ -129,10 +125,7 @@ impl KeychainStore {
 
     /// Items under `service` in a keyring-core store chosen by the caller (for example
     /// `keyring_core::mock::Store` in tests, or another credential store).
-    pub fn with_credential_store(
-        service: &str,
-        store: Arc<CredentialStore>,
-    ) -> Result<Self, StoreError> {
+    pub fn with_credential_store(service: &str, store: Arc<CredentialStore>) -> Result<Self, StoreError> {
         check_service(service)?;
         Ok(Self {
             service: service.to_owned(),
@@ -156,10 +149,7 @@ impl KeychainStore {
     /// Runs `op` against the backend. When the native keychain reports it went away (the
     /// keyring daemon restarted, so the session this process opened is gone), the connection is
     /// reopened and `op` runs once more; every operation here may safely run twice.
-    fn run<T>(
-        &self,
-        op: impl Fn(&CredentialStore) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn run<T>(&self, op: impl Fn(&CredentialStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
         match &self.backend {
             Backend::Custom(store) => op(store.as_ref()),
             Backend::Native => {
@@ -181,11 +171,7 @@ impl KeychainStore {
         store.build(&self.service, user, None)
     }
 
-    fn get(
-        &self,
-        store: &CredentialStore,
-        user: &str,
-    ) -> Result<Option<Zeroizing<Vec<u8>>>, KeyringError> {
+    fn get(&self, store: &CredentialStore, user: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyringError> {
         match self.entry(store, user)?.get_secret() {
             Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
             Err(KeyringError::NoEntry) => Ok(None),
@@ -221,11 +207,7 @@ impl KeychainStore {
 
     // --- the operations
 
-    fn load_from(
-        &self,
-        store: &CredentialStore,
-        name: &str,
-    ) -> Result<Option<Secrets>, StoreError> {
+    fn load_from(&self, store: &CredentialStore, name: &str) -> Result<Option<Secrets>, StoreError> {
         let fail = |e| map_error(name, e);
         let mut problem = String::new();
         for _ in 0..READ_ATTEMPTS {
@@ -279,12 +261,7 @@ impl KeychainStore {
         Ok(Ok(doc))
     }
 
-    fn save_to(
-        &self,
-        store: &CredentialStore,
-        name: &str,
-        secrets: &Secrets,
-    ) -> Result<(), StoreError> {
+    fn save_to(&self, store: &CredentialStore, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
         let fail = |e| map_error(name, e);
         let doc = encode_document(secrets)?;
         // What the head points to now. An unreadable head points nowhere worth keeping.
@@ -295,11 +272,7 @@ impl KeychainStore {
         } else {
             // Write under the generation the head does not point to, so the current set stays
             // intact until the head moves.
-            let gen = if old.as_ref().map(|p| p.gen) == Some(1) {
-                2
-            } else {
-                1
-            };
+            let gen = if old.as_ref().map(|p| p.gen) == Some(1) { 2 } else { 1 };
             let id = new_save_id();
             let chunks = split_chunks(&doc, self.max_item_bytes, &id);
             if chunks.len() > MAX_CHUNKS {
@@ -309,18 +282,11 @@ impl KeychainStore {
                 )));
             }
             for (i, chunk) in chunks.iter().enumerate() {
-                self.put(store, &chunk_user(name, gen, i), chunk)
-                    .map_err(fail)?;
+                self.put(store, &chunk_user(name, gen, i), chunk).map_err(fail)?;
             }
-            let pointer = Pointer {
-                gen,
-                chunks: chunks.len(),
-                len: doc.len(),
-                id,
-            };
+            let pointer = Pointer { gen, chunks: chunks.len(), len: doc.len(), id };
             // The commit point.
-            self.put(store, name, &pointer_document(&pointer)?)
-                .map_err(fail)?;
+            self.put(store, name, &pointer_document(&pointer)?).map_err(fail)?;
             Some(pointer)
         };
         if let Err(e) = self.sweep(store, name, keep.as_ref(), old.as_ref()) {
@@ -343,11 +309,7 @@ impl KeychainStore {
     }
 
     /// The pointer in the head of `name`, if the head holds a readable one.
-    fn current_pointer(
-        &self,
-        store: &CredentialStore,
-        name: &str,
-    ) -> Result<Option<Pointer>, StoreError> {
+    fn current_pointer(&self, store: &CredentialStore, name: &str) -> Result<Option<Pointer>, StoreError> {
         let head = self.get(store, name).map_err(|e| map_error(name, e))?;
         Ok(match head.as_deref().map(|h| parse_head(name, h)) {
             Some(Ok(Head::Pointer(p))) => Some(p),
@@ -408,9 +370,7 @@ fn check_name(name: &str) -> Result<(), StoreError> {
 
 fn check_service(service: &str) -> Result<(), StoreError> {
     if service.trim().is_empty() {
-        return Err(StoreError::Failed(
-            "the keychain service name is empty".to_owned(),
-        ));
+        return Err(StoreError::Failed("the keychain service name is empty".to_owned()));
     }
     Ok(())
 }
@@ -445,8 +405,7 @@ fn native_store() -> Result<Arc<CredentialStore>, StoreError> {
     if let Some(store) = slot.as_ref() {
         return Ok(store.clone());
     }
-    let store =
-        open_native().map_err(|e| StoreError::Unavailable(unavailable_words(&e.to_string())))?;
+    let store = open_native().map_err(|e| StoreError::Unavailable(unavailable_words(&e.to_string())))?;
     // Let `keyring_core::Entry::new` reach the same keychain, unless the process chose another
     // default store itself.
     if keyring_core::get_default_store().is_none() {
@@ -467,10 +426,7 @@ fn forget_native_store(stale: &Arc<CredentialStore>) {
     }
 }
 
-#[cfg(all(
-    unix,
-    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
-))]
+#[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
 fn open_native() -> keyring_core::Result<Arc<CredentialStore>> {
     Ok(zbus_secret_service_keyring_store::Store::new()?)
 }
@@ -486,25 +442,19 @@ fn open_native() -> keyring_core::Result<Arc<CredentialStore>> {
 }
 
 #[cfg(not(any(
-    all(
-        unix,
-        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
-    ),
+    all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))),
     target_os = "macos",
     target_os = "windows"
 )))]
 fn open_native() -> keyring_core::Result<Arc<CredentialStore>> {
-    Err(KeyringError::NotSupportedByStore(
-        "this operating system has no keychain Token Keeper can use".to_owned(),
-    ))
+    Err(KeyringError::NotSupportedByStore("this operating system has no keychain Token Keeper can use".to_owned()))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-const LOCKED_WORDS: &str =
-    "the keychain is locked; unlock it (log in to your desktop session) and try again";
+const LOCKED_WORDS: &str = "the keychain is locked; unlock it (log in to your desktop session) and try again";
 
 /// Plain words for "the keychain cannot be reached", with the platform's own detail.
 fn unavailable_words(detail: &str) -> String {
@@ -550,10 +500,7 @@ fn vanished(err: &KeyringError) -> bool {
 
 /// A platform detail kept short, on one line.
 fn short(detail: &str) -> String {
-    let line: String = detail
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let line: String = detail.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if line.chars().count() <= 200 {
         return line;
     }
@@ -564,9 +511,7 @@ fn short(detail: &str) -> String {
 fn map_error(name: &str, err: KeyringError) -> StoreError {
     match err {
         KeyringError::NoStorageAccess(_) => StoreError::Locked(LOCKED_WORDS.to_owned()),
-        KeyringError::NoDefaultStore => {
-            StoreError::Unavailable(unavailable_words("no keychain was opened"))
-        }
+        KeyringError::NoDefaultStore => StoreError::Unavailable(unavailable_words("no keychain was opened")),
         KeyringError::PlatformFailure(detail) => {
             let detail = detail.to_string();
             if looks_unavailable(&detail) {
@@ -575,16 +520,14 @@ fn map_error(name: &str, err: KeyringError) -> StoreError {
                 StoreError::Failed(short(&detail))
             }
         }
-        KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(_, _) => StoreError::Damaged(
-            format!("the keychain item for \"{name}\" is not in a form Token Keeper can read"),
-        ),
+        KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(_, _) => {
+            StoreError::Damaged(format!("the keychain item for \"{name}\" is not in a form Token Keeper can read"))
+        }
         KeyringError::Ambiguous(items) => StoreError::Failed(format!(
             "{} keychain items match \"{name}\"; remove the extra ones in your keychain app",
             items.len()
         )),
-        KeyringError::NoEntry => {
-            StoreError::Failed(format!("the keychain item for \"{name}\" vanished"))
-        }
+        KeyringError::NoEntry => StoreError::Failed(format!("the keychain item for \"{name}\" vanished")),
         // Invalid, TooLong, BadStoreFormat, NotSupportedByStore and future variants: their
         // Display names attributes and limits, never item bytes.
         other => StoreError::Failed(short(&other.to_string())),
@@ -756,13 +699,7 @@ fn encode_document(s: &Secrets) -> Result<Zeroizing<Vec<u8>>, StoreError> {
 }
 
 fn pointer_document(p: &Pointer) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-    to_json_zeroizing(&PointerOut {
-        v: FORMAT_VERSION,
-        gen: p.gen,
-        chunks: p.chunks,
-        len: p.len,
-        id: &p.id,
-    })
+    to_json_zeroizing(&PointerOut { v: FORMAT_VERSION, gen: p.gen, chunks: p.chunks, len: p.len, id: &p.id })
 }
 
 /// Damage found while parsing, described by position only (serde messages may quote values).
@@ -797,17 +734,12 @@ fn parse_head(name: &str, bytes: &[u8]) -> Result<Head, StoreError> {
         }
     }
     let doc: HeadIn<'_> = serde_json::from_slice(bytes).map_err(|e| parse_damage(name, &e))?;
-    let is_pointer =
-        doc.gen.is_some() || doc.chunks.is_some() || doc.len.is_some() || doc.id.is_some();
+    let is_pointer = doc.gen.is_some() || doc.chunks.is_some() || doc.len.is_some() || doc.id.is_some();
     if !is_pointer {
         return Ok(Head::Inline(Secrets {
             access_token: doc.access_token.map(|t| AccessToken::new(t.into_string())),
-            refresh_token: doc
-                .refresh_token
-                .map(|t| RefreshToken::new(t.into_string())),
-            client_secret: doc
-                .client_secret
-                .map(|t| ClientSecret::new(t.into_string())),
+            refresh_token: doc.refresh_token.map(|t| RefreshToken::new(t.into_string())),
+            client_secret: doc.client_secret.map(|t| ClientSecret::new(t.into_string())),
             api_token: doc.api_token.map(|t| ApiToken::new(t.into_string())),
             issued_at: doc.issued_at,
             access_expires_at: doc.access_expires_at,
@@ -827,8 +759,7 @@ fn parse_head(name: &str, bytes: &[u8]) -> Result<Head, StoreError> {
     if has_secrets {
         return Err(bad_pointer("it holds secrets too"));
     }
-    let (Some(gen), Some(chunks), Some(len), Some(id)) = (doc.gen, doc.chunks, doc.len, doc.id)
-    else {
+    let (Some(gen), Some(chunks), Some(len), Some(id)) = (doc.gen, doc.chunks, doc.len, doc.id) else {
         return Err(bad_pointer("a field is missing"));
     };
     if !GENERATIONS.contains(&gen) {
@@ -840,21 +771,16 @@ fn parse_head(name: &str, bytes: &[u8]) -> Result<Head, StoreError> {
     if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(bad_pointer("bad save id"));
     }
-    Ok(Head::Pointer(Pointer {
-        gen,
-        chunks,
-        len,
-        id,
-    }))
+    Ok(Head::Pointer(Pointer { gen, chunks, len, id }))
 }
 
 /// Parses a document put together from chunks: it must hold the secrets, not another pointer.
 fn decode_document(name: &str, bytes: &[u8]) -> Result<Secrets, StoreError> {
     match parse_head(name, bytes)? {
         Head::Inline(secrets) => Ok(secrets),
-        Head::Pointer(_) => Err(StoreError::Damaged(format!(
-            "the keychain item for \"{name}\" points to a pointer; save it again"
-        ))),
+        Head::Pointer(_) => {
+            Err(StoreError::Damaged(format!("the keychain item for \"{name}\" points to a pointer; save it again")))
+        }
     }
 }
 
@@ -909,10 +835,7 @@ mod tests {
 
     /// Fits in one item even with a tiny `max_item_bytes`.
     fn tiny() -> Secrets {
-        Secrets {
-            refresh_token: Some(RefreshToken::new("r".into())),
-            ..Secrets::default()
-        }
+        Secrets { refresh_token: Some(RefreshToken::new("r".into())), ..Secrets::default() }
     }
 
     fn large(tag: &str, size: usize) -> Secrets {
@@ -944,10 +867,7 @@ mod tests {
         let s = decode_document("n", br#"{"v":1,"refresh_token":"r","future":{"x":[1]}}"#).unwrap();
         assert_eq!(s.refresh_token.unwrap().expose(), "r");
         let err = decode_document("HighQ", br#"{"v":2,"refresh_token":"SECRET"}"#).unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Damaged(m) if m.contains("\"HighQ\"") && m.contains("format 2")),
-            "{err}"
-        );
+        assert!(matches!(&err, StoreError::Damaged(m) if m.contains("\"HighQ\"") && m.contains("format 2")), "{err}");
         assert!(!err.to_string().contains("SECRET"));
     }
 
@@ -971,37 +891,23 @@ mod tests {
         let err = map_error("x", KeyringError::BadEncoding(b"SECRET".to_vec()));
         assert!(matches!(err, StoreError::Damaged(_)));
         assert!(!format!("{err} {err:?}").contains("SECRET"));
-        let err = map_error(
-            "x",
-            KeyringError::BadDataFormat(b"SECRET".to_vec(), Box::new(io::Error::other("bad"))),
-        );
+        let err = map_error("x", KeyringError::BadDataFormat(b"SECRET".to_vec(), Box::new(io::Error::other("bad"))));
         assert!(!format!("{err} {err:?}").contains("SECRET"));
     }
 
     #[test]
     fn pointers_parse_and_are_checked() {
-        let p = Pointer {
-            gen: 2,
-            chunks: 3,
-            len: 5000,
-            id: "00ff00ff00ff00ff".into(),
-        };
+        let p = Pointer { gen: 2, chunks: 3, len: 5000, id: "00ff00ff00ff00ff".into() };
         let doc = pointer_document(&p).unwrap();
         assert_eq!(parse_head("n", &doc).unwrap(), Head::Pointer(p.clone()));
-        assert!(
-            decode_document("n", &doc).is_err(),
-            "a joined document must not be a pointer"
-        );
+        assert!(decode_document("n", &doc).is_err(), "a joined document must not be a pointer");
         for bad in [
             r#"{"v":1,"gen":2,"chunks":0,"len":5,"id":"ab"}"#,
             r#"{"v":1,"gen":2,"chunks":9999,"len":5,"id":"ab"}"#,
             r#"{"v":1,"gen":2,"chunks":2,"len":5}"#,
             r#"{"v":1,"gen":2,"chunks":2,"len":5,"id":"a b"}"#,
         ] {
-            assert!(
-                matches!(parse_head("n", bad.as_bytes()), Err(StoreError::Damaged(_))),
-                "{bad}"
-            );
+            assert!(matches!(parse_head("n", bad.as_bytes()), Err(StoreError::Damaged(_))), "{bad}");
         }
     }
 
@@ -1038,37 +944,19 @@ mod tests {
 
     #[test]
     fn keyring_errors_map_to_plain_words() {
-        let boxed = |s: &str| -> Box<dyn std::error::Error + Send + Sync> {
-            Box::new(io::Error::other(s.to_owned()))
-        };
-        let locked = map_error(
-            "x",
-            KeyringError::NoStorageAccess(boxed("SS error: prompt dismissed")),
-        );
+        let boxed = |s: &str| -> Box<dyn std::error::Error + Send + Sync> { Box::new(io::Error::other(s.to_owned())) };
+        let locked = map_error("x", KeyringError::NoStorageAccess(boxed("SS error: prompt dismissed")));
         assert_eq!(locked, StoreError::Locked(LOCKED_WORDS.into()));
-        let gone = map_error(
-            "x",
-            KeyringError::PlatformFailure(boxed(
-                "no secret service provider or dbus session found",
-            )),
-        );
+        let gone =
+            map_error("x", KeyringError::PlatformFailure(boxed("no secret service provider or dbus session found")));
         assert!(
             matches!(&gone, StoreError::Unavailable(m) if m.contains("no Secret Service / no session bus") || cfg!(any(target_os = "macos", windows))),
             "{gone:?}"
         );
-        assert!(matches!(
-            map_error("x", KeyringError::NoDefaultStore),
-            StoreError::Unavailable(_)
-        ));
+        assert!(matches!(map_error("x", KeyringError::NoDefaultStore), StoreError::Unavailable(_)));
         let other = map_error("x", KeyringError::TooLong("secret".into(), 2560));
-        assert!(
-            matches!(&other, StoreError::Failed(m) if m.contains("2560")),
-            "{other:?}"
-        );
-        let odd = map_error(
-            "x",
-            KeyringError::PlatformFailure(boxed("zbus error: org.example.Weird: huh")),
-        );
+        assert!(matches!(&other, StoreError::Failed(m) if m.contains("2560")), "{other:?}");
+        let odd = map_error("x", KeyringError::PlatformFailure(boxed("zbus error: org.example.Weird: huh")));
         assert!(matches!(odd, StoreError::Failed(_)));
     }
 
@@ -1089,23 +977,12 @@ mod tests {
             Arc::new(s)
         }
         fn users(&self) -> Vec<String> {
-            let mut v: Vec<String> = self
-                .items
-                .lock()
-                .unwrap()
-                .keys()
-                .map(|(_, u)| u.clone())
-                .collect();
+            let mut v: Vec<String> = self.items.lock().unwrap().keys().map(|(_, u)| u.clone()).collect();
             v.sort();
             v
         }
         fn raw(&self, user: &str) -> Option<Vec<u8>> {
-            self.items
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|((_, u), _)| u == user)
-                .map(|(_, v)| v.clone())
+            self.items.lock().unwrap().iter().find(|((_, u), _)| u == user).map(|(_, v)| v.clone())
         }
     }
 
@@ -1117,9 +994,7 @@ mod tests {
     impl MapCred {
         fn write_allowed(&self) -> keyring_core::Result<()> {
             if self.store.writes_left.fetch_sub(1, Ordering::SeqCst) <= 0 {
-                return Err(KeyringError::PlatformFailure(Box::new(io::Error::other(
-                    "simulated crash",
-                ))));
+                return Err(KeyringError::PlatformFailure(Box::new(io::Error::other("simulated crash"))));
             }
             Ok(())
         }
@@ -1128,31 +1003,15 @@ mod tests {
     impl CredentialApi for MapCred {
         fn set_secret(&self, secret: &[u8]) -> keyring_core::Result<()> {
             self.write_allowed()?;
-            self.store
-                .items
-                .lock()
-                .unwrap()
-                .insert(self.key.clone(), secret.to_vec());
+            self.store.items.lock().unwrap().insert(self.key.clone(), secret.to_vec());
             Ok(())
         }
         fn get_secret(&self) -> keyring_core::Result<Vec<u8>> {
-            self.store
-                .items
-                .lock()
-                .unwrap()
-                .get(&self.key)
-                .cloned()
-                .ok_or(KeyringError::NoEntry)
+            self.store.items.lock().unwrap().get(&self.key).cloned().ok_or(KeyringError::NoEntry)
         }
         fn delete_credential(&self) -> keyring_core::Result<()> {
             self.write_allowed()?;
-            self.store
-                .items
-                .lock()
-                .unwrap()
-                .remove(&self.key)
-                .map(|_| ())
-                .ok_or(KeyringError::NoEntry)
+            self.store.items.lock().unwrap().remove(&self.key).map(|_| ()).ok_or(KeyringError::NoEntry)
         }
         fn get_credential(&self) -> keyring_core::Result<Option<Arc<Credential>>> {
             self.get_secret().map(|_| None)
@@ -1177,12 +1036,7 @@ mod tests {
         fn id(&self) -> String {
             "map".into()
         }
-        fn build(
-            &self,
-            service: &str,
-            user: &str,
-            _: Option<&HashMap<&str, &str>>,
-        ) -> keyring_core::Result<Entry> {
+        fn build(&self, service: &str, user: &str, _: Option<&HashMap<&str, &str>>) -> keyring_core::Result<Entry> {
             Ok(Entry::new_with_credential(Arc::new(MapCred {
                 store: self.0.clone(),
                 key: (service.into(), user.into()),
@@ -1224,19 +1078,12 @@ mod tests {
         assert_eq!(kc.load("app").unwrap(), Some(a));
         let users = map.users();
         assert!(users.len() >= 5, "{users:?}");
-        assert!(
-            users.iter().skip(1).all(|u| u.starts_with("app#g1.")),
-            "{users:?}"
-        );
+        assert!(users.iter().skip(1).all(|u| u.starts_with("app#g1.")), "{users:?}");
 
         let b = large("B", 500);
         kc.save("app", &b).unwrap();
         assert_eq!(kc.load("app").unwrap(), Some(b));
-        assert!(
-            map.users().iter().skip(1).all(|u| u.starts_with("app#g2.")),
-            "{:?}",
-            map.users()
-        );
+        assert!(map.users().iter().skip(1).all(|u| u.starts_with("app#g2.")), "{:?}", map.users());
 
         kc.save("app", &small()).unwrap();
         assert_eq!(map.users(), ["app"]);
@@ -1293,11 +1140,7 @@ mod tests {
                 assert!(kc.load("app").unwrap().is_some());
             }
             kc.delete("app").unwrap();
-            assert!(
-                map.users().is_empty(),
-                "crash at {crash_at}: {:?}",
-                map.users()
-            );
+            assert!(map.users().is_empty(), "crash at {crash_at}: {:?}", map.users());
         }
     }
 
@@ -1308,15 +1151,9 @@ mod tests {
         kc.save("app", &large("X", 700)).unwrap();
         let before = map.items.lock().unwrap().clone();
 
-        map.items
-            .lock()
-            .unwrap()
-            .remove(&("svc".into(), "app#g1.2".into()));
+        map.items.lock().unwrap().remove(&("svc".into(), "app#g1.2".into()));
         let err = kc.load("app").unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Damaged(m) if m.contains("\"app\"") && m.contains("part 3 of")),
-            "{err}"
-        );
+        assert!(matches!(&err, StoreError::Damaged(m) if m.contains("\"app\"") && m.contains("part 3 of")), "{err}");
 
         let mut items = before.clone();
         let stolen = items[&("svc".to_string(), "app#g1.0".to_string())].clone();
@@ -1325,16 +1162,9 @@ mod tests {
         items.insert(("svc".into(), "app#g1.1".into()), foreign);
         *map.items.lock().unwrap() = items.clone();
         let err = kc.load("app").unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Damaged(m) if m.contains("another save")),
-            "{err}"
-        );
+        assert!(matches!(&err, StoreError::Damaged(m) if m.contains("another save")), "{err}");
         assert!(!err.to_string().contains("XXXX") && !err.to_string().contains("aaaa"));
-        assert_eq!(
-            *map.items.lock().unwrap(),
-            items,
-            "a failed load must not change anything"
-        );
+        assert_eq!(*map.items.lock().unwrap(), items, "a failed load must not change anything");
     }
 
     #[test]
@@ -1342,21 +1172,11 @@ mod tests {
         let map = MapStore::new();
         let kc = keychain(&map, 150);
         kc.save("app", &large("X", 700)).unwrap();
-        map.items
-            .lock()
-            .unwrap()
-            .remove(&("svc".into(), "app#g1.1".into()));
+        map.items.lock().unwrap().remove(&("svc".into(), "app#g1.1".into()));
         assert!(kc.load("app").is_err());
         kc.save("app", &large("Y", 700)).unwrap();
-        assert!(
-            map.users().iter().all(|u| !u.starts_with("app#g1.")),
-            "{:?}",
-            map.users()
-        );
-        map.items
-            .lock()
-            .unwrap()
-            .remove(&("svc".into(), "app#g2.0".into()));
+        assert!(map.users().iter().all(|u| !u.starts_with("app#g1.")), "{:?}", map.users());
+        map.items.lock().unwrap().remove(&("svc".into(), "app#g2.0".into()));
         kc.delete("app").unwrap();
         assert!(map.users().is_empty(), "{:?}", map.users());
     }
@@ -1365,10 +1185,7 @@ mod tests {
     fn damaged_heads_are_reported_and_left_alone() {
         let map = MapStore::new();
         let kc = keychain(&map, DEFAULT_MAX_ITEM_BYTES);
-        map.items
-            .lock()
-            .unwrap()
-            .insert(("svc".into(), "app".into()), b"\xff\xfeSECRET".to_vec());
+        map.items.lock().unwrap().insert(("svc".into(), "app".into()), b"\xff\xfeSECRET".to_vec());
         let err = kc.load("app").unwrap_err();
         assert!(matches!(err, StoreError::Damaged(_)), "{err:?}");
         assert!(!format!("{err} {err:?}").contains("SECRET"));
@@ -1393,9 +1210,6 @@ mod tests {
         let kc = keychain(&map, 100);
         kc.save("app", &large("SECRETVALUE", 10)).unwrap();
         let text = format!("{kc:?}");
-        assert!(
-            text.contains("svc") && !text.contains("SECRETVALUE"),
-            "{text}"
-        );
+        assert!(text.contains("svc") && !text.contains("SECRETVALUE"), "{text}");
     }
 }

@@ -57,9 +57,7 @@ impl SecretStore for MemoryStore {
     fn save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
         check_name(name)?;
         if self.fail_saves.load(Ordering::SeqCst) {
-            return Err(StoreError::Failed(format!(
-                "could not save the secrets of \"{name}\" (simulated failure)"
-            )));
+            return Err(StoreError::Failed(format!("could not save the secrets of \"{name}\" (simulated failure)")));
         }
         self.items().insert(name.to_owned(), secrets.clone());
         Ok(())

@@ -1,0 +1,716 @@
+//! The command line itself: every command, flag and help text of `tokenkeeper`, as clap
+//! derive definitions.
+//!
+//! This is the one place the command line is defined; `--help`, the shell completions and the
+//! man page are all generated from it, so they cannot drift apart. Parsing only checks the form
+//! of the arguments (clap exits 2 on a usage error); meaning is checked by the engine.
+//!
+//! Secrets are never taken as arguments: they would end up in shell history and in every
+//! process list. The hidden flags of [`REFUSED`] exist only so that an attempt such as
+//! `--client-secret VALUE` is recognised and refused with a helpful message (and without
+//! repeating the value) instead of a generic "unexpected argument". They are added to the
+//! parser only, never to the definition that help, completions and the man page are made from.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use url::Url;
+
+/// The default `--probe-interval`, in seconds.
+pub const DEFAULT_PROBE_INTERVAL_SECS: u64 = 1800;
+
+/// The default `--env` of `tokenkeeper exec`.
+pub const DEFAULT_ENV_VAR: &str = "ACCESS_TOKEN";
+
+macro_rules! exit_codes {
+    ($($line:literal),* $(,)?) => {
+        concat!(
+            "Exit codes:\n",
+            "  0  success\n",
+            $($line, "\n",)*
+            "  2  usage error or bad input (unknown name, invalid option, malformed file)\n",
+            "  3  the integration needs you to sign in again\n",
+            "  4  temporarily unavailable: the service cannot be reached and there is no valid token\n",
+            "  1  anything else (keychain, files, a running keeper that broke off)"
+        )
+    };
+}
+
+const ABOUT: &str = "Keeps OAuth and API tokens alive and hands valid ones to scripts.";
+
+const LONG_ABOUT: &str = "\
+Keeps OAuth and API tokens alive and hands valid ones to scripts.
+
+When the Token Keeper tray app or `tokenkeeper daemon` runs, the command asks it over a local \
+socket that only you can open; otherwise it works directly on the keychain, under the same lock, \
+so there is only ever one refresh of an integration at a time.
+
+Secrets are never taken on the command line: client secrets and API tokens are read from \
+standard input.";
+
+const TOP_AFTER: &str = concat!(
+    "Examples:\n",
+    "  tokenkeeper list\n",
+    "  curl -H \"Authorization: Bearer $(tokenkeeper token jira)\" https://example.com/api\n",
+    "  tokenkeeper exec jira -- ./sync.sh\n",
+    "\n",
+    "Run `tokenkeeper COMMAND --help` for the details of one command.\n",
+    "\n",
+    exit_codes!()
+);
+
+const LIST_AFTER: &str = concat!(
+    "With --json, standard output is one JSON array with one object per integration:\n",
+    "  name, provider, kind (\"oauth\" | \"api-token\"),\n",
+    "  state (\"working\" | \"refreshing\" | \"retrying\" | \"expiring-soon\" | \"needs-sign-in\" | \"offline\" | \"paused\"),\n",
+    "  state_label (the same in words), detail (string or null),\n",
+    "  access_expires_at, refresh_expires_at (RFC 3339 UTC, or null),\n",
+    "  next: {action (\"renew\" | \"check\" | \"retry\" | \"wait-for-keeper\"), at (RFC 3339 or null)},\n",
+    "  signin_pending (true while a browser sign-in is under way).\n",
+    "Files that could not be read are reported as warnings on standard error.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper list\n",
+    "  tokenkeeper list --json | jq -r '.[] | select(.state == \"needs-sign-in\") | .name'\n",
+    "\n",
+    exit_codes!()
+);
+
+const STATUS_AFTER: &str = concat!(
+    "The text form shows the last 20 history lines (newest last) in local time. With --json,\n",
+    "standard output is the object `tokenkeeper list --json` gives for this integration, plus\n",
+    "\"history\": every kept entry, oldest first, each {at (RFC 3339 UTC), event, text}.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper status jira\n",
+    "  tokenkeeper status jira --json | jq '.history[-1]'\n",
+    "\n",
+    exit_codes!()
+);
+
+const TOKEN_AFTER: &str = concat!(
+    "Standard output holds the token and a newline, nothing else. A token the keeper knows is\n",
+    "dead is never printed (exit 3); it is renewed first when it is close to its end.\n",
+    "\n",
+    "Examples:\n",
+    "  curl -H \"Authorization: Bearer $(tokenkeeper token jira)\" https://example.com/api\n",
+    "  TOKEN=$(tokenkeeper token jira) || exit $?\n",
+    "\n",
+    exit_codes!()
+);
+
+const EXEC_AFTER: &str = concat!(
+    "The token is added to COMMAND's environment only, never to a command line. tokenkeeper\n",
+    "exits with COMMAND's exit code (128 + the signal number if a signal ended it), or with\n",
+    "its own code below if no token could be had; 127 if COMMAND was not found, 126 if it\n",
+    "could not be started.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper exec jira -- ./sync.sh --since yesterday\n",
+    "  tokenkeeper exec --env GITHUB_TOKEN github -- gh repo list\n",
+    "  tokenkeeper exec jira -- sh -c 'curl -H \"Authorization: Bearer $ACCESS_TOKEN\" https://example.com/api'\n",
+    "\n",
+    exit_codes!()
+);
+
+const REFRESH_AFTER: &str = concat!(
+    "Prints one line such as `jira: Working, renews in 45 min`. An API token cannot be renewed;\n",
+    "it is checked instead.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper refresh jira\n",
+    "\n",
+    exit_codes!()
+);
+
+const PAUSE_AFTER: &str = concat!(
+    "While paused, nothing is renewed or checked in the background.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper pause jira\n",
+    "  tokenkeeper resume jira\n",
+    "\n",
+    exit_codes!()
+);
+
+const RESUME_AFTER: &str = concat!("Examples:\n", "  tokenkeeper resume jira\n", "\n", exit_codes!());
+
+const ADD_AFTER: &str = concat!(
+    "OAuth 2.0 / OpenID Connect (--provider oauth2) needs --client-id and either --issuer\n",
+    "(the endpoints and the userinfo probe are discovered) or both --authorize-url and\n",
+    "--token-url. Flags given explicitly win over discovery. A client secret is read from\n",
+    "standard input with --client-secret-stdin, never from the command line.\n",
+    "\n",
+    "An API token (--provider api-token) needs --probe-url: a cheap GET that answers 2xx JSON\n",
+    "while the token works (e.g. Jira's /rest/api/3/myself). With --username the token is sent\n",
+    "as Basic username:token, otherwise as a Bearer token. --expires is the date you chose when\n",
+    "creating the token, so Token Keeper can warn you before it ends.\n",
+    "\n",
+    "After adding, sign in (or give the API token) with `tokenkeeper login NAME`.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper add google --provider oauth2 --issuer https://accounts.google.com \\\n",
+    "      --client-id 1234.apps.googleusercontent.com --scope \"openid email\" --client-secret-stdin < secret.txt\n",
+    "  tokenkeeper add corp --provider oauth2 --authorize-url https://sso.example.com/authorize \\\n",
+    "      --token-url https://sso.example.com/token --client-id reports\n",
+    "  tokenkeeper add jira --provider api-token --probe-url https://acme.atlassian.net/rest/api/3/myself \\\n",
+    "      --username me@example.com --expires 2026-06-30\n",
+    "\n",
+    exit_codes!()
+);
+
+const LOGIN_AFTER: &str = concat!(
+    "OAuth: opens the system browser to sign in and waits (up to 5 minutes) for the answer on\n",
+    "127.0.0.1. With --no-browser, the address to open is the only line on standard output;\n",
+    "open it in a browser on this computer. Messages go to standard error.\n",
+    "\n",
+    "--from-response stores a token response the service already gave you (JSON, or XML where\n",
+    "the provider uses it), read from FILE or, for `-`, standard input (at most 1 MiB).\n",
+    "\n",
+    "API token: reads the token from standard input (one line; typing is hidden at a terminal),\n",
+    "checks it with the probe URL and stores it only if it works.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper login google\n",
+    "  tokenkeeper login google --no-browser\n",
+    "  tokenkeeper login highq --from-response response.xml\n",
+    "  pass show jira-token | tokenkeeper login jira\n",
+    "\n",
+    exit_codes!()
+);
+
+const REMOVE_AFTER: &str = concat!(
+    "Deletes the integration's secrets from the keychain and its files. With --revoke, the\n",
+    "refresh token is first revoked at the service; if that fails nothing is removed (exit 4).\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper remove old-sync\n",
+    "  tokenkeeper remove google --revoke\n",
+    "\n",
+    exit_codes!()
+);
+
+const DAEMON_AFTER: &str = concat!(
+    "Runs in the foreground until SIGINT or SIGTERM, keeping every integration alive and\n",
+    "answering `tokenkeeper` commands over a local socket only you can open. Logs go to standard\n",
+    "error; set RUST_LOG (e.g. RUST_LOG=debug) to see more. Do not run it beside the tray app.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper daemon\n",
+    "  RUST_LOG=tokenkeeper_engine=debug tokenkeeper daemon\n",
+    "\n",
+    "Exit codes:\n",
+    "  0  stopped by SIGINT or SIGTERM\n",
+    "  1  could not start (keychain, files, socket in use)"
+);
+
+const COMPLETIONS_AFTER: &str = concat!(
+    "Examples:\n",
+    "  tokenkeeper completions bash > ~/.local/share/bash-completion/completions/tokenkeeper\n",
+    "  tokenkeeper completions zsh > \"${fpath[1]}/_tokenkeeper\"\n",
+    "  tokenkeeper completions fish > ~/.config/fish/completions/tokenkeeper.fish\n",
+    "\n",
+    "Exit codes:\n",
+    "  0  success\n",
+    "  2  usage error"
+);
+
+const MAN_AFTER: &str = concat!(
+    "Examples:\n",
+    "  tokenkeeper man > tokenkeeper.1 && man ./tokenkeeper.1\n",
+    "  tokenkeeper man login > tokenkeeper-login.1\n",
+    "\n",
+    "Exit codes:\n",
+    "  0  success\n",
+    "  2  usage error or unknown command"
+);
+
+/// `tokenkeeper`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokenkeeper",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = TOP_AFTER,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per run; boxing would only add noise")]
+pub enum Command {
+    /// List every integration with its state, expiry times and what happens next.
+    #[command(after_help = LIST_AFTER)]
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show one integration with its recent history.
+    #[command(after_help = STATUS_AFTER)]
+    Status {
+        /// The integration's name.
+        name: String,
+        /// Print a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Print a currently valid token on standard output, and nothing else.
+    #[command(after_help = TOKEN_AFTER)]
+    Token {
+        /// The integration's name.
+        name: String,
+    },
+
+    /// Run a command with a currently valid token in its environment.
+    #[command(after_help = EXEC_AFTER)]
+    Exec(ExecArgs),
+
+    /// Renew the token now (or check it, for an API token).
+    #[command(after_help = REFRESH_AFTER)]
+    Refresh {
+        /// The integration's name.
+        name: String,
+    },
+
+    /// Stop renewing and checking an integration until it is resumed.
+    #[command(after_help = PAUSE_AFTER)]
+    Pause {
+        /// The integration's name.
+        name: String,
+    },
+
+    /// Start renewing and checking a paused integration again.
+    #[command(after_help = RESUME_AFTER)]
+    Resume {
+        /// The integration's name.
+        name: String,
+    },
+
+    /// Create an integration (then sign in with `tokenkeeper login`).
+    #[command(after_help = ADD_AFTER)]
+    Add(AddArgs),
+
+    /// Sign in (OAuth), store a token response, or give an API token on standard input.
+    #[command(after_help = LOGIN_AFTER)]
+    Login(LoginArgs),
+
+    /// Delete an integration, optionally revoking it at the service first.
+    #[command(after_help = REMOVE_AFTER)]
+    Remove {
+        /// The integration's name.
+        name: String,
+        /// Revoke the refresh token at the service before removing.
+        #[arg(long)]
+        revoke: bool,
+    },
+
+    /// Run the headless keeper in the foreground (for servers and tests).
+    #[command(after_help = DAEMON_AFTER)]
+    Daemon,
+
+    /// Print a shell completion script on standard output.
+    #[command(after_help = COMPLETIONS_AFTER)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff) on standard output.
+    #[command(after_help = MAN_AFTER)]
+    Man {
+        /// A command whose own page to print (e.g. `login`); the main page when left out.
+        command: Option<String>,
+    },
+}
+
+/// `tokenkeeper exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The integration's name.
+    pub name: String,
+    /// The environment variable that receives the token.
+    #[arg(long = "env", value_name = "VAR", default_value = DEFAULT_ENV_VAR)]
+    pub var: String,
+    /// The command to run, and its arguments (after `--`).
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_parser = clap::value_parser!(OsString)
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// `tokenkeeper add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The new integration's name (letters, digits, spaces, '-', '_' and '.').
+    pub name: String,
+
+    /// The provider profile.
+    #[arg(long, value_parser = provider_parser())]
+    pub provider: String,
+
+    /// OpenID Connect issuer: the endpoints are discovered from it.
+    #[arg(long, value_name = "URL", help_heading = "OAuth")]
+    pub issuer: Option<Url>,
+    /// The authorization endpoint (instead of, or overriding, discovery).
+    #[arg(long, value_name = "URL", help_heading = "OAuth")]
+    pub authorize_url: Option<Url>,
+    /// The token endpoint (instead of, or overriding, discovery).
+    #[arg(long, value_name = "URL", help_heading = "OAuth")]
+    pub token_url: Option<Url>,
+    /// The revocation endpoint, used by `remove --revoke`.
+    #[arg(long, value_name = "URL", help_heading = "OAuth")]
+    pub revocation_url: Option<Url>,
+    /// The OAuth client id.
+    #[arg(long, value_name = "ID", help_heading = "OAuth", required_if_eq("provider", "oauth2"))]
+    pub client_id: Option<String>,
+    /// Read the client secret from standard input (one line).
+    #[arg(long, help_heading = "OAuth")]
+    pub client_secret_stdin: bool,
+    /// Scopes to ask for, separated by spaces; may be repeated.
+    #[arg(long = "scope", value_name = "SCOPES", help_heading = "OAuth")]
+    pub scopes: Vec<String>,
+
+    /// A cheap authenticated GET that answers 2xx JSON while the token works
+    /// (OAuth: defaults to the discovered userinfo endpoint).
+    #[arg(long, value_name = "URL", required_if_eq("provider", "api-token"))]
+    pub probe_url: Option<Url>,
+    /// How often to check that the token works, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_PROBE_INTERVAL_SECS,
+          value_parser = clap::value_parser!(u64).range(5..))]
+    pub probe_interval: u64,
+
+    /// Send the API token as Basic USER:token (e.g. your Atlassian e-mail) instead of Bearer.
+    #[arg(long, value_name = "USER", help_heading = "API token")]
+    pub username: Option<String>,
+    /// The date the API token expires (you chose it when creating the token).
+    #[arg(long, value_name = "YYYY-MM-DD", help_heading = "API token", value_parser = parse_date)]
+    pub expires: Option<time::Date>,
+}
+
+/// `tokenkeeper login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The integration's name.
+    pub name: String,
+    /// Print the sign-in address on standard output instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Store a token response the service already gave you, from FILE or `-` (standard input).
+    #[arg(long, value_name = "FILE|-", conflicts_with = "no_browser")]
+    pub from_response: Option<PathBuf>,
+}
+
+/// Flags that would put a secret on the command line, as typed, and the message for each.
+/// The parser accepts them (hidden, on every command) only to refuse them with that message.
+pub const REFUSED: &[(&str, &str)] = &[
+    ("--client-secret", CLIENT_SECRET_REFUSAL),
+    ("--token", TOKEN_REFUSAL),
+    ("--api-token", TOKEN_REFUSAL),
+    ("--access-token", TOKEN_REFUSAL),
+    ("--refresh-token", TOKEN_REFUSAL),
+    ("--password", TOKEN_REFUSAL),
+];
+
+const CLIENT_SECRET_REFUSAL: &str = "a client secret is never taken on the command line (it would show in shell \
+     history and process lists): use --client-secret-stdin and give it on standard input";
+const TOKEN_REFUSAL: &str = "secrets are never taken on the command line (they would show in shell history and \
+     process lists): give an API token on standard input to `tokenkeeper login NAME`, or a token \
+     response with `tokenkeeper login NAME --from-response FILE|-`";
+
+/// The parser: the definition plus the hidden flags that exist only to be refused.
+fn parser() -> clap::Command {
+    let refused = REFUSED.iter().map(|(flag, _)| {
+        let long = flag.trim_start_matches('-');
+        clap::Arg::new(format!("refused:{long}"))
+            .long(long)
+            .global(true)
+            .hide(true)
+            .num_args(0..=1)
+            .value_name("REFUSED")
+    });
+    Cli::command().args(refused)
+}
+
+/// The refusal message for a flag of [`REFUSED`] that was given.
+fn refusal_in_matches(matches: &clap::ArgMatches) -> Option<&'static str> {
+    REFUSED.iter().find_map(|(flag, message)| {
+        let id = format!("refused:{}", flag.trim_start_matches('-'));
+        let given = |m: &clap::ArgMatches| m.value_source(&id) == Some(clap::parser::ValueSource::CommandLine);
+        let mut level = Some(matches);
+        while let Some(m) = level {
+            if given(m) {
+                return Some(*message);
+            }
+            level = m.subcommand().map(|(_, sub)| sub);
+        }
+        None
+    })
+}
+
+/// The refusal message for raw arguments that offer a secret, looked for when clap refuses the
+/// line for another reason first (a missing flag, say): the secret flag is the more important
+/// thing to explain. Arguments after `--` belong to another program and are not looked at.
+pub fn refusal_in_raw(args: &[OsString]) -> Option<&'static str> {
+    for arg in args.iter().skip(1) {
+        let Some(arg) = arg.to_str() else { continue };
+        if arg == "--" {
+            break;
+        }
+        for (flag, message) in REFUSED {
+            if arg == *flag || arg.strip_prefix(flag).is_some_and(|rest| rest.starts_with('=')) {
+                return Some(message);
+            }
+        }
+    }
+    None
+}
+
+/// Why the command line was not accepted.
+#[derive(Debug)]
+pub enum Rejected {
+    /// clap's own answer: a usage error (exit 2), or `--help` / `--version` (exit 0).
+    Clap(clap::Error),
+    /// A secret was offered as an argument: this message says what to do instead (exit 2).
+    Secret(&'static str),
+}
+
+/// Parses the command line; a secret offered as an argument is refused with a message that
+/// explains what to do instead (and never repeats the value).
+pub fn parse_from(args: Vec<OsString>) -> Result<Cli, Rejected> {
+    use clap::error::ErrorKind;
+    match parser().try_get_matches_from(&args) {
+        Ok(matches) => match refusal_in_matches(&matches) {
+            Some(message) => Err(Rejected::Secret(message)),
+            None => Cli::from_arg_matches(&matches).map_err(Rejected::Clap),
+        },
+        Err(e) if e.exit_code() == 0 || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            Err(Rejected::Clap(e))
+        }
+        Err(e) => Err(refusal_in_raw(&args).map_or(Rejected::Clap(e), Rejected::Secret)),
+    }
+}
+
+/// The provider ids of the engine's built-in profiles, with their names as help.
+fn provider_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        tokenkeeper_engine::providers::built_in().into_iter().map(|p| PossibleValue::new(p.id).help(p.name)),
+    )
+}
+
+/// `--expires 2026-06-30`.
+fn parse_date(text: &str) -> Result<time::Date, String> {
+    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("\"{text}\" is not a date of the form YYYY-MM-DD"))
+}
+
+/// The clap definition, for completions and the man page.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(line: &[&str]) -> Result<Cli, clap::Error> {
+        match parse_from(std::iter::once("tokenkeeper").chain(line.iter().copied()).map(OsString::from).collect()) {
+            Ok(cli) => Ok(cli),
+            Err(Rejected::Clap(e)) => Err(e),
+            Err(Rejected::Secret(m)) => panic!("refused as a secret: {m}"),
+        }
+    }
+
+    fn refused(line: &[&str]) -> &'static str {
+        match parse_from(std::iter::once("tokenkeeper").chain(line.iter().copied()).map(OsString::from).collect()) {
+            Err(Rejected::Secret(m)) => m,
+            other => panic!("{line:?} not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        command().debug_assert();
+        parser().debug_assert();
+    }
+
+    #[test]
+    fn a_client_secret_on_the_command_line_is_refused_without_echoing_it() {
+        for line in [
+            &[
+                "add",
+                "demo",
+                "--provider",
+                "oauth2",
+                "--issuer",
+                "https://a.example",
+                "--client-id",
+                "c",
+                "--client-secret",
+                "hunter2",
+            ][..],
+            &[
+                "add",
+                "demo",
+                "--provider",
+                "oauth2",
+                "--issuer",
+                "https://a.example",
+                "--client-id",
+                "c",
+                "--client-secret=hunter2",
+            ],
+            // clap would refuse this line anyway (no --client-id): the secret is still what is explained.
+            &["add", "demo", "--provider", "oauth2", "--client-secret", "hunter2"],
+            &["login", "demo", "--client-secret", "hunter2"],
+        ] {
+            let shown = refused(line);
+            assert!(shown.contains("--client-secret-stdin"), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn tokens_on_the_command_line_are_refused_too() {
+        for line in [
+            &["login", "jira", "--token", "hunter2"][..],
+            &["login", "jira", "--api-token=hunter2"],
+            &["token", "jira", "--password"],
+        ] {
+            let shown = refused(line);
+            assert!(shown.contains("standard input"), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn secret_looking_flags_for_the_executed_command_are_its_business() {
+        let cli = parse(&["exec", "jira", "--", "tool", "--client-secret", "x"]).unwrap();
+        let Command::Exec(exec) = cli.command else { panic!() };
+        assert_eq!(exec.command, ["tool", "--client-secret", "x"].map(OsString::from));
+        assert_eq!(exec.var, DEFAULT_ENV_VAR);
+        assert_eq!(refusal_in_raw(&["tokenkeeper", "exec", "j", "--", "t", "--token=x"].map(OsString::from)), None);
+    }
+
+    #[test]
+    fn exec_takes_env_before_the_command() {
+        let cli = parse(&["exec", "--env", "GH_TOKEN", "github", "--", "gh", "-R", "x"]).unwrap();
+        let Command::Exec(exec) = cli.command else { panic!() };
+        assert_eq!(exec.var, "GH_TOKEN");
+        assert_eq!(exec.name, "github");
+        assert_eq!(exec.command, ["gh", "-R", "x"].map(OsString::from));
+        assert_eq!(parse(&["exec", "github"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn an_api_token_needs_a_probe_url() {
+        let err = parse(&["add", "jira", "--provider", "api-token"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.render().to_string().contains("--probe-url"));
+
+        let cli = parse(&[
+            "add",
+            "jira",
+            "--provider",
+            "api-token",
+            "--probe-url",
+            "https://acme.atlassian.net/rest/api/3/myself",
+            "--username",
+            "me@example.com",
+            "--expires",
+            "2026-06-30",
+        ])
+        .unwrap();
+        let Command::Add(add) = cli.command else { panic!() };
+        assert_eq!(add.probe_interval, DEFAULT_PROBE_INTERVAL_SECS);
+        assert_eq!(add.expires, Some(time::macros::date!(2026 - 06 - 30)));
+        assert_eq!(add.username.as_deref(), Some("me@example.com"));
+    }
+
+    #[test]
+    fn oauth_needs_a_client_id_and_a_known_provider() {
+        assert_eq!(
+            parse(&["add", "g", "--provider", "oauth2", "--issuer", "https://a.example"]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            parse(&["add", "g", "--provider", "nope", "--client-id", "c"]).unwrap_err().kind(),
+            ErrorKind::InvalidValue
+        );
+        let cli = parse(&[
+            "add",
+            "g",
+            "--provider",
+            "oauth2",
+            "--issuer",
+            "https://a.example",
+            "--client-id",
+            "c",
+            "--scope",
+            "openid email",
+            "--scope",
+            "offline_access",
+            "--client-secret-stdin",
+            "--probe-interval",
+            "60",
+        ])
+        .unwrap();
+        let Command::Add(add) = cli.command else { panic!() };
+        assert!(add.client_secret_stdin);
+        assert_eq!(add.scopes, ["openid email", "offline_access"]);
+        assert_eq!(add.probe_interval, 60);
+    }
+
+    #[test]
+    fn bad_dates_and_intervals_are_usage_errors() {
+        let base = ["add", "jira", "--provider", "api-token", "--probe-url", "https://a.example/me"];
+        let with = |extra: &[&'static str]| parse(&[&base[..], extra].concat());
+        assert_eq!(with(&["--expires", "30.06.2026"]).unwrap_err().exit_code(), 2);
+        assert_eq!(with(&["--probe-interval", "0"]).unwrap_err().exit_code(), 2);
+        assert_eq!(with(&["--probe-url", "not a url"]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn help_and_version_exit_zero() {
+        for line in [&["--help"][..], &["--version"], &["add", "--help"], &["exec", "-h"]] {
+            assert_eq!(parse(line).unwrap_err().exit_code(), 0, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn every_command_explains_its_exit_codes_and_shows_examples() {
+        let cmd = command();
+        for sub in cmd.get_subcommands() {
+            let after = sub.get_after_help().map(|s| s.to_string()).unwrap_or_default();
+            assert!(after.contains("Exit codes:"), "{} has no exit codes", sub.get_name());
+            assert!(after.contains("Examples:"), "{} has no examples", sub.get_name());
+        }
+    }
+
+    #[test]
+    fn login_from_response_excludes_no_browser() {
+        assert!(parse(&["login", "h", "--from-response", "-", "--no-browser"]).is_err());
+        let cli = parse(&["login", "h", "--from-response", "-"]).unwrap();
+        let Command::Login(login) = cli.command else { panic!() };
+        assert_eq!(login.from_response, Some(PathBuf::from("-")));
+    }
+}

@@ -1,0 +1,61 @@
+//! `tokenkeeper login NAME`: gets an integration signed in.
+//!
+//! - OAuth: the engine's sign-in (authorization code + PKCE, loopback redirect). We only decide
+//!   how the authorization URL reaches the person: the system browser (with the URL on standard
+//!   error in case nothing opens), or with `--no-browser` the URL as the only line on standard
+//!   output, for a script or a person to open.
+//! - `--from-response FILE|-`: a token response the service already gave, handed over as is.
+//! - API token: one line from standard input, checked by the engine before it is stored.
+//!
+//! Progress and the result go to standard error, so standard output carries only the URL.
+
+use std::io::Write;
+
+use tokenkeeper_engine::ipc::Backend;
+use tokenkeeper_engine::secret::ApiToken;
+use tokenkeeper_engine::KeeperError;
+use url::Url;
+
+use super::say;
+use crate::args::LoginArgs;
+use crate::failure::Failure;
+use crate::words::Now;
+use crate::{input, text};
+
+pub async fn login(backend: &Backend, args: LoginArgs, now: Now) -> Result<(), Failure> {
+    let name = args.name.as_str();
+    let view = if let Some(path) = args.from_response {
+        let body = input::response(path).await?;
+        backend.store_response(name, body).await?
+    } else if backend.status(name).await?.view.kind == "api-token" {
+        let token = input::secret_line(format!("the API token for {name}")).await?;
+        say(&format!("Checking the token for {name}…"));
+        backend.store_api_token(name, ApiToken::new(token)).await?
+    } else {
+        let who = name.to_string();
+        let no_browser = args.no_browser;
+        backend.sign_in(name, move |url| show_url(&who, url, no_browser)).await?
+    };
+    say(&format!("Signed in. {}", text::summary(&view, now.again())));
+    Ok(())
+}
+
+/// Shows the sign-in address: in the browser, or as the only line on standard output.
+fn show_url(name: &str, url: &Url, no_browser: bool) -> Result<(), KeeperError> {
+    if no_browser {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{url}")
+            .and_then(|()| out.flush())
+            .map_err(|e| KeeperError::Failed(format!("could not write the sign-in address to standard output: {e}")))?;
+        say(&format!(
+            "Open the address above in a browser on this computer to sign in to {name}. Waiting up to 5 minutes (Ctrl-C to cancel)…"
+        ));
+    } else {
+        say(&format!("Opening your browser to sign in to {name}… If nothing opens, visit: {url}"));
+        if let Err(e) = webbrowser::open(url.as_str()) {
+            say(&format!("(The browser could not be opened: {e}.)"));
+        }
+        say("Waiting for the sign-in to finish, up to 5 minutes (Ctrl-C to cancel)…");
+    }
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! The JSON that `tokenkeeper list --json` and `tokenkeeper status NAME --json` print: a stable,
+//! documented contract for scripts, kept separate from the engine's own types so that a change
+//! inside the engine cannot silently change what scripts read.
+//!
+//! # `tokenkeeper list --json`
+//!
+//! One JSON array (`[]` when there are none), one object per integration, sorted by name:
+//!
+//! ```json
+//! [
+//!   {
+//!     "name": "jira",
+//!     "provider": "oauth2",
+//!     "kind": "oauth",
+//!     "state": "working",
+//!     "state_label": "Working",
+//!     "detail": null,
+//!     "access_expires_at": "2025-06-15T16:06:40Z",
+//!     "refresh_expires_at": "2025-09-13T15:06:40Z",
+//!     "next": { "action": "renew", "at": "2025-06-15T15:51:40Z" },
+//!     "signin_pending": false
+//!   }
+//! ]
+//! ```
+//!
+//! | field | meaning |
+//! | --- | --- |
+//! | `name` | the integration's name, as given to the other commands |
+//! | `provider` | the provider profile id (`oauth2`, `api-token`, …) |
+//! | `kind` | `"oauth"` (refreshable) or `"api-token"` (static, checked with a probe) |
+//! | `state` | one of `"working"`, `"refreshing"`, `"retrying"`, `"expiring-soon"`, `"needs-sign-in"`, `"offline"`, `"paused"` |
+//! | `state_label` | the same state in the words the tray shows (`"Needs sign-in"`) |
+//! | `detail` | why the state is not `working`, in plain words, or `null` |
+//! | `access_expires_at` | when the access token ends (RFC 3339, UTC), or `null` if unknown or not signed in |
+//! | `refresh_expires_at` | when the refresh token (OAuth) or the API token ends, or `null` if unknown |
+//! | `next.action` | `"renew"`, `"check"`, `"retry"` or `"wait-for-keeper"` (nothing happens until you act) |
+//! | `next.at` | when that happens (RFC 3339, UTC), `null` for `"wait-for-keeper"` |
+//! | `signin_pending` | `true` while a browser sign-in is waiting to finish |
+//!
+//! # `tokenkeeper status NAME --json`
+//!
+//! One object: every field above, plus `"history"`, an array of every kept entry (at most 100),
+//! oldest first:
+//!
+//! ```json
+//! { "name": "jira", "...": "...",
+//!   "history": [ { "at": "2025-06-15T15:06:40Z", "event": "refreshed", "text": "Renewed; valid until 2025-06-15 16:06" } ] }
+//! ```
+//!
+//! `event` is one of `"added"`, `"signed-in"`, `"sign-in-failed"`, `"refreshed"`,
+//! `"refresh-failed"`, `"checked"`, `"state-changed"`, `"notified"`, `"keychain-write-failed"`,
+//! `"paused"`, `"resumed"`; `text` is the same line the text form shows (local time only in the
+//! text form; `at` is always UTC). New fields and new `state`/`event` values may be added;
+//! existing ones keep their meaning.
+
+use serde::Serialize;
+use time::UtcOffset;
+use tokenkeeper_engine::model::{IntegrationView, NextAction, State};
+use tokenkeeper_engine::IntegrationStatus;
+
+use crate::words;
+
+/// One integration, as scripts see it.
+#[derive(Debug, Serialize)]
+pub struct ViewJson<'a> {
+    pub name: &'a str,
+    pub provider: &'a str,
+    pub kind: &'a str,
+    pub state: &'static str,
+    pub state_label: &'static str,
+    pub detail: Option<&'a str>,
+    pub access_expires_at: Option<String>,
+    pub refresh_expires_at: Option<String>,
+    pub next: NextJson,
+    pub signin_pending: bool,
+}
+
+/// What happens next, and when.
+#[derive(Debug, Serialize)]
+pub struct NextJson {
+    pub action: &'static str,
+    pub at: Option<String>,
+}
+
+/// One integration with its history.
+#[derive(Debug, Serialize)]
+pub struct StatusJson<'a> {
+    #[serde(flatten)]
+    pub view: ViewJson<'a>,
+    pub history: Vec<HistoryJson>,
+}
+
+/// One history entry.
+#[derive(Debug, Serialize)]
+pub struct HistoryJson {
+    pub at: Option<String>,
+    pub event: &'static str,
+    pub text: String,
+}
+
+/// The stable kebab-case word for a state.
+pub fn state_word(state: State) -> &'static str {
+    match state {
+        State::Working => "working",
+        State::Refreshing => "refreshing",
+        State::Retrying => "retrying",
+        State::ExpiringSoon => "expiring-soon",
+        State::NeedsSignIn => "needs-sign-in",
+        State::Offline => "offline",
+        State::Paused => "paused",
+    }
+}
+
+pub fn view(v: &IntegrationView) -> ViewJson<'_> {
+    let (action, at) = match v.next {
+        NextAction::Renew(at) => ("renew", Some(at)),
+        NextAction::Check(at) => ("check", Some(at)),
+        NextAction::Retry(at) => ("retry", Some(at)),
+        NextAction::WaitForKeeper => ("wait-for-keeper", None),
+    };
+    ViewJson {
+        name: &v.name,
+        provider: &v.provider,
+        kind: &v.kind,
+        state: state_word(v.state),
+        state_label: v.state.label(),
+        detail: v.detail.as_deref(),
+        access_expires_at: v.access_expires_at.and_then(words::rfc3339),
+        refresh_expires_at: v.refresh_expires_at.and_then(words::rfc3339),
+        next: NextJson { action, at: at.and_then(words::rfc3339) },
+        signin_pending: v.signin_pending,
+    }
+}
+
+pub fn status(s: &IntegrationStatus, offset: UtcOffset) -> StatusJson<'_> {
+    StatusJson {
+        view: view(&s.view),
+        history: s
+            .history
+            .iter()
+            .map(|entry| {
+                let (event, text) = words::history(&entry.event, offset);
+                HistoryJson { at: words::rfc3339(entry.at), event, text }
+            })
+            .collect(),
+    }
+}
+
+/// `list --json`, pretty-printed, with a final newline.
+pub fn list_text(views: &[IntegrationView]) -> String {
+    let list: Vec<_> = views.iter().map(view).collect();
+    let mut text = serde_json::to_string_pretty(&list).expect("plain data serializes");
+    text.push('\n');
+    text
+}
+
+/// `status --json`, pretty-printed, with a final newline.
+pub fn status_text(s: &IntegrationStatus, offset: UtcOffset) -> String {
+    let mut text = serde_json::to_string_pretty(&status(s, offset)).expect("plain data serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tokenkeeper_engine::history::{HistoryEntry, HistoryEvent};
+
+    fn sample() -> IntegrationView {
+        IntegrationView {
+            name: "jira".into(),
+            provider: "oauth2".into(),
+            kind: "oauth".into(),
+            state: State::NeedsSignIn,
+            detail: Some("the service no longer accepts the sign-in".into()),
+            access_expires_at: Some(1_750_000_000),
+            refresh_expires_at: None,
+            next: NextAction::WaitForKeeper,
+            signin_pending: false,
+        }
+    }
+
+    #[test]
+    fn a_view_has_the_documented_shape() {
+        let value = serde_json::to_value(view(&sample())).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "name": "jira",
+                "provider": "oauth2",
+                "kind": "oauth",
+                "state": "needs-sign-in",
+                "state_label": "Needs sign-in",
+                "detail": "the service no longer accepts the sign-in",
+                "access_expires_at": "2025-06-15T15:06:40Z",
+                "refresh_expires_at": null,
+                "next": { "action": "wait-for-keeper", "at": null },
+                "signin_pending": false
+            })
+        );
+    }
+
+    #[test]
+    fn next_times_and_missing_details_are_explicit() {
+        let mut v = sample();
+        v.state = State::Working;
+        v.detail = None;
+        v.next = NextAction::Renew(1_750_000_060);
+        let value = serde_json::to_value(view(&v)).unwrap();
+        assert_eq!(value["detail"], json!(null));
+        assert_eq!(value["next"], json!({ "action": "renew", "at": "2025-06-15T15:07:40Z" }));
+        assert_eq!(value["state"], "working");
+    }
+
+    #[test]
+    fn state_words_match_the_engine_spelling() {
+        for state in [
+            State::Working,
+            State::Refreshing,
+            State::Retrying,
+            State::ExpiringSoon,
+            State::NeedsSignIn,
+            State::Offline,
+            State::Paused,
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), json!(state_word(state)));
+        }
+    }
+
+    #[test]
+    fn a_status_is_the_view_plus_its_history() {
+        let s = IntegrationStatus {
+            view: sample(),
+            history: vec![
+                HistoryEntry { at: 1_750_000_000, event: HistoryEvent::Added },
+                HistoryEntry { at: 1_750_000_001, event: HistoryEvent::Paused { paused: true } },
+            ],
+        };
+        let value: serde_json::Value = serde_json::from_str(&status_text(&s, UtcOffset::UTC)).unwrap();
+        assert_eq!(value["name"], "jira");
+        assert_eq!(value["state"], "needs-sign-in");
+        assert_eq!(
+            value["history"],
+            json!([
+                { "at": "2025-06-15T15:06:40Z", "event": "added", "text": "Added" },
+                { "at": "2025-06-15T15:06:41Z", "event": "paused", "text": "Paused" }
+            ])
+        );
+    }
+
+    #[test]
+    fn an_empty_list_is_an_empty_array() {
+        assert_eq!(list_text(&[]), "[]\n");
+    }
+}

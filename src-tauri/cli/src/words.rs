@@ -1,0 +1,243 @@
+//! Plain words for times and events: "in 3 h", "expired 5 min ago", "renews in 15 min",
+//! "Renewal failed, will retry: …", and local clock times.
+//!
+//! Keepers read these lines, so they say what happens in words and round to what matters; the
+//! exact instants are in the JSON output. Everything here is pure: "now" and the local UTC
+//! offset are passed in as a [`Now`], so the words can be tested against fixed times. The offset
+//! is read once at start-up, before any thread exists (the `time` crate refuses to read it later
+//! on some platforms).
+
+use time::{OffsetDateTime, UtcOffset};
+use tokenkeeper_engine::history::HistoryEvent;
+use tokenkeeper_engine::model::{NextAction, UnixTime};
+
+/// The moment a command runs, and where on Earth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Seconds since the Unix epoch.
+    pub at: UnixTime,
+    /// The local offset from UTC, for clock times.
+    pub offset: UtcOffset,
+}
+
+impl Now {
+    /// The wall clock, with the offset read at start-up.
+    pub fn system(offset: UtcOffset) -> Self {
+        Self { at: tokenkeeper_engine::clock::now(), offset }
+    }
+
+    /// The wall clock again, after something that took a while (a refresh, a sign-in).
+    pub fn again(self) -> Self {
+        Self::system(self.offset)
+    }
+}
+
+/// A length of time, rounded to what a person cares about:
+/// "10 s", "25 min", "3 h 20 min" (under 10 hours), "14 h", "5 days".
+pub fn duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let round = |unit: i64| (secs + unit / 2) / unit;
+    if secs < 60 {
+        return format!("{secs} s");
+    }
+    if secs < 3600 {
+        let min = round(60);
+        return if min == 60 { "1 h".into() } else { format!("{min} min") };
+    }
+    if secs < 10 * 3600 {
+        let min = round(60);
+        let (h, m) = (min / 60, min % 60);
+        return if m == 0 { format!("{h} h") } else { format!("{h} h {m} min") };
+    }
+    if secs < 48 * 3600 {
+        return format!("{} h", round(3600));
+    }
+    format!("{} days", round(86_400))
+}
+
+/// "in 3 h", "5 min ago", or "now" (within a second).
+pub fn relative(at: UnixTime, now: Now) -> String {
+    let delta = at - now.at;
+    match delta {
+        0 => "now".into(),
+        d if d > 0 => format!("in {}", duration(d)),
+        d => format!("{} ago", duration(-d)),
+    }
+}
+
+/// When a token ends: "in 45 min", "expired 2 h ago", or "—" when nobody knows.
+pub fn expiry(at: Option<UnixTime>, now: Now) -> String {
+    match at {
+        None => "—".into(),
+        Some(at) if at == now.at => "expired just now".into(),
+        Some(at) if at < now.at => format!("expired {}", relative(at, now)),
+        Some(at) => relative(at, now),
+    }
+}
+
+/// What the keeper does next: "renews in 3 h", "checks in 25 min", "retries in 10 s",
+/// "waits for you". An overdue deadline reads "renews now".
+pub fn next(action: NextAction, now: Now) -> String {
+    let when = |at: UnixTime| {
+        if at <= now.at {
+            "now".to_string()
+        } else {
+            relative(at, now)
+        }
+    };
+    match action {
+        NextAction::Renew(at) => format!("renews {}", when(at)),
+        NextAction::Check(at) => format!("checks {}", when(at)),
+        NextAction::Retry(at) => format!("retries {}", when(at)),
+        NextAction::WaitForKeeper => "waits for you".into(),
+    }
+}
+
+/// A clock time in the local zone: "2025-03-01 14:05".
+pub fn local_minute(at: UnixTime, offset: UtcOffset) -> String {
+    format_local(at, offset, time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]"))
+}
+
+/// A clock time in the local zone, to the second: "2025-03-01 14:05:09".
+pub fn local_second(at: UnixTime, offset: UtcOffset) -> String {
+    format_local(at, offset, time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
+}
+
+fn format_local(
+    at: UnixTime,
+    offset: UtcOffset,
+    format: &[time::format_description::BorrowedFormatItem<'_>],
+) -> String {
+    OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| t.to_offset(offset).format(format).ok())
+        .unwrap_or_else(|| format!("@{at}"))
+}
+
+/// An instant for scripts: RFC 3339 in UTC ("2025-03-01T13:05:09Z"), `None` if out of range.
+pub fn rfc3339(at: UnixTime) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp(at).ok()?.format(&time::format_description::well_known::Rfc3339).ok()
+}
+
+/// A name as a shell needs it typed in a hint: `jira`, `'HighQ reporting'`.
+pub fn shell_word(name: &str) -> String {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', r"'\''"))
+    }
+}
+
+/// A history event as a stable kebab-case word (the `event` field of the JSON) and a sentence.
+pub fn history(event: &HistoryEvent, offset: UtcOffset) -> (&'static str, String) {
+    match event {
+        HistoryEvent::Added => ("added", "Added".into()),
+        HistoryEvent::SignedIn => ("signed-in", "Signed in; new tokens stored".into()),
+        HistoryEvent::SignInFailed { reason } => ("sign-in-failed", format!("Sign-in failed: {reason}")),
+        HistoryEvent::Refreshed { expires_at: Some(at) } => {
+            ("refreshed", format!("Renewed; valid until {}", local_minute(*at, offset)))
+        }
+        HistoryEvent::Refreshed { expires_at: None } => ("refreshed", "Renewed".into()),
+        HistoryEvent::RefreshFailed { reason, transient: true } => {
+            ("refresh-failed", format!("Renewal failed, will retry: {reason}"))
+        }
+        HistoryEvent::RefreshFailed { reason, transient: false } => {
+            ("refresh-failed", format!("Renewal refused: {reason}"))
+        }
+        HistoryEvent::Checked { accepted: true, .. } => ("checked", "Checked: the token works".into()),
+        HistoryEvent::Checked { accepted: false, reason: Some(reason) } => {
+            ("checked", format!("Check failed: {reason}"))
+        }
+        HistoryEvent::Checked { accepted: false, reason: None } => ("checked", "Check failed".into()),
+        HistoryEvent::StateChanged { from, to } => ("state-changed", format!("{} → {}", from.label(), to.label())),
+        HistoryEvent::Notified { summary } => ("notified", format!("Notified: {summary}")),
+        HistoryEvent::KeychainWriteFailed { reason } => (
+            "keychain-write-failed",
+            format!("Could not save the new tokens to the keychain (kept in memory, retrying): {reason}"),
+        ),
+        HistoryEvent::Paused { paused: true } => ("paused", "Paused".into()),
+        HistoryEvent::Paused { paused: false } => ("resumed", "Resumed".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenkeeper_engine::model::State;
+
+    const NOW: Now = Now { at: 1_750_000_000, offset: UtcOffset::UTC };
+
+    #[test]
+    fn durations_round_to_what_matters() {
+        assert_eq!(duration(0), "0 s");
+        assert_eq!(duration(10), "10 s");
+        assert_eq!(duration(59), "59 s");
+        assert_eq!(duration(60), "1 min");
+        assert_eq!(duration(25 * 60 + 10), "25 min");
+        assert_eq!(duration(14 * 60 + 50), "15 min");
+        assert_eq!(duration(3599), "1 h");
+        assert_eq!(duration(3 * 3600), "3 h");
+        assert_eq!(duration(3 * 3600 + 20 * 60), "3 h 20 min");
+        assert_eq!(duration(14 * 3600 + 20 * 60), "14 h");
+        assert_eq!(duration(47 * 3600), "47 h");
+        assert_eq!(duration(89 * 86_400 + 3600), "89 days");
+        assert_eq!(duration(-5), "0 s");
+    }
+
+    #[test]
+    fn relative_times_read_forwards_and_backwards() {
+        assert_eq!(relative(NOW.at + 3 * 3600, NOW), "in 3 h");
+        assert_eq!(relative(NOW.at - 300, NOW), "5 min ago");
+        assert_eq!(relative(NOW.at, NOW), "now");
+        assert_eq!(expiry(Some(NOW.at + 45 * 60), NOW), "in 45 min");
+        assert_eq!(expiry(Some(NOW.at - 2 * 3600), NOW), "expired 2 h ago");
+        assert_eq!(expiry(Some(NOW.at), NOW), "expired just now");
+        assert_eq!(expiry(None, NOW), "—");
+    }
+
+    #[test]
+    fn next_actions_in_words() {
+        assert_eq!(next(NextAction::Renew(NOW.at + 3 * 3600), NOW), "renews in 3 h");
+        assert_eq!(next(NextAction::Check(NOW.at + 25 * 60), NOW), "checks in 25 min");
+        assert_eq!(next(NextAction::Retry(NOW.at + 10), NOW), "retries in 10 s");
+        assert_eq!(next(NextAction::Renew(NOW.at - 3), NOW), "renews now");
+        assert_eq!(next(NextAction::WaitForKeeper, NOW), "waits for you");
+    }
+
+    #[test]
+    fn clock_times_are_local_and_rfc3339_is_utc() {
+        let plus_two = UtcOffset::from_hms(2, 0, 0).unwrap();
+        // 2025-06-15 15:06:40 UTC
+        assert_eq!(local_second(NOW.at, UtcOffset::UTC), "2025-06-15 15:06:40");
+        assert_eq!(local_second(NOW.at, plus_two), "2025-06-15 17:06:40");
+        assert_eq!(local_minute(NOW.at, plus_two), "2025-06-15 17:06");
+        assert_eq!(rfc3339(NOW.at).as_deref(), Some("2025-06-15T15:06:40Z"));
+        assert_eq!(rfc3339(i64::MAX), None);
+    }
+
+    #[test]
+    fn names_are_quoted_for_the_shell_in_hints() {
+        assert_eq!(shell_word("jira"), "jira");
+        assert_eq!(shell_word("HighQ reporting"), "'HighQ reporting'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn history_events_in_words() {
+        let off = UtcOffset::UTC;
+        assert_eq!(history(&HistoryEvent::Added, off), ("added", "Added".to_string()));
+        assert_eq!(
+            history(&HistoryEvent::StateChanged { from: State::Working, to: State::NeedsSignIn }, off).1,
+            "Working → Needs sign-in"
+        );
+        assert_eq!(
+            history(&HistoryEvent::RefreshFailed { reason: "could not reach a.example".into(), transient: true }, off),
+            ("refresh-failed", "Renewal failed, will retry: could not reach a.example".to_string())
+        );
+        assert_eq!(
+            history(&HistoryEvent::Refreshed { expires_at: Some(NOW.at) }, off).1,
+            "Renewed; valid until 2025-06-15 15:06"
+        );
+        assert_eq!(history(&HistoryEvent::Paused { paused: false }, off).0, "resumed");
+    }
+}
