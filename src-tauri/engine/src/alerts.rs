@@ -14,8 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::model::{State, UnixTime};
 use crate::notify::{Notice, Urgency};
 
-/// Warn this long before a token stops working while refreshes keep failing.
+/// Warn this long before a token stops working while refreshes keep failing...
 pub const STOPS_WORKING_LEAD_SECS: i64 = 10 * 60;
+
+/// ...or a quarter of the token's lifetime when that is shorter, so that with a short-lived
+/// token a single failed attempt at the start of its renewal margin is no alarm yet.
+pub fn stops_working_lead(lifetime_secs: Option<i64>) -> i64 {
+    lifetime_secs.map_or(STOPS_WORKING_LEAD_SECS, |l| STOPS_WORKING_LEAD_SECS.min(l.max(0) / 4))
+}
 /// Default expiry warning lead times, in days.
 pub const DEFAULT_EXPIRY_LEADS: [u32; 3] = [14, 3, 1];
 
@@ -46,6 +52,8 @@ pub struct Facts<'a> {
     pub state: State,
     pub is_api_token: bool,
     pub access_expires_at: Option<UnixTime>,
+    /// How long the current access token was issued for, if known.
+    pub access_lifetime: Option<i64>,
     /// When the refresh token (OAuth) or the API token ends, if known.
     pub credential_expires_at: Option<UnixTime>,
     pub now: UnixTime,
@@ -76,7 +84,7 @@ pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
         }
         State::Retrying | State::Offline if ledger.problem.is_none() => {
             let left = facts.access_expires_at.map(|t| t - facts.now);
-            if let Some(left) = left.filter(|l| *l <= STOPS_WORKING_LEAD_SECS) {
+            if let Some(left) = left.filter(|l| *l <= stops_working_lead(facts.access_lifetime)) {
                 ledger.problem = Some(Problem::StopsWorking);
                 out.push(if left <= 0 {
                     notice(
@@ -184,6 +192,7 @@ mod tests {
             state,
             is_api_token: false,
             access_expires_at: Some(10_000),
+            access_lifetime: Some(3_600),
             credential_expires_at: None,
             now: 1_000,
             expiry_leads_days: &DEFAULT_EXPIRY_LEADS,
@@ -210,6 +219,12 @@ mod tests {
     fn transient_trouble_is_quiet_until_the_token_is_about_to_stop() {
         let mut ledger = NoticeLedger::default();
         assert!(decide(&facts(State::Retrying), &mut ledger).is_empty(), "9000 s left: no alarm");
+        let mut short = facts(State::Retrying);
+        short.access_lifetime = Some(20);
+        short.now = 10_000 - 9;
+        assert!(decide(&short, &mut ledger).is_empty(), "20 s token, 9 s left: a quarter is 5 s: no alarm yet");
+        short.now = 10_000 - 4;
+        assert_eq!(decide(&short, &mut NoticeLedger::default()).len(), 1);
         let mut f = facts(State::Retrying);
         f.now = 10_000 - 300;
         let n = decide(&f, &mut ledger);

@@ -34,6 +34,9 @@ pub fn inside_margin(now_ms: i64, issued_ms: i64, expires_ms: i64) -> bool {
     now_ms >= expires_ms - renew_margin_ms(expires_ms - issued_ms)
 }
 
+/// Longest wait between retries once the access token has expired.
+pub const EXPIRED_RETRY_CAP_MS: i64 = 30_000;
+
 /// Retry delay after the `attempt`-th consecutive transient failure (1-based): exponential from
 /// 2 s, capped at 5 min, with "equal jitter" (between half and all of the step). A `Retry-After`
 /// from the provider is honoured as a floor. While the current token still works, retries are
@@ -41,10 +44,12 @@ pub fn inside_margin(now_ms: i64, issued_ms: i64, expires_ms: i64) -> bool {
 pub fn retry_delay(attempt: u32, jitter: f64, retry_after: Option<Duration>, ms_until_expiry: Option<i64>) -> Duration {
     let step = 2_000i64.saturating_mul(1i64 << attempt.saturating_sub(1).min(20)).min(300_000);
     let mut delay = step / 2 + ((step / 2) as f64 * jitter.clamp(0.0, 1.0)) as i64;
-    if let Some(left) = ms_until_expiry {
-        if left > 0 {
-            delay = delay.min((left / 3).max(1_000));
-        }
+    match ms_until_expiry {
+        Some(left) if left > 0 => delay = delay.min((left / 3).max(1_000)),
+        // The token has already stopped working: nothing to lose by trying every half minute,
+        // and a provider that comes back is noticed quickly.
+        Some(_) => delay = delay.min(EXPIRED_RETRY_CAP_MS),
+        None => {}
     }
     if let Some(floor) = retry_after {
         delay = delay.max(floor.as_millis() as i64);
@@ -149,6 +154,9 @@ mod tests {
         assert_eq!(retry_delay(1, 0.0, Some(Duration::from_secs(7)), None), Duration::from_secs(7));
         // Token expiring in 6 s: retry within 2 s rather than after 5 min.
         assert!(retry_delay(9, 1.0, None, Some(6_000)) <= Duration::from_secs(2));
+        // Already expired: at most 30 s apart, unless the provider asks for more.
+        assert_eq!(retry_delay(12, 1.0, None, Some(-1)), Duration::from_secs(30));
+        assert_eq!(retry_delay(12, 1.0, Some(Duration::from_secs(90)), Some(-1)), Duration::from_secs(90));
     }
 
     #[test]

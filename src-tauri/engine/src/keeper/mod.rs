@@ -210,6 +210,7 @@ impl Keeper {
                 state: after,
                 is_api_token: slot.is_api_token(),
                 access_expires_at: slot.record.access_expires_at,
+                access_lifetime: slot.access_lifetime(),
                 credential_expires_at: slot.credential_expires_at(),
                 now,
                 expiry_leads_days: &leads,

@@ -210,16 +210,17 @@ impl Keeper {
             return;
         }
         let now_ms = clock::now_millis();
-        let renewed_elsewhere = match why {
+        let (renew_at, retry_at) =
+            self.lock().slots.get(name).map(|s| (s.renew_at_ms(), s.record.retry_at_ms)).unwrap_or_default();
+        // After a failure only the scheduled retry (or an explicit `refresh`) may call the service
+        // again: scripts asking for a token in a loop must not defeat the backoff.
+        let backing_off = retry_at.is_some_and(|t| now_ms < t);
+        let not_needed = match why {
             Why::Forced => false,
-            Why::TokenRequest => fresh(&secrets, now_ms).is_some(),
-            Why::Scheduled => {
-                let at = self.lock().slots.get(name).and_then(|s| s.renew_at_ms());
-                at.is_some_and(|at| now_ms < at)
-                    && self.lock().slots.get(name).is_some_and(|s| s.record.retry_at_ms.is_none())
-            }
+            Why::TokenRequest => backing_off || fresh(&secrets, now_ms).is_some(),
+            Why::Scheduled => backing_off || (retry_at.is_none() && renew_at.is_some_and(|at| now_ms < at)),
         };
-        if renewed_elsewhere {
+        if not_needed {
             self.commit(name, |_, _| {});
             return;
         }
@@ -629,7 +630,8 @@ fn fail_transiently(slot: &mut Slot, now: i64, reason: String, retry_after: Opti
     slot.record.failures += 1;
     let left = slot.record.access_expires_at.map(|e| (e - now) * 1000);
     let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
-    slot.record.retry_at_ms = Some(now * 1000 + delay.as_millis() as i64);
+    // Milliseconds, not the commit's whole seconds: a `Retry-After: 3` must mean 3 s, not 2.1.
+    slot.record.retry_at_ms = Some(clock::now_millis() + delay.as_millis() as i64);
     slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true });
     slot.record.detail = Some(reason);
 }

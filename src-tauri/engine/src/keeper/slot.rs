@@ -68,6 +68,11 @@ impl Slot {
         }
     }
 
+    /// How long the current access token was issued for, in seconds, if known.
+    pub fn access_lifetime(&self) -> Option<i64> {
+        Some(self.record.access_expires_at? - self.record.issued_at?)
+    }
+
     /// When to renew the access token (wall clock, ms), from the copy of its times in the record.
     pub fn renew_at_ms(&self) -> Option<i64> {
         let expires = self.record.access_expires_at? * 1000;
@@ -129,7 +134,7 @@ impl Slot {
         if self.record.failures > 0 {
             // While failing: wake for the "stops working soon" notice and for going offline.
             if let Some(exp) = self.record.access_expires_at {
-                for t in [exp - crate::alerts::STOPS_WORKING_LEAD_SECS, exp] {
+                for t in [exp - crate::alerts::stops_working_lead(self.access_lifetime()), exp] {
                     if t > now {
                         candidates.push(t * 1000);
                     }
