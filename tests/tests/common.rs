@@ -108,3 +108,82 @@ pub fn exit_code(out: &std::process::Output) -> i32 {
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A small API with a token-checking endpoint (`GET /rest/api/3/myself`-like), for API-token
+/// integrations: it accepts one token (as Bearer, or Basic `user:token`), and can be switched to
+/// refuse it (401) or to answer with an HTML sign-in page, as Atlassian does for a dead token.
+pub struct ApiServer {
+    pub url: String,
+    mode: std::sync::Arc<std::sync::Mutex<ApiMode>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ApiMode {
+    /// 200 JSON for this exact Authorization header value, 401 otherwise.
+    Accept(String),
+    /// 401 for everything (revoked).
+    Revoked,
+    /// 200 with an HTML sign-in page.
+    LoginPage,
+}
+
+impl ApiServer {
+    pub fn start(mode: ApiMode) -> Self {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/rest/api/3/myself", listener.local_addr().unwrap());
+        let mode = std::sync::Arc::new(std::sync::Mutex::new(mode));
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (m, h) = (mode.clone(), hits.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buf = vec![0u8; 8192];
+                let mut len = 0;
+                while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") && len < buf.len() {
+                    match stream.read(&mut buf[len..]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => len += n,
+                    }
+                }
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let head = String::from_utf8_lossy(&buf[..len]).to_string();
+                let auth = head
+                    .lines()
+                    .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")))
+                    .map(|(_, v)| v.trim().to_string())
+                    .unwrap_or_default();
+                let (status, ctype, body) = match &*m.lock().unwrap() {
+                    ApiMode::Accept(good) if *good == auth => ("200 OK", "application/json", r#"{"accountId":"42"}"#.to_string()),
+                    ApiMode::Accept(_) | ApiMode::Revoked => {
+                        ("401 Unauthorized", "application/json", r#"{"message":"Unauthorized"}"#.to_string())
+                    }
+                    ApiMode::LoginPage => {
+                        ("200 OK", "text/html", "<!DOCTYPE html><html><body>Log in to continue</body></html>".to_string())
+                    }
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Self { url, mode, hits }
+    }
+
+    pub fn set(&self, mode: ApiMode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The Basic authorization header value for `user:token`.
+pub fn basic(user: &str, token: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")))
+}
