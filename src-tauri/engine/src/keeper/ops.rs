@@ -41,16 +41,12 @@ impl Keeper {
 
     async fn keychain_load(&self, name: &str) -> Result<Option<Secrets>, StoreError> {
         let (store, name) = (self.inner.store.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || store.load(&name))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Failed(e.to_string())))
+        keychain_call(move || store.load(&name)).await
     }
 
     async fn keychain_save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
         let (store, name, secrets) = (self.inner.store.clone(), name.to_string(), secrets.clone());
-        tokio::task::spawn_blocking(move || store.save(&name, &secrets))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Failed(e.to_string())))
+        keychain_call(move || store.save(&name, &secrets)).await
     }
 
     /// The secrets of `name`: the in-memory copy, or the keychain's on first use.
@@ -611,6 +607,24 @@ impl Keeper {
                 }
             });
         }
+    }
+}
+
+/// How long a keychain call may take. A locked keychain on a desktop may show an unlock prompt
+/// and wait for the person; a script must not hang on it forever.
+const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`].
+async fn keychain_call<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(KEYCHAIN_TIMEOUT, tokio::task::spawn_blocking(call)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(StoreError::Failed(e.to_string())),
+        Err(_) => Err(StoreError::Locked(format!(
+            "the keychain did not answer within {} s (is it waiting for you to unlock it?)",
+            KEYCHAIN_TIMEOUT.as_secs()
+        ))),
     }
 }
 
