@@ -1,0 +1,109 @@
+// The window's only way to the app: typed wrappers around the Tauri commands that
+// capabilities/main-window.json grants. What comes back are names, states, times and history:
+// never a token. Secrets go one way only (client secret, API token typed by the keeper).
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+
+export type State =
+  | 'working'
+  | 'refreshing'
+  | 'retrying'
+  | 'expiring-soon'
+  | 'needs-sign-in'
+  | 'offline'
+  | 'paused';
+
+export type NextAction =
+  | { action: 'renew'; at: number }
+  | { action: 'check'; at: number }
+  | { action: 'retry'; at: number }
+  | { action: 'wait-for-keeper' };
+
+export interface IntegrationView {
+  name: string;
+  provider: string;
+  kind: 'oauth' | 'api-token';
+  state: State;
+  detail?: string | null;
+  access_expires_at: number | null;
+  refresh_expires_at: number | null;
+  next: NextAction;
+  signin_pending: boolean;
+}
+
+export type HistoryEntry = { at: number } & (
+  | { event: 'added' }
+  | { event: 'signed-in' }
+  | { event: 'sign-in-failed'; reason: string }
+  | { event: 'refreshed'; expires_at: number | null }
+  | { event: 'refresh-failed'; reason: string; transient: boolean }
+  | { event: 'checked'; accepted: boolean; reason: string | null }
+  | { event: 'state-changed'; from: State; to: State }
+  | { event: 'notified'; summary: string }
+  | { event: 'keychain-write-failed'; reason: string }
+  | { event: 'paused'; paused: boolean }
+);
+
+export type IntegrationStatus = IntegrationView & { history: HistoryEntry[] };
+
+export interface Endpoints {
+  issuer: string;
+  authorizeUrl: string;
+  tokenUrl: string;
+  revocationUrl: string | null;
+  probeUrl: string | null;
+}
+
+export interface OauthForm {
+  name: string;
+  issuer?: string;
+  authorizeUrl: string;
+  tokenUrl: string;
+  revocationUrl?: string;
+  probeUrl?: string;
+  clientId: string;
+  clientSecret?: string;
+  scopes: string;
+}
+
+export interface ApiTokenForm {
+  name: string;
+  probeUrl: string;
+  username?: string;
+  expires?: string;
+}
+
+export interface Settings {
+  startAtLogin: boolean;
+  warningDays: number[];
+  settingsFile: string;
+}
+
+export type KeeperEvent =
+  | { event: 'changed'; view: IntegrationView }
+  | { event: 'removed'; name: string }
+  | { event: 'notified'; notice: { summary: string; body: string } };
+
+/** A command's failure, in the engine's plain words. */
+export function message(e: unknown): string {
+  const text = e && typeof e === 'object' && 'message' in e ? String((e as { message: unknown }).message) : String(e);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export const api = {
+  list: () => invoke<IntegrationView[]>('list'),
+  status: (name: string) => invoke<IntegrationStatus>('status', { name }),
+  refresh: (name: string) => invoke<IntegrationView>('refresh', { name }),
+  pause: (name: string, paused: boolean) => invoke<IntegrationView>('pause', { name, paused }),
+  remove: (name: string, revoke: boolean) => invoke<void>('remove', { name, revoke }),
+  signIn: (name: string) => invoke<IntegrationView>('sign_in', { name }),
+  discover: (issuer: string) => invoke<Endpoints>('discover', { issuer }),
+  addOauth: (form: OauthForm) => invoke<IntegrationView>('add_oauth', { form }),
+  addApiToken: (form: ApiTokenForm) => invoke<IntegrationView>('add_api_token', { form }),
+  saveApiToken: (name: string, token: string) => invoke<IntegrationView>('save_api_token', { name, token }),
+  settings: () => invoke<Settings>('settings'),
+  setAutostart: (enabled: boolean) => invoke<boolean>('set_autostart', { enabled }),
+  onKeeperEvent: (f: (e: KeeperEvent) => void): Promise<UnlistenFn> =>
+    listen<KeeperEvent>('keeper-event', (e) => f(e.payload)),
+  onNavigate: (f: (route: string) => void): Promise<UnlistenFn> => listen<string>('navigate', (e) => f(e.payload)),
+};

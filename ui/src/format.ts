@@ -1,0 +1,118 @@
+// Plain words for states, times and history: the same words the tray menu and the
+// `tokenkeeper` command use.
+import type { HistoryEntry, IntegrationView, State } from './api';
+
+export const STATE_LABEL: Record<State, string> = {
+  working: 'Working',
+  refreshing: 'Refreshing',
+  retrying: 'Retrying',
+  'expiring-soon': 'Expiring soon',
+  'needs-sign-in': 'Needs sign-in',
+  offline: 'Offline',
+  paused: 'Paused',
+};
+
+export const STATE_EXPLAINED: Record<State, string> = {
+  working: 'The sign-in works and is renewed in time.',
+  refreshing: 'Renewing or checking right now.',
+  retrying: 'The service cannot be reached right now; the current sign-in still works. Token Keeper keeps trying.',
+  'expiring-soon': 'The sign-in or token ends soon. Sign in again or enter a new token before then.',
+  'needs-sign-in': 'The service no longer accepts the sign-in. Sign in again to continue.',
+  offline: 'The sign-in has run out and the service cannot be reached. Token Keeper keeps trying.',
+  paused: 'Paused: nothing is renewed or checked until you resume it.',
+};
+
+/** 0 fine, 1 attention, 2 broken (as the tray icon). */
+export function severity(state: State): number {
+  if (state === 'retrying' || state === 'expiring-soon') return 1;
+  if (state === 'needs-sign-in' || state === 'offline') return 2;
+  return 0;
+}
+
+export function nowSecs(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** "2 h 13 min", "45 s", "3 days 4 h": a live countdown, precise near the moment. */
+export function countdown(secs: number): string {
+  if (secs <= 0) return 'now';
+  const d = Math.floor(secs / 86400);
+  const hr = Math.floor((secs % 86400) / 3600);
+  const m = Math.floor((secs % 3600) / 60);
+  const s = secs % 60;
+  if (d > 0) return hr > 0 ? `${d} ${d === 1 ? 'day' : 'days'} ${hr} h` : `${d} ${d === 1 ? 'day' : 'days'}`;
+  if (hr > 0) return `${hr} h ${m} min`;
+  if (m > 0) return `${m} min ${s} s`;
+  return `${s} s`;
+}
+
+/** "Renews in", "Checks again in", "Retries in"; null when it waits for the keeper. */
+export function nextVerb(view: IntegrationView): { verb: string; at: number } | null {
+  if (view.state === 'paused' || view.state === 'needs-sign-in') return null;
+  switch (view.next.action) {
+    case 'renew':
+      return { verb: 'Renews', at: view.next.at };
+    case 'check':
+      return { verb: 'Checks again', at: view.next.at };
+    case 'retry':
+      return { verb: 'Retries', at: view.next.at };
+    default:
+      return null;
+  }
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
+
+export function when(at: number): string {
+  return dateTime.format(new Date(at * 1000));
+}
+
+export function day(at: number): string {
+  return dateOnly.format(new Date(at * 1000));
+}
+
+/** One history entry as a sentence. */
+export function historyText(e: HistoryEntry): string {
+  switch (e.event) {
+    case 'added':
+      return 'Added to Token Keeper.';
+    case 'signed-in':
+      return 'Signed in.';
+    case 'sign-in-failed':
+      return `Sign-in did not succeed: ${e.reason}.`;
+    case 'refreshed':
+      return e.expires_at ? `Renewed; valid until ${when(e.expires_at)}.` : 'Renewed.';
+    case 'refresh-failed':
+      return e.transient ? `Could not renew, will retry: ${e.reason}.` : `Renewal refused: ${e.reason}.`;
+    case 'checked':
+      return e.accepted ? 'Checked: it works.' : `Check failed${e.reason ? `: ${e.reason}` : ''}.`;
+    case 'state-changed':
+      return `${STATE_LABEL[e.from]} → ${STATE_LABEL[e.to]}.`;
+    case 'notified':
+      return `Notification: ${e.summary}`;
+    case 'keychain-write-failed':
+      return `The keychain did not accept new tokens (kept in memory, retrying): ${e.reason}.`;
+    case 'paused':
+      return e.paused ? 'Paused.' : 'Resumed.';
+  }
+}
+
+/** Which history entries are problems (shown with a marker). */
+export function historyTone(e: HistoryEntry): 'good' | 'bad' | 'plain' {
+  switch (e.event) {
+    case 'signed-in':
+    case 'refreshed':
+      return 'good';
+    case 'checked':
+      return e.accepted ? 'good' : 'bad';
+    case 'sign-in-failed':
+    case 'refresh-failed':
+    case 'keychain-write-failed':
+      return 'bad';
+    case 'state-changed':
+      return severity(e.to) > 0 ? 'bad' : 'plain';
+    default:
+      return 'plain';
+  }
+}
