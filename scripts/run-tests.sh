@@ -11,6 +11,10 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 LOG=${TEST_LOG:-$TARGET_DIR/test-logs/run-tests.log}
 mkdir -p "$(dirname "$LOG")"
 
+# The engine's locked-keychain test locks this session's throwaway keyring and unlocks it again
+# with its password (session.sh's KEYRING_PASSWORD).
+export TOKENKEEPER_TEST_KEYRING_PASSWORD=${TOKENKEEPER_TEST_KEYRING_PASSWORD:-${KEYRING_PASSWORD:-test-password}}
+
 cargo test --workspace --no-fail-fast -- --test-threads=2 "$@" 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}
 

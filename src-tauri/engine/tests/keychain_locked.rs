@@ -171,8 +171,8 @@ fn a_locked_keychain_is_reported_and_left_unchanged_and_the_store_reconnects() {
     assert_locked("replace chunked", kc.save("chunked", &secrets("other", 900)));
     assert_locked("create", kc.save("brand new", &small));
     assert_locked("delete", kc.delete("chunked"));
-    let shown = StoreError::Locked("x".into()).to_string();
-    assert!(shown.contains("locked"), "{shown}");
+    let shown = kc.load("inline").unwrap_err().to_string();
+    assert!(shown.starts_with("the keychain is locked; unlock it"), "shown as: {shown}");
 
     unlock(&password, &collection).unwrap();
     drop(guard);
