@@ -34,7 +34,20 @@ use crate::words::Now;
 const INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
-    let cli = match args::parse_from(std::env::args_os().collect()) {
+    // The hot path, before anything else (argument parser, runtime, clock, logging): scripts run
+    // `tokenkeeper token NAME` in loops, and a running keeper answers it from memory.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let [_, command, name] = args.as_slice() {
+        if let (Some("token"), Some(name)) = (command.to_str(), name.to_str().filter(|n| !n.starts_with('-'))) {
+            if let Some(answer) = tokenkeeper_engine::ipc::token_from_running_keeper(name) {
+                return match answer {
+                    Ok(token) => commands::read::print_token(&token).map_or_else(|f| fail(&f), |()| ExitCode::SUCCESS),
+                    Err(e) => fail(&Failure::from(e)),
+                };
+            }
+        }
+    }
+    let cli = match args::parse_from(args) {
         Ok(cli) => cli,
         Err(Rejected::Clap(e)) => e.exit(),
         Err(Rejected::Secret(message)) => return fail(&Failure::usage(message)),
@@ -43,7 +56,13 @@ fn main() -> ExitCode {
     let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     init_logging(matches!(cli.command, Command::Daemon));
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // The daemon serves many clients at once; every other command is one short conversation, and
+    // a single-threaded runtime starts faster (`token` is called by scripts in loops).
+    let builder = match cli.command {
+        Command::Daemon => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match { builder }.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&Failure::other(format!("could not start: {e}"))),
     };

@@ -227,6 +227,29 @@ impl Client {
     }
 }
 
+/// `token NAME` from a running keeper without an async runtime: the hot path of scripts that call
+/// `tokenkeeper token` in loops (a runtime, a signal handler and a log subscriber cost more than
+/// the whole conversation). `None` when no keeper answers on the socket: then use [`Backend`].
+pub fn token_from_running_keeper(name: &str) -> Option<Result<AccessToken, KeeperError>> {
+    use std::io::{BufRead, Read, Write};
+    let paths = Paths::from_platform().ok()?;
+    let mut stream = std::os::unix::net::UnixStream::connect(paths.socket()).ok()?;
+    let mut request = serde_json::to_vec(&Request::Token { name: name.to_string() }).ok()?;
+    request.push(b'\n');
+    let lost = |e: std::io::Error| KeeperError::Failed(format!("lost contact with the running Token Keeper: {e}"));
+    let answer = (|| {
+        stream.write_all(&request).map_err(lost)?;
+        let mut line = String::new();
+        std::io::BufReader::new(Read::take(&stream, MAX_LINE)).read_line(&mut line).map_err(lost)?;
+        match serde_json::from_str::<Answer>(&line) {
+            Ok(Answer::Token { token }) => Ok(AccessToken::new(token)),
+            Ok(Answer::Error { error }) => Err(error),
+            _ => Err(unexpected()),
+        }
+    })();
+    Some(answer)
+}
+
 fn unexpected() -> KeeperError {
     KeeperError::Failed("the running Token Keeper sent an unexpected answer".into())
 }

@@ -13,7 +13,7 @@ pub mod daemon;
 pub mod docs;
 pub mod exec;
 mod login;
-mod read;
+pub mod read;
 
 use std::io::Write;
 

@@ -4,6 +4,7 @@
 //! standard output, so `$(tokenkeeper token NAME)` is exactly the token.
 
 use std::io::Write;
+use tokenkeeper_engine::secret::AccessToken;
 
 use tokenkeeper_engine::ipc::Backend;
 
@@ -37,7 +38,11 @@ pub async fn status(backend: &Backend, name: &str, as_json: bool, now: Now) -> R
 }
 
 pub async fn token(backend: &Backend, name: &str) -> Result<(), Failure> {
-    let token = backend.token(name).await?;
+    print_token(&backend.token(name).await?)
+}
+
+/// Prints the token and a newline, nothing else.
+pub fn print_token(token: &AccessToken) -> Result<(), Failure> {
     // Written straight from the secret, so no unguarded copy of it is made here.
     let mut out = std::io::stdout().lock();
     out.write_all(token.expose().as_bytes())
