@@ -9,7 +9,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run bench fmt lint
+.PHONY: all deps build test run package bench fmt lint
 all: build
 
 deps:
@@ -22,13 +22,24 @@ build:
 test: deps build
 	$(SESSION) scripts/run-tests.sh $(TEST_ARGS)
 
+# one package at a time: built together, cargo would unify their features and rebuild both
 run: deps
 	$(CARGO) build -p tokenkeeper
+	$(CARGO) build -p token-keeper
 	scripts/demo.sh
 
+# the .deb of the tray app (and the tokenkeeper command beside it), with the Tauri bundler
+package: deps
+	$(CARGO) build --release -p tokenkeeper
+	ui/node_modules/.bin/tauri build --bundles deb
+	@ls -la target/release/bundle/deb/*.deb
+
 bench: deps
-	$(CARGO) build --workspace --release
+	$(CARGO) build --release -p tokenkeeper
+	$(CARGO) build --release -p token-keeper
 	$(SESSION) scripts/bench.sh
+	TRAY_APP_BIN=$(CURDIR)/target/release/token-keeper TOKENKEEPER_BIN=$(CURDIR)/target/release/tokenkeeper \
+	  $(SESSION) $(CARGO) test -p tokenkeeper-tests --test tray_bench -- --nocapture
 
 fmt:
 	$(CARGO) fmt --all --check

@@ -6,7 +6,8 @@
 # 2. creates the integration "demo" with the `tokenkeeper` CLI (target/debug/tokenkeeper), in a
 #    sandbox under ./.demo/ (config, state, runtime dirs; keychain service "tokenkeeper-demo");
 # 3. signs in (`tokenkeeper login demo --no-browser`; curl plays the browser);
-# 4. runs the keeper (`tokenkeeper daemon`) in the foreground. Ctrl-C stops everything.
+# 4. runs the keeper in the foreground: the tray app (target/debug/token-keeper) on a desktop,
+#    `tokenkeeper daemon` headless. Ctrl-C stops everything.
 #
 # Without a desktop session (no D-Bus session bus, or no Secret Service on it) it re-runs itself
 # inside tests/env/session.sh: a private keychain and notification daemon, headless.
@@ -147,7 +148,14 @@ tail --pid="$SERVER_PID" -n0 -F "$DEMO/oauth-server.log" 2>/dev/null | {
   done
 } &
 export RUST_LOG=${RUST_LOG:-info}
-"$TK" daemon &
+# On a desktop the keeper is the tray app (its icon, menu and window); headless, the daemon.
+APP=${TOKENKEEPER_APP_BIN:-$(dirname "$TK")/token-keeper}
+if [ -z "${TK_TEST_SESSION:-}" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; } && [ -x "$APP" ]; then
+  echo "  Starting the tray app: look for the Token Keeper icon in your panel."
+  "$APP" &
+else
+  "$TK" daemon &
+fi
 DAEMON_PID=$!
 # Ctrl-C reaches the daemon directly (same process group); a TERM for this script is passed on
 trap 'kill -TERM "$DAEMON_PID" 2>/dev/null || true' INT TERM

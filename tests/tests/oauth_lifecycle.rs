@@ -29,7 +29,11 @@ fn the_daemon_keeps_a_rotating_token_valid_for_30_seconds() {
     let mut answers = 0;
     while start.elapsed() < Duration::from_secs(30) {
         let t = token(&sb, "reports");
-        assert!(server.is_active(&t), "`token` handed out a token the server calls inactive after {:?}", start.elapsed());
+        assert!(
+            server.is_active(&t),
+            "`token` handed out a token the server calls inactive after {:?}",
+            start.elapsed()
+        );
         seen.insert(t);
         answers += 1;
         std::thread::sleep(Duration::from_millis(500));
@@ -87,6 +91,12 @@ fn a_revoked_grant_needs_sign_in_notifies_once_and_keeps_the_refresh_token() {
     // Nothing deleted: the (dead) refresh token is still in the keychain until a new sign-in.
     assert_eq!(stored_refresh_token(&sb, name), refresh_token);
 
+    // A restarted keeper remembers what it already said: no second notification.
+    drop(_daemon);
+    let _daemon = sb.spawn_daemon();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(notes.count(|n| n.mentions(name)), 1, "notified again after a restart: {:?}", notes.all());
+
     // Signing in again (through the running daemon) brings it back, with one low-urgency notice.
     login(&sb, name);
     assert_eq!(state(&sb, name), "working");
@@ -103,7 +113,8 @@ fn the_sign_in_again_action_of_the_notification_signs_in() {
     let mut sb = Sandbox::new();
     // The "system browser": completes the provider's page with its auto-login, like a person.
     let browser = sb.root().join("browser.sh");
-    std::fs::write(&browser, "#!/bin/sh\njar=$(mktemp)\nexec curl -sfL -o /dev/null -c \"$jar\" -b \"$jar\" \"$1\"\n").unwrap();
+    std::fs::write(&browser, "#!/bin/sh\njar=$(mktemp)\nexec curl -sfL -o /dev/null -c \"$jar\" -b \"$jar\" \"$1\"\n")
+        .unwrap();
     std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&browser).unwrap().permissions(), 0o755);
     std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     sb.set_env("BROWSER", browser.to_str().unwrap());
@@ -193,4 +204,57 @@ fn remove_with_revoke_revokes_at_the_server_then_deletes_everything() {
     assert!(sb.keychain_secret("leaving").is_none(), "the keychain item is left");
     assert_eq!(exit_code(&sb.run(&["token", "leaving"], None)), 2, "unknown name after removal");
     assert!(sb.files().iter().all(|f| !f.to_string_lossy().contains("leaving.toml")));
+}
+
+#[test]
+fn the_probe_notices_a_revoked_grant_between_two_refreshes() {
+    require_test_session();
+    // Access tokens live a minute: no refresh happens during the test, only probes (userinfo,
+    // found by discovery), every 5 s.
+    let server = server(60);
+    let sb = Sandbox::new();
+    sb.run_ok(
+        &[
+            "add",
+            "probed",
+            "--provider",
+            "oauth2",
+            "--issuer",
+            &server.issuer(),
+            "--client-id",
+            "test-native",
+            "--client-secret-stdin",
+            "--scope",
+            SCOPE,
+            "--probe-interval",
+            "5",
+        ],
+        Some("test-secret\n"),
+    );
+    login(&sb, "probed");
+    let _daemon = sb.spawn_daemon();
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(state(&sb, "probed"), "working");
+    let refreshes = server.count_events("refresh_token.consumed");
+    server.revoke(&stored_refresh_token(&sb, "probed"));
+    assert!(wait_for_state(&sb, "probed", "needs-sign-in", Duration::from_secs(15)), "state: {}", state(&sb, "probed"));
+    assert_eq!(server.count_events("refresh_token.consumed"), refreshes, "no refresh was due: the probe found it");
+    assert_eq!(exit_code(&sb.run(&["token", "probed"], None)), 3);
+}
+
+#[test]
+fn exec_runs_a_command_with_the_token_in_its_environment() {
+    require_test_session();
+    let server = server(60);
+    let sb = Sandbox::new();
+    add_oauth(&sb, &server, "runner");
+    login(&sb, "runner");
+    let t = token(&sb, "runner");
+    let out = sb.run_ok(&["exec", "runner", "--", "sh", "-c", "printf '%s' \"$ACCESS_TOKEN\""], None);
+    assert_eq!(out, t);
+    let out = sb
+        .run_ok(&["exec", "runner", "--env", "GITHUB_TOKEN", "--", "sh", "-c", "printf '%s' \"$GITHUB_TOKEN\""], None);
+    assert_eq!(out, t);
+    let failed = sb.run(&["exec", "runner", "--", "sh", "-c", "exit 7"], None);
+    assert_eq!(exit_code(&failed), 7, "exec passes the command's exit code on");
 }

@@ -231,14 +231,19 @@ impl Keeper {
         let outcome =
             refresh(&self.inner.http, &oauth, &profile.wire, secrets.client_secret.as_ref(), &refresh_token).await;
         match outcome {
-            RefreshOutcome::Refreshed(grant) => self.store_grant_locked(name, &secrets, grant, false).await,
+            RefreshOutcome::Refreshed(grant) => {
+                tracing::info!("{name}: renewed (the new token is valid for {} s)", grant.expires_in.unwrap_or(0));
+                self.store_grant_locked(name, &secrets, grant, false).await
+            }
             RefreshOutcome::TransientError { reason, retry_after } => {
+                tracing::warn!("{name}: renewal failed, will retry: {reason}");
                 self.commit(name, |slot, now| {
                     slot.busy = false;
                     fail_transiently(slot, now, reason, retry_after)
                 });
             }
             RefreshOutcome::PermanentError { reason } => {
+                tracing::warn!("{name}: needs sign-in: {reason}");
                 self.commit(name, |slot, now| {
                     slot.busy = false;
                     slot.record
