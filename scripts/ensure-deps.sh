@@ -87,7 +87,10 @@ if [ ! -d "$UI/node_modules" ] || [ "$UI/package-lock.json" -nt "$UI/node_module
   say "installing $UI/node_modules (npm ci)"
   ANY=$((ANY + 1))
   if [ "$DRY" != 1 ]; then
-    (cd "$UI" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed in $UI"
+    # not `npm ci`: npm 11 rejects this lock file because it lists the Tauri CLI's optional binaries
+    # for other platforms without versions; `npm install --no-save` installs the locked versions
+    # and leaves package-lock.json untouched.
+    (cd "$UI" && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null) || die "npm install failed in $UI"
     touch "$UI/node_modules"
   fi
 fi
