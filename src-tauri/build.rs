@@ -22,6 +22,7 @@ fn main() {
         "add_api_token",
         "save_api_token",
         "settings",
+        "set_warning_days",
         "set_autostart",
     ];
     tauri_build::try_build(

@@ -29,6 +29,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         add_api_token,
         save_api_token,
         settings,
+        set_warning_days,
         set_autostart
     ]
 }
@@ -200,15 +201,46 @@ struct SettingsView {
     settings_file: String,
 }
 
+/// The settings in force (the keeper applies changes live, so these are what it uses).
 #[tauri::command]
-fn settings(state: State<'_, AppState>) -> Result<SettingsView, KeeperError> {
-    let paths = state.keeper.paths();
-    let settings = tokenkeeper_engine::settings::Settings::load(paths)?;
-    Ok(SettingsView {
+fn settings(state: State<'_, AppState>) -> SettingsView {
+    settings_view(&state)
+}
+
+fn settings_view(state: &AppState) -> SettingsView {
+    SettingsView {
         start_at_login: state.autostart.load(std::sync::atomic::Ordering::Relaxed),
-        warning_days: settings.warning_days,
-        settings_file: paths.settings().display().to_string(),
-    })
+        warning_days: state.keeper.settings().warning_days,
+        settings_file: state.keeper.paths().settings().display().to_string(),
+    }
+}
+
+/// Changes the warning lead times from the settings page's text ("14, 3, 1"): checked, saved to
+/// `settings.toml` and applied at once. Off the main thread: applying re-saves every record.
+#[tauri::command]
+async fn set_warning_days(state: State<'_, AppState>, text: String) -> Result<SettingsView, KeeperError> {
+    let days = parse_days(&text)?;
+    let keeper = state.keeper.clone();
+    tokio::task::spawn_blocking(move || keeper.set_warning_days(days))
+        .await
+        .map_err(|_| KeeperError::Failed("the settings could not be saved (the change was interrupted)".into()))??;
+    Ok(settings_view(&state))
+}
+
+/// "14, 3, 1" (commas or spaces) → [14, 3, 1]; the range and count are the engine's to check.
+fn parse_days(text: &str) -> Result<Vec<u32>, KeeperError> {
+    text.split([',', ' ', ';'])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<u32>().map_err(|_| {
+                let shown: String = part.chars().take(20).collect();
+                KeeperError::BadInput(format!(
+                    "\"{shown}\" is not a number of days: write whole numbers separated by commas, like 14, 3, 1."
+                ))
+            })
+        })
+        .collect()
 }
 
 #[tauri::command]
@@ -230,5 +262,23 @@ fn optional_address(what: &str, text: Option<String>) -> Result<Option<Url>, Kee
     match text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(text) => web_address(what, text).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lead_times_are_read_from_what_was_typed() {
+        assert_eq!(parse_days("14, 3, 1").unwrap(), vec![14, 3, 1]);
+        assert_eq!(parse_days(" 30 7;1 ").unwrap(), vec![30, 7, 1]);
+        assert_eq!(parse_days("").unwrap(), Vec::<u32>::new());
+        let err = parse_days("14, three").unwrap_err();
+        assert!(
+            matches!(&err, KeeperError::BadInput(m) if m.starts_with("\"three\" is not a number of days")),
+            "{err}"
+        );
+        assert!(parse_days("-1").is_err() && parse_days("2.5").is_err());
     }
 }

@@ -6,6 +6,8 @@
 //! - the provider forgets the grant: "Needs sign-in" in the window and in the tray menu, an urgent
 //!   notification read back from dunst, and its "Sign in again" action recovers;
 //! - an API token through the wizard: a refused token is not saved, a working one is;
+//! - the warning lead times changed on the Settings page are saved to settings.toml; a bad value
+//!   shows why next to the field and changes nothing;
 //! - closing the window destroys it and the app keeps running in the tray.
 //!
 //! Run: `dbus-run-session -- tests/env/session.sh cargo test -p tokenkeeper-tests --test tray_window`
@@ -173,7 +175,38 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.click("#nav-settings").await?;
     session.wait_text("#page-title", SHORT, |t| t == "Settings").await?;
     session.wait_text("main", SHORT, |t| t.contains("You are warned")).await?;
+    let field = "return document.getElementById('warning-days').value";
+    let shown = session.script(field, serde_json::json!([])).await?;
+    ensure!(shown == "14, 3, 1", "the lead times field shows the defaults: {shown}");
     session.screenshot(&shots.join("window-settings.png")).await?;
+    // change the warning lead times: saved to settings.toml, applied at once
+    let settings_file = sandbox.dir.path().join("config/tokenkeeper/settings.toml");
+    session.fill("#warning-days", "7, 30").await?;
+    session.click("#warning-days-save").await?;
+    session.wait_text("#warning-days-status", SHORT, |t| t.starts_with("Saved.")).await?;
+    session.wait_text("#warning-summary", SHORT, |t| t.contains("30 days and 7 days")).await?;
+    let saved = std::fs::read_to_string(&settings_file).context("settings.toml after saving")?;
+    ensure!(saved.starts_with('#') && saved.contains("warning_days = [30, 7]"), "settings.toml: {saved:?}");
+    ensure!(session.script(field, serde_json::json!([])).await? == "30, 7", "the field shows the saved lead times");
+    session.screenshot(&shots.join("window-settings-saved.png")).await?;
+    // a bad value (submitted from the keyboard: Enter in the field) shows why and changes nothing
+    session.fill("#warning-days", "14, 0\u{E007}").await?;
+    session.wait_text("#warning-days-error", SHORT, |t| t.contains("0 days is not possible")).await?;
+    ensure!(session.text("#warning-days-status").await?.is_empty(), "a confirmation next to an error");
+    let invalid = session
+        .script("return document.getElementById('warning-days').getAttribute('aria-invalid')", serde_json::json!([]))
+        .await?;
+    ensure!(invalid == "true", "the field is not marked invalid: {invalid}");
+    session.screenshot(&shots.join("window-settings-error.png")).await?;
+    session.fill("#warning-days", "two weeks").await?;
+    session.click("#warning-days-save").await?;
+    session.wait_text("#warning-days-error", SHORT, |t| t.contains("\"two\" is not a number of days")).await?;
+    ensure!(std::fs::read_to_string(&settings_file)? == saved, "a refused value changed settings.toml");
+    session.wait_text("#warning-summary", SHORT, |t| t.contains("30 days and 7 days")).await?;
+    // the app uses the saved lead times: the page shows them again after a reload
+    session.click("#nav-list").await?;
+    session.click("#nav-settings").await?;
+    session.wait_text("#warning-summary", SHORT, |t| t.contains("30 days and 7 days")).await?;
 
     // ---- closing the window destroys it; the app lives on in the tray ----
     // as the window manager's close button does (WebDriver's "close window" only drops the web

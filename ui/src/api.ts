@@ -102,6 +102,8 @@ export const api = {
   addApiToken: (form: ApiTokenForm) => invoke<IntegrationView>('add_api_token', { form }),
   saveApiToken: (name: string, token: string) => invoke<IntegrationView>('save_api_token', { name, token }),
   settings: () => invoke<Settings>('settings'),
+  /** `text` as typed ("14, 3, 1"); the keeper checks, saves and applies it. */
+  setWarningDays: (text: string) => invoke<Settings>('set_warning_days', { text }),
   setAutostart: (enabled: boolean) => invoke<boolean>('set_autostart', { enabled }),
   onKeeperEvent: (f: (e: KeeperEvent) => void): Promise<UnlistenFn> =>
     listen<KeeperEvent>('keeper-event', (e) => f(e.payload)),

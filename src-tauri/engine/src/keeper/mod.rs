@@ -11,6 +11,10 @@
 //! Every change goes through [`Keeper::commit`]: settle the state, decide notices, record
 //! history, save the record, emit an [`Event`], re-arm the scheduler. Data flows one way:
 //! outcome → commit → events and notices → shells.
+//!
+//! The keeper's own [`Settings`] (warning lead times) sit behind a `std::sync::RwLock`, read by
+//! each commit inside the state mutex; [`Keeper::set_warning_days`] saves them and re-commits
+//! every integration, so states and deadlines follow at once.
 
 mod error;
 mod ops;
@@ -18,7 +22,7 @@ mod run;
 pub mod slot;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, Notify};
@@ -97,7 +101,8 @@ struct Inner {
     store: Arc<dyn SecretStore>,
     notifier: Arc<dyn Notifier>,
     open_url: UrlOpener,
-    settings: Settings,
+    /// Read inside the state mutex by every commit; written only by [`Keeper::set_warning_days`].
+    settings: RwLock<Settings>,
     http: reqwest::Client,
     state: Mutex<Shared>,
     /// Woken when the head of the deadline queue moves earlier (or on shutdown).
@@ -141,7 +146,7 @@ impl Keeper {
             store: options.store,
             notifier: options.notifier,
             open_url: options.open_url,
-            settings,
+            settings: RwLock::new(settings),
             http: crate::providers::wire::client(),
             state: Mutex::new(Shared { slots, queue: DeadlineQueue::default() }),
             wake: Notify::new(),
@@ -186,19 +191,57 @@ impl Keeper {
         self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn settings_guard(&self) -> std::sync::RwLockReadGuard<'_, Settings> {
+        self.inner.settings.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The settings in force (as last read from or saved to `settings.toml`).
+    pub fn settings(&self) -> Settings {
+        self.settings_guard().clone()
+    }
+
+    /// Changes the warning lead times: checks them, saves `settings.toml` in one step, then
+    /// applies them at once (every integration is re-committed, so "Expiring soon" and the
+    /// warning deadlines follow). A settings file that cannot be read is left as it is and the
+    /// change refused. Returns the settings now in force.
+    pub fn set_warning_days(&self, days: Vec<u32>) -> Result<Settings, KeeperError> {
+        let days = crate::settings::check_warning_days(days).map_err(KeeperError::BadInput)?;
+        let saved = {
+            // Held across reading and writing the file, so two changes cannot interleave; never
+            // held across an await, and never while taking the state mutex.
+            let mut current = self.inner.settings.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut on_disk = Settings::load(&self.inner.paths)?;
+            on_disk.warning_days = days;
+            on_disk.save(&self.inner.paths)?;
+            *current = on_disk.clone();
+            on_disk
+        };
+        tracing::info!("warning lead times changed to {:?} days", saved.warning_days);
+        let names: Vec<String> = self.lock().slots.keys().cloned().collect();
+        for name in &names {
+            self.commit(name, |_, _| {});
+        }
+        Ok(saved)
+    }
+
     /// Applies `change` to the slot of `name`, then settles its state, decides and sends notices,
     /// records history, saves the record, emits an event and re-arms the scheduler.
     /// Returns the new view, or `None` when there is no such integration.
     fn commit(&self, name: &str, change: impl FnOnce(&mut Slot, i64)) -> Option<IntegrationView> {
         let now = crate::clock::now();
-        let leads = self.inner.settings.warning_days.clone();
         let (record, view, notices, head_moved) = {
             let mut shared = self.lock();
             let shared = &mut *shared;
             let slot = shared.slots.get_mut(name)?;
+            // Read under the state mutex: a commit racing `set_warning_days` either sees the new
+            // lead times or is followed by that call's own re-commit of this integration.
+            let (leads, expiring_soon_days) = {
+                let settings = self.settings_guard();
+                (settings.warning_days.clone(), settings.expiring_soon_days())
+            };
             let before = slot.record.state;
             change(slot, now);
-            slot.settle(now, self.inner.settings.expiring_soon_days());
+            slot.settle(now, expiring_soon_days);
             let after = slot.record.state;
             if before != after {
                 slot.record.history.push(now, HistoryEvent::StateChanged { from: before, to: after });
@@ -254,5 +297,93 @@ impl Keeper {
     /// The state of `name`, or an error naming it.
     fn state_of(&self, name: &str) -> Result<State, KeeperError> {
         self.lock().slots.get(name).map(|s| s.record.state).ok_or_else(|| KeeperError::unknown(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind};
+    use crate::notify::RecordingNotifier;
+    use crate::store::memory::MemoryStore;
+
+    fn open(dir: &std::path::Path) -> Keeper {
+        Keeper::open(KeeperOptions {
+            paths: Paths::under(dir),
+            store: Arc::new(MemoryStore::new()),
+            notifier: Arc::new(RecordingNotifier::default()),
+            open_url: Arc::new(|_| Ok(())),
+        })
+        .expect("keeper opens")
+    }
+
+    /// An API token that ends in `days` days, signed in (Working or Expiring soon).
+    async fn add_token_ending_in(keeper: &Keeper, name: &str, days: i64) {
+        let expires = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
+        let config = IntegrationConfig {
+            name: name.into(),
+            provider: "api-token".into(),
+            probe_interval_secs: 1800,
+            kind: IntegrationKind::ApiToken(ApiTokenConfig {
+                probe_url: Url::parse("https://example.com/api/me").unwrap(),
+                username: None,
+                expires: Some(expires),
+            }),
+        };
+        keeper.add(config, None).await.expect("added");
+        keeper.commit(name, |slot, _| slot.record.state = State::Working).expect("committed");
+    }
+
+    #[tokio::test]
+    async fn warning_days_are_saved_and_applied_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = open(dir.path());
+        assert_eq!(keeper.settings(), Settings::default());
+        add_token_ending_in(&keeper, "jira", 10).await;
+        assert_eq!(keeper.state_of("jira").unwrap(), State::ExpiringSoon, "10 days left, warned from 14");
+
+        let saved = keeper.set_warning_days(vec![1, 7]).expect("saved");
+        assert_eq!(saved.warning_days, vec![7, 1]);
+        assert_eq!(keeper.settings(), saved);
+        assert_eq!(keeper.state_of("jira").unwrap(), State::Working, "10 days left, warned from 7");
+        let text = std::fs::read_to_string(keeper.paths().settings()).unwrap();
+        assert!(text.starts_with('#') && text.contains("warning_days = [7, 1]"), "{text}");
+
+        // the warning deadline follows: the next wake-up is the 7-day warning, not the 14-day one
+        let end = (time::OffsetDateTime::now_utc().date() + time::Duration::days(10)).midnight().assume_utc();
+        let due = keeper.lock().queue.head().expect("a deadline");
+        assert_eq!(due, (end.unix_timestamp() - 7 * 86_400) * 1000, "the next deadline");
+
+        keeper.set_warning_days(vec![30]).expect("saved");
+        assert_eq!(keeper.state_of("jira").unwrap(), State::ExpiringSoon);
+
+        // a keeper opened afterwards reads the saved lead times
+        drop(keeper);
+        assert_eq!(open(dir.path()).settings().warning_days, vec![30]);
+    }
+
+    #[tokio::test]
+    async fn bad_warning_days_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = open(dir.path());
+        for bad in [vec![], vec![0], vec![400], vec![3, 3], vec![1, 2, 3, 4, 5, 6]] {
+            let err = keeper.set_warning_days(bad.clone()).unwrap_err();
+            assert!(matches!(err, KeeperError::BadInput(_)), "{bad:?}: {err:?}");
+        }
+        assert_eq!(keeper.settings(), Settings::default());
+        assert!(!keeper.paths().settings().exists(), "nothing was written");
+    }
+
+    #[tokio::test]
+    async fn a_damaged_settings_file_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = open(dir.path());
+        let file = keeper.paths().settings();
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "warning_days = [14, 3\n").unwrap();
+        let err = keeper.set_warning_days(vec![7]).unwrap_err();
+        assert!(err.to_string().contains("is damaged"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "warning_days = [14, 3\n");
+        assert_eq!(keeper.settings(), Settings::default());
     }
 }
