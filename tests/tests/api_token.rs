@@ -14,7 +14,10 @@ fn an_api_token_is_checked_before_it_is_saved() {
     require_test_session();
     let api = ApiServer::start(ApiMode::Accept(basic("me@example.com", "good-token-123")));
     let sb = Sandbox::new();
-    sb.run_ok(&["add", "jira", "--provider", "api-token", "--probe-url", &api.url, "--username", "me@example.com"], None);
+    sb.run_ok(
+        &["add", "jira", "--provider", "api-token", "--probe-url", &api.url, "--username", "me@example.com"],
+        None,
+    );
     let bad = sb.run(&["login", "jira"], Some("wrong-token\n"));
     assert_eq!(exit_code(&bad), 2, "a refused token is bad input: {}", stderr(&bad));
     assert!(stderr(&bad).contains("not saved"), "{}", stderr(&bad));
@@ -45,7 +48,8 @@ fn revoked_case(name: &str, dead: ApiMode) {
     let out = sb.run(&["token", name], None);
     assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
     assert!(out.stdout.is_empty());
-    let n = notes.wait_for(|n| n.summary == format!("{name} stopped working"), Duration::from_secs(10)).expect("notice");
+    let n =
+        notes.wait_for(|n| n.summary == format!("{name} stopped working"), Duration::from_secs(10)).expect("notice");
     assert!(n.body.contains("no longer accepts its API token"), "{n:?}");
     let hits = api.hits();
     std::thread::sleep(Duration::from_secs(7));

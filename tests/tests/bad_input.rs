@@ -26,8 +26,18 @@ fn a_client_secret_on_the_command_line_is_refused_and_not_echoed() {
     let sb = Sandbox::new();
     let out = sb.run(
         &[
-            "add", "x", "--provider", "oauth2", "--authorize-url", "http://127.0.0.1:1/a", "--token-url",
-            "http://127.0.0.1:1/t", "--client-id", "c", "--client-secret", "s3cr3t-value",
+            "add",
+            "x",
+            "--provider",
+            "oauth2",
+            "--authorize-url",
+            "http://127.0.0.1:1/a",
+            "--token-url",
+            "http://127.0.0.1:1/t",
+            "--client-id",
+            "c",
+            "--client-secret",
+            "s3cr3t-value",
         ],
         None,
     );
@@ -112,7 +122,8 @@ fn without_a_session_bus_the_keychain_error_is_plain() {
     let sb = Sandbox::new();
     add_oauth(&sb, &server, "nobus");
     login(&sb, "nobus");
-    let out = sb.cmd(["token", "nobus"]).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus").output().unwrap();
+    let out =
+        sb.cmd(["token", "nobus"]).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus").output().unwrap();
     assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("keychain is not available"), "{err}");

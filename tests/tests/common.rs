@@ -18,8 +18,17 @@ pub const SCOPE: &str = "openid offline_access email";
 pub fn add_oauth(sb: &Sandbox, server: &OidcServer, name: &str) {
     sb.run_ok(
         &[
-            "add", name, "--provider", "oauth2", "--issuer", &server.issuer(), "--client-id", "test-native",
-            "--client-secret-stdin", "--scope", SCOPE,
+            "add",
+            name,
+            "--provider",
+            "oauth2",
+            "--issuer",
+            &server.issuer(),
+            "--client-id",
+            "test-native",
+            "--client-secret-stdin",
+            "--scope",
+            SCOPE,
         ],
         Some("test-secret\n"),
     );
@@ -76,7 +85,12 @@ pub fn token(sb: &Sandbox, name: &str) -> String {
 pub fn listed(sb: &Sandbox, name: &str) -> Value {
     let out = sb.run_ok(&["list", "--json"], None);
     let all: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("list --json: {e}: {out}"));
-    all.as_array().unwrap().iter().find(|v| v["name"] == name).cloned().unwrap_or_else(|| panic!("{name} not listed: {out}"))
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} not listed: {out}"))
 }
 
 pub fn state(sb: &Sandbox, name: &str) -> String {
@@ -155,13 +169,17 @@ impl ApiServer {
                     .map(|(_, v)| v.trim().to_string())
                     .unwrap_or_default();
                 let (status, ctype, body) = match &*m.lock().unwrap() {
-                    ApiMode::Accept(good) if *good == auth => ("200 OK", "application/json", r#"{"accountId":"42"}"#.to_string()),
+                    ApiMode::Accept(good) if *good == auth => {
+                        ("200 OK", "application/json", r#"{"accountId":"42"}"#.to_string())
+                    }
                     ApiMode::Accept(_) | ApiMode::Revoked => {
                         ("401 Unauthorized", "application/json", r#"{"message":"Unauthorized"}"#.to_string())
                     }
-                    ApiMode::LoginPage => {
-                        ("200 OK", "text/html", "<!DOCTYPE html><html><body>Log in to continue</body></html>".to_string())
-                    }
+                    ApiMode::LoginPage => (
+                        "200 OK",
+                        "text/html",
+                        "<!DOCTYPE html><html><body>Log in to continue</body></html>".to_string(),
+                    ),
                 };
                 let _ = write!(
                     stream,

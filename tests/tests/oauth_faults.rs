@@ -9,14 +9,27 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use tokenkeeper_tests::{require_test_session, Fault, FaultProxy, Notifications, OidcOptions, OidcServer, Sandbox, Scope};
+use tokenkeeper_tests::{
+    require_test_session, Fault, FaultProxy, Notifications, OidcOptions, OidcServer, Sandbox, Scope,
+};
 
 /// An integration whose token endpoint goes through the proxy.
 fn add_through_proxy(sb: &Sandbox, server: &OidcServer, proxy: &FaultProxy, name: &str) {
     sb.run_ok(
         &[
-            "add", name, "--provider", "oauth2", "--authorize-url", &server.authorize_url(), "--token-url",
-            &format!("{}/token", proxy.url()), "--client-id", "test-native", "--client-secret-stdin", "--scope", SCOPE,
+            "add",
+            name,
+            "--provider",
+            "oauth2",
+            "--authorize-url",
+            &server.authorize_url(),
+            "--token-url",
+            &format!("{}/token", proxy.url()),
+            "--client-id",
+            "test-native",
+            "--client-secret-stdin",
+            "--scope",
+            SCOPE,
         ],
         Some("test-secret\n"),
     );
@@ -34,7 +47,13 @@ fn transient_faults_are_retried_with_backoff_and_never_need_sign_in() {
     let notes = Notifications::new();
     proxy.push_many(
         Scope::Refresh,
-        [Fault::Status(503, None), Fault::Status(500, None), Fault::Status(429, Some(3)), Fault::DropBeforeForward, Fault::Delay(1_500)],
+        [
+            Fault::Status(503, None),
+            Fault::Status(500, None),
+            Fault::Status(429, Some(3)),
+            Fault::DropBeforeForward,
+            Fault::Delay(1_500),
+        ],
     );
     let _daemon = sb.spawn_daemon();
 

@@ -148,9 +148,21 @@ const ADD_AFTER: &str = concat!(
     "as Basic username:token, otherwise as a Bearer token. --expires is the date you chose when\n",
     "creating the token, so Token Keeper can warn you before it ends.\n",
     "\n",
+    "Presets fill the endpoints in: HighQ Collaborate (--provider highq) needs --instance-url\n",
+    "https://HOST/INSTANCE, --client-id and usually --client-secret-stdin; Atlassian OAuth 2.0\n",
+    "(--provider atlassian) needs --client-id, --client-secret-stdin and the API --scope you\n",
+    "registered (offline_access is added); an Atlassian API token (--provider\n",
+    "atlassian-api-token) needs --site https://SITE.atlassian.net and --username EMAIL.\n",
+    "\n",
     "After adding, sign in (or give the API token) with `tokenkeeper login NAME`.\n",
     "\n",
     "Examples:\n",
+    "  printf '%s\\n' \"$SECRET\" | tokenkeeper add reporting --provider highq \\\n",
+    "      --instance-url https://acme.highq.com/acme --client-id 1234 --client-secret-stdin\n",
+    "  printf '%s\\n' \"$SECRET\" | tokenkeeper add jira-sync --provider atlassian \\\n",
+    "      --client-id abcd --client-secret-stdin --scope \"read:jira-work\"\n",
+    "  tokenkeeper add jira-token --provider atlassian-api-token --site https://acme.atlassian.net \\\n",
+    "      --username me@example.com --expires 2026-06-30\n",
     "  tokenkeeper add google --provider oauth2 --issuer https://accounts.google.com \\\n",
     "      --client-id 1234.apps.googleusercontent.com --scope \"openid email\" --client-secret-stdin < secret.txt\n",
     "  tokenkeeper add corp --provider oauth2 --authorize-url https://sso.example.com/authorize \\\n",
@@ -403,6 +415,16 @@ pub struct AddArgs {
     /// The date the API token expires (you chose it when creating the token).
     #[arg(long, value_name = "YYYY-MM-DD", help_heading = "API token", value_parser = parse_date)]
     pub expires: Option<time::Date>,
+
+    /// HighQ Collaborate: the instance's address, https://HOST/INSTANCE.
+    #[arg(long, value_name = "URL", help_heading = "Presets")]
+    pub instance_url: Option<Url>,
+    /// Atlassian API token: the site, https://SITE.atlassian.net.
+    #[arg(long, value_name = "URL", help_heading = "Presets")]
+    pub site: Option<Url>,
+    /// Replaces a preset's default service address, for a local or proxied endpoint.
+    #[arg(long, value_name = "URL", help_heading = "Presets")]
+    pub base_url: Option<Url>,
 }
 
 /// `tokenkeeper login`.

@@ -3,14 +3,17 @@
 //!
 //! The only work done here besides translating is OpenID Connect discovery for `--issuer`
 //! (the engine's [`discover`]), whose endpoints fill whatever the flags left out — flags given
-//! explicitly always win. Which flags fit depends on the provider profile's kind; a flag that
-//! does not fit is refused rather than silently ignored. The client secret comes from standard
-//! input only ([`crate::input`]).
+//! explicitly always win. A preset profile (HighQ, Atlassian) fills its endpoints from its URL
+//! templates and the few addresses the keeper gives (`--instance-url`, `--site`, `--base-url`).
+//! Which flags fit depends on the provider profile; a flag that does not fit is refused rather
+//! than silently ignored. The client secret comes from standard input only ([`crate::input`]).
+
+use std::collections::BTreeMap;
 
 use tokenkeeper_engine::ipc::Backend;
 use tokenkeeper_engine::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind, OauthConfig};
 use tokenkeeper_engine::providers::discovery::{discover, Discovered, DiscoveryError};
-use tokenkeeper_engine::providers::{self, ProfileKind};
+use tokenkeeper_engine::providers::{self, Profile, ProfileKind, TemplateError};
 use tokenkeeper_engine::secret::ClientSecret;
 
 use super::print_out;
@@ -19,10 +22,11 @@ use crate::failure::Failure;
 use crate::{input, words};
 
 pub async fn add(backend: &Backend, args: AddArgs) -> Result<(), Failure> {
-    let kind = providers::find(&args.provider)
-        .ok_or_else(|| Failure::usage(format!("there is no provider called \"{}\"", args.provider)))?
-        .kind;
+    let profile = providers::find(&args.provider)
+        .ok_or_else(|| Failure::usage(format!("there is no provider called \"{}\"", args.provider)))?;
+    let kind = profile.kind;
     check_flags(&args, kind)?;
+    check_preset_flags(&args, &profile)?;
     let client_secret = match args.client_secret_stdin {
         true => Some(ClientSecret::new(input::secret_line(format!("the client secret for {}", args.name)).await?)),
         false => None,
@@ -33,7 +37,7 @@ pub async fn add(backend: &Backend, args: AddArgs) -> Result<(), Failure> {
         }
         _ => None,
     };
-    let config = build_config(&args, kind, discovered.as_ref(), client_secret.is_some())?;
+    let config = build_config(&args, &profile, discovered.as_ref(), client_secret.is_some())?;
     let view = backend.add(config, client_secret).await?;
     let next = match kind {
         ProfileKind::Oauth => "sign in with `tokenkeeper login NAME`",
@@ -90,18 +94,78 @@ fn check_flags(args: &AddArgs, kind: ProfileKind) -> Result<(), Failure> {
     )))
 }
 
-/// The integration's configuration: explicit flags first, then what discovery found.
+/// The preset address flags, by the template variable each fills.
+const PRESET_FLAGS: &[(&str, &str)] = &[("instance", "--instance-url"), ("site", "--site"), ("base", "--base-url")];
+
+fn preset_flag<'a>(args: &'a AddArgs, variable: &str) -> Option<&'a url::Url> {
+    match variable {
+        "instance" => args.instance_url.as_ref(),
+        "site" => args.site.as_ref(),
+        "base" => args.base_url.as_ref(),
+        _ => None,
+    }
+}
+
+fn flag_of(variable: &str) -> String {
+    PRESET_FLAGS.iter().find(|(v, _)| *v == variable).map(|(_, f)| f.to_string()).unwrap_or(format!("{{{variable}}}"))
+}
+
+/// Refuses preset address flags the profile does not use, and addresses that are not HTTPS
+/// (plain HTTP only to this computer, for local test servers).
+fn check_preset_flags(args: &AddArgs, profile: &Profile) -> Result<(), Failure> {
+    for (variable, flag) in PRESET_FLAGS {
+        let Some(url) = preset_flag(args, variable) else { continue };
+        if !profile.uses(variable) {
+            return Err(Failure::usage(format!("{flag} does not apply to the provider \"{}\"", profile.id)));
+        }
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+            return Err(Failure::usage(format!("{flag} must be an https:// address")));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Failure::usage(format!("{flag} must be an address without ?query or #fragment")));
+        }
+    }
+    Ok(())
+}
+
+/// One of the profile's endpoint templates filled with the keeper's addresses, if it has it.
+fn preset_url(args: &AddArgs, profile: &Profile, template: Option<&String>) -> Result<Option<url::Url>, Failure> {
+    let Some(template) = template else { return Ok(None) };
+    let values: BTreeMap<String, String> = PRESET_FLAGS
+        .iter()
+        .filter_map(|(v, _)| {
+            preset_flag(args, v).map(|u| (v.to_string(), u.as_str().trim_end_matches('/').to_string()))
+        })
+        .collect();
+    profile.expand(template, &values).map(Some).map_err(|e| match e {
+        TemplateError::Missing(v) => Failure::usage(format!("{} needs {}", profile.name, flag_of(&v))),
+        other => Failure::usage(format!("the address could not be made: {other}")),
+    })
+}
+
+/// The integration's configuration: explicit flags first, then what discovery found, then the
+/// preset's endpoint templates.
 pub fn build_config(
     args: &AddArgs,
-    kind: ProfileKind,
+    profile: &Profile,
     discovered: Option<&Discovered>,
     has_client_secret: bool,
 ) -> Result<IntegrationConfig, Failure> {
-    let kind = match kind {
+    let endpoints = &profile.endpoints;
+    let preset_probe = preset_url(args, profile, endpoints.probe.as_ref())?;
+    let kind = match profile.kind {
         ProfileKind::Oauth => {
-            let authorize_url =
-                args.authorize_url.clone().or_else(|| discovered.map(|d| d.authorization_endpoint.clone()));
-            let token_url = args.token_url.clone().or_else(|| discovered.map(|d| d.token_endpoint.clone()));
+            let preset_authorize = preset_url(args, profile, endpoints.authorize.as_ref())?;
+            let preset_token = preset_url(args, profile, endpoints.token.as_ref())?;
+            let preset_revocation = preset_url(args, profile, endpoints.revocation.as_ref())?;
+            let authorize_url = args
+                .authorize_url
+                .clone()
+                .or_else(|| discovered.map(|d| d.authorization_endpoint.clone()))
+                .or(preset_authorize);
+            let token_url =
+                args.token_url.clone().or_else(|| discovered.map(|d| d.token_endpoint.clone())).or(preset_token);
             let (Some(authorize_url), Some(token_url)) = (authorize_url, token_url) else {
                 return Err(Failure::usage("give --issuer, or both --authorize-url and --token-url"));
             };
@@ -114,17 +178,23 @@ pub fn build_config(
                 revocation_url: args
                     .revocation_url
                     .clone()
-                    .or_else(|| discovered.and_then(|d| d.revocation_endpoint.clone())),
-                probe_url: args.probe_url.clone().or_else(|| discovered.and_then(|d| d.userinfo_endpoint.clone())),
+                    .or_else(|| discovered.and_then(|d| d.revocation_endpoint.clone()))
+                    .or(preset_revocation),
+                probe_url: args
+                    .probe_url
+                    .clone()
+                    .or_else(|| discovered.and_then(|d| d.userinfo_endpoint.clone()))
+                    .or(preset_probe),
                 client_id,
                 has_client_secret,
-                scopes: args.scopes.iter().flat_map(|s| s.split_whitespace()).map(str::to_string).collect(),
+                scopes: scopes(profile, args),
             })
         }
         ProfileKind::ApiToken => IntegrationKind::ApiToken(ApiTokenConfig {
             probe_url: args
                 .probe_url
                 .clone()
+                .or(preset_probe)
                 .ok_or_else(|| Failure::usage("an API-token integration needs --probe-url"))?,
             username: args.username.clone(),
             expires: args.expires,
@@ -138,6 +208,18 @@ pub fn build_config(
     })
 }
 
+/// The profile's scopes, then the keeper's, each once.
+fn scopes(profile: &Profile, args: &AddArgs) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let given = args.scopes.iter().flat_map(|s| s.split_whitespace()).map(str::to_string);
+    for scope in profile.scopes.iter().cloned().chain(given) {
+        if !out.contains(&scope) {
+            out.push(scope);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +231,82 @@ mod tests {
         let cli = Cli::try_parse_from(["tokenkeeper", "add"].iter().chain(line)).unwrap();
         let Command::Add(args) = cli.command else { panic!() };
         args
+    }
+
+    fn oauth2() -> Profile {
+        providers::find("oauth2").unwrap()
+    }
+
+    fn preset(line: &[&str]) -> Result<IntegrationConfig, Failure> {
+        let args = add_args(line);
+        let profile = providers::find(&args.provider).unwrap();
+        check_flags(&args, profile.kind)?;
+        check_preset_flags(&args, &profile)?;
+        build_config(&args, &profile, None, true)
+    }
+
+    #[test]
+    fn highq_needs_only_the_instance_url() {
+        let config =
+            preset(&["r", "--provider", "highq", "--instance-url", "https://acme.highq.com/acme/", "--client-id", "c"])
+                .unwrap();
+        let IntegrationKind::Oauth(o) = config.kind else { panic!() };
+        assert_eq!(o.authorize_url, url("https://acme.highq.com/acme/authorize.action"));
+        assert_eq!(o.token_url, url("https://acme.highq.com/acme/api/oauth2/token"));
+        assert_eq!(o.probe_url, Some(url("https://acme.highq.com/acme/api/3/users/%7Baccount%7D?type=email")));
+        assert!(o.scopes.is_empty(), "HighQ takes no scope");
+        let missing = preset(&["r", "--provider", "highq", "--client-id", "c"]).unwrap_err();
+        assert_eq!((missing.code, missing.message.as_str()), (2, "HighQ Collaborate needs --instance-url"));
+        let plain =
+            preset(&["r", "--provider", "highq", "--instance-url", "http://acme.highq.com/a", "--client-id", "c"]);
+        assert!(plain.unwrap_err().message.contains("https://"));
+        let local = preset(&["r", "--provider", "highq", "--instance-url", "http://127.0.0.1:9/a", "--client-id", "c"]);
+        assert!(local.is_ok(), "plain HTTP to this computer is for local test servers");
+        let wrong = preset(&[
+            "r",
+            "--provider",
+            "highq",
+            "--instance-url",
+            "https://h/i",
+            "--site",
+            "https://s",
+            "--client-id",
+            "c",
+        ]);
+        assert!(wrong.unwrap_err().message.starts_with("--site does not apply"));
+    }
+
+    #[test]
+    fn atlassian_uses_the_real_host_unless_told_otherwise() {
+        let config =
+            preset(&["j", "--provider", "atlassian", "--client-id", "c", "--scope", "read:jira-work offline_access"])
+                .unwrap();
+        let IntegrationKind::Oauth(o) = config.kind else { panic!() };
+        assert_eq!(o.token_url, url("https://auth.atlassian.com/oauth/token"));
+        assert_eq!(o.authorize_url, url("https://auth.atlassian.com/authorize"));
+        assert_eq!(o.scopes, ["offline_access", "read:jira-work"]);
+        let config =
+            preset(&["j", "--provider", "atlassian", "--client-id", "c", "--base-url", "http://127.0.0.1:5/"]).unwrap();
+        let IntegrationKind::Oauth(o) = config.kind else { panic!() };
+        assert_eq!(o.token_url, url("http://127.0.0.1:5/oauth/token"));
+    }
+
+    #[test]
+    fn an_atlassian_api_token_probes_its_site() {
+        let config = preset(&[
+            "t",
+            "--provider",
+            "atlassian-api-token",
+            "--site",
+            "https://acme.atlassian.net",
+            "--username",
+            "me@example.com",
+        ])
+        .unwrap();
+        let IntegrationKind::ApiToken(a) = config.kind else { panic!() };
+        assert_eq!(a.probe_url, url("https://acme.atlassian.net/rest/api/3/myself"));
+        assert_eq!(a.username.as_deref(), Some("me@example.com"));
+        assert_eq!(preset(&["t", "--provider", "atlassian-api-token"]).unwrap_err().message, "Atlassian needs --site");
     }
 
     fn url(s: &str) -> Url {
@@ -183,7 +341,7 @@ mod tests {
             "--scope",
             "offline_access",
         ]);
-        let config = build_config(&args, ProfileKind::Oauth, Some(&discovered()), true).unwrap();
+        let config = build_config(&args, &oauth2(), Some(&discovered()), true).unwrap();
         assert_eq!(config.probe_interval_secs, 1800);
         let IntegrationKind::Oauth(o) = config.kind else { panic!() };
         assert_eq!(o.issuer, Some(url("https://id.example/")));
@@ -200,7 +358,7 @@ mod tests {
     fn explicit_endpoints_need_both_urls() {
         let args =
             add_args(&["c", "--provider", "oauth2", "--client-id", "cid", "--authorize-url", "https://sso.example/a"]);
-        assert_eq!(build_config(&args, ProfileKind::Oauth, None, false).unwrap_err().code, 2);
+        assert_eq!(build_config(&args, &oauth2(), None, false).unwrap_err().code, 2);
         let args = add_args(&[
             "c",
             "--provider",
@@ -216,7 +374,7 @@ mod tests {
             "--probe-interval",
             "600",
         ]);
-        let config = build_config(&args, ProfileKind::Oauth, None, false).unwrap();
+        let config = build_config(&args, &oauth2(), None, false).unwrap();
         assert_eq!(config.probe_interval_secs, 600);
         let IntegrationKind::Oauth(o) = config.kind else { panic!() };
         assert_eq!((o.issuer, o.revocation_url, o.has_client_secret), (None, None, false));
@@ -237,7 +395,7 @@ mod tests {
             "2026-06-30",
         ]);
         check_flags(&args, ProfileKind::ApiToken).unwrap();
-        let config = build_config(&args, ProfileKind::ApiToken, None, false).unwrap();
+        let config = build_config(&args, &providers::find("api-token").unwrap(), None, false).unwrap();
         assert_eq!(config.provider, "api-token");
         assert_eq!(
             config.kind,

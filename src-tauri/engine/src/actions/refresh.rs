@@ -53,12 +53,13 @@ pub async fn refresh(
     let result = client.exchange_refresh_token(&token).request_async(&send).await;
     match result {
         Ok(answer) => RefreshOutcome::Refreshed(Grant::from_answer(&answer)),
-        Err(error) => classify(error),
+        Err(error) => classify(error, wire),
     }
 }
 
-/// Sorts a token-endpoint error into transient or permanent.
-pub fn classify(error: RequestTokenError<WireError, oauth2::basic::BasicErrorResponse>) -> RefreshOutcome {
+/// Sorts a token-endpoint error into transient or permanent; the profile's plain-language
+/// explanation of the error code leads the reason, the service's own words follow.
+pub fn classify(error: RequestTokenError<WireError, oauth2::basic::BasicErrorResponse>, wire: &Wire) -> RefreshOutcome {
     match error {
         RequestTokenError::ServerResponse(response) => {
             let code = response.error().as_ref().to_string();
@@ -66,7 +67,10 @@ pub fn classify(error: RequestTokenError<WireError, oauth2::basic::BasicErrorRes
                 .error_description()
                 .map(|d| format!(": {}", d.chars().take(200).collect::<String>()))
                 .unwrap_or_default();
-            let reason = format!("the service answered {code}{description}");
+            let reason = match wire.explain(&code) {
+                Some(plain) => format!("{plain} (the service answered {code}{description})"),
+                None => format!("the service answered {code}{description}"),
+            };
             let permanent = matches!(
                 response.error(),
                 BasicErrorResponseType::InvalidGrant
@@ -95,5 +99,32 @@ pub fn classify(error: RequestTokenError<WireError, oauth2::basic::BasicErrorRes
         RequestTokenError::Other(_) => {
             RefreshOutcome::TransientError { reason: "the service sent an unexpected answer".into(), retry_after: None }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oauth2::StandardErrorResponse;
+
+    fn invalid_grant() -> RequestTokenError<WireError, oauth2::basic::BasicErrorResponse> {
+        RequestTokenError::ServerResponse(StandardErrorResponse::new(
+            BasicErrorResponseType::InvalidGrant,
+            Some("Unknown or invalid refresh token.".into()),
+            None,
+        ))
+    }
+
+    #[test]
+    fn the_profile_explains_error_codes_in_plain_words() {
+        let atlassian = crate::providers::find("atlassian").unwrap().wire;
+        let RefreshOutcome::PermanentError { reason } = classify(invalid_grant(), &atlassian) else { panic!() };
+        assert!(reason.starts_with("Atlassian no longer accepts the sign-in"), "{reason}");
+        assert!(
+            reason.ends_with("(the service answered invalid_grant: Unknown or invalid refresh token.)"),
+            "{reason}"
+        );
+        let RefreshOutcome::PermanentError { reason } = classify(invalid_grant(), &Wire::default()) else { panic!() };
+        assert_eq!(reason, "the service answered invalid_grant: Unknown or invalid refresh token.");
     }
 }

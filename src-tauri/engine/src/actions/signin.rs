@@ -63,7 +63,8 @@ pub async fn start(
         .authorize_url(CsrfToken::new_random)
         .set_pkce_challenge(challenge)
         .add_scopes(config.scopes.iter().cloned().map(Scope::new));
-    if config.scopes.iter().any(|s| s == "offline_access") {
+    let prompt_given = extra_params.iter().any(|(k, _)| k == "prompt");
+    if config.scopes.iter().any(|s| s == "offline_access") && !prompt_given {
         // Without prompt=consent, OpenID providers issue no refresh token for offline_access.
         request = request.add_extra_param("prompt", "consent");
     }
@@ -101,7 +102,7 @@ impl PendingSignIn {
         match client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier).request_async(&send).await
         {
             Ok(answer) => SignInOutcome::SignedIn(Grant::from_answer(&answer)),
-            Err(e) => match classify(e) {
+            Err(e) => match classify(e, wire) {
                 RefreshOutcome::PermanentError { reason } => SignInOutcome::Refused { reason },
                 RefreshOutcome::TransientError { reason, .. } => SignInOutcome::Failed { reason },
                 RefreshOutcome::Refreshed(g) => SignInOutcome::SignedIn(g),

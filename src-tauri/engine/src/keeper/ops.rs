@@ -337,7 +337,14 @@ impl Keeper {
             Some(u) => Credential::Basic { username: u, token: &token },
             None => Credential::Bearer(&token),
         };
-        let outcome = probe(&self.inner.http, &url, credential, &wire).await;
+        // HighQ's probe names the account the service reported at sign-in (`{account}`).
+        let outcome = match providers::fill_account(&url, secrets.account.as_deref()) {
+            Some(url) => probe(&self.inner.http, &url, credential, &wire).await,
+            None => ProbeOutcome::Inconclusive {
+                reason: "the service did not say which account signed in, so the token cannot be checked".into(),
+                retry_after: None,
+            },
+        };
         let recorded = outcome.clone();
         self.commit(name, move |slot, now| {
             let (accepted, reason, retry) = match &recorded {
@@ -487,7 +494,9 @@ impl Keeper {
         show_url: impl FnOnce(&Url) -> Result<(), KeeperError>,
     ) -> Result<IntegrationView, KeeperError> {
         let (oauth, profile) = self.oauth_of(name)?;
-        let pending = signin::start(&oauth, &profile.wire, &[])
+        let extra: Vec<(String, String)> =
+            profile.authorize_params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let pending = signin::start(&oauth, &profile.wire, &extra)
             .await
             .map_err(|e| KeeperError::Failed(format!("could not listen on 127.0.0.1 for the sign-in: {e}")))?;
         show_url(&pending.url)?;

@@ -1,15 +1,59 @@
 //! Provider profiles: what differs between services, as data.
 //!
 //! A profile says how a service speaks (request body encoding, response format, how clients
-//! authenticate, which probe statuses mean "this token is dead") and what it promises (refresh
-//! token rotation and lifetime). Profiles are TOML files under `profiles/`, embedded in the
-//! binary; adding a service that speaks standard OAuth needs a file, not code.
+//! authenticate, which probe statuses mean "this token is dead", what its error codes mean in
+//! plain words), what it promises (refresh token rotation and lifetime) and, for a preset, where
+//! its endpoints are. Profiles are TOML files under `profiles/`, embedded in the binary; adding a
+//! service that speaks standard OAuth needs a file, not code.
+//!
+//! # The format
+//!
+//! ```toml
+//! id = "highq"                      # what `--provider` takes
+//! name = "HighQ Collaborate"        # the service's name in notices
+//! kind = "oauth"                    # or "api-token"
+//! scopes = []                       # scopes always asked for (the keeper's --scope adds to them)
+//!
+//! [endpoints]                       # URL templates (optional; without them the keeper gives URLs)
+//! authorize = "{instance}/authorize.action"
+//! token = "{instance}/api/oauth2/token"
+//! revocation = "…"                  # optional
+//! probe = "{instance}/api/3/users/{account}?type=email"
+//!
+//! [endpoints.defaults]              # values for variables the keeper may leave out
+//! base = "https://auth.atlassian.com"
+//!
+//! [authorize_params]                # extra authorization-request parameters
+//! audience = "api.atlassian.com"
+//!
+//! [wire]                            # see [`Wire`]
+//! request_body = "form"             # or "json"
+//! response = "json-or-xml"          # or "json"
+//! client_auth = "body"              # or "basic"
+//! errors_with_status_200 = false
+//! auth_failure_statuses = [401, 403]
+//!
+//! [wire.explanations]               # OAuth error codes in plain words
+//! invalid_grant = "…"
+//!
+//! [refresh_token]
+//! rotates = true
+//! lifetime_days = 365               # counted from the last refresh, unless the service says
+//! ```
+//!
+//! Template variables are filled when the integration is added: `{instance}` (`--instance-url`),
+//! `{site}` (`--site`), `{base}` (`--base-url`, defaulting to `[endpoints.defaults]`). Values
+//! are URLs without a trailing slash. `{account}` stays in the stored URL and is filled at each
+//! check with the account the service named at sign-in (HighQ's `useremail`).
 
 pub mod discovery;
 pub mod token_response;
 pub mod wire;
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+use url::Url;
 
 /// One provider's profile.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -23,6 +67,119 @@ pub struct Profile {
     pub wire: Wire,
     #[serde(default)]
     pub refresh_token: RefreshTokenRule,
+    /// Scopes always asked for; the keeper's own are added.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Where the service's endpoints are, as URL templates.
+    #[serde(default)]
+    pub endpoints: Endpoints,
+    /// Extra parameters of the authorization request (Atlassian: `audience`, `prompt`).
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+}
+
+/// URL templates of a preset's endpoints (see the module documentation).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Endpoints {
+    pub authorize: Option<String>,
+    pub token: Option<String>,
+    pub revocation: Option<String>,
+    pub probe: Option<String>,
+    /// Values for template variables the keeper does not give.
+    pub defaults: BTreeMap<String, String>,
+}
+
+/// The placeholder filled at check time with the signed-in account.
+pub const ACCOUNT_VARIABLE: &str = "account";
+
+/// Why a template could not become a URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template needs a value the keeper did not give (the variable's name).
+    #[error("this provider needs a value for {{{0}}}")]
+    Missing(String),
+    /// The template names a variable no one can fill (a broken profile).
+    #[error("unknown variable {{{0}}} in a URL template")]
+    Unknown(String),
+    /// The filled template is not a URL.
+    #[error("{0} is not a valid URL")]
+    BadUrl(String),
+}
+
+impl Profile {
+    /// The template variables the profile's endpoints use (without `{account}`), in order.
+    pub fn variables(&self) -> Vec<String> {
+        let e = &self.endpoints;
+        let mut out = Vec::new();
+        for template in [&e.authorize, &e.token, &e.revocation, &e.probe].into_iter().flatten() {
+            for var in variables_of(template) {
+                if var != ACCOUNT_VARIABLE && !out.contains(&var) {
+                    out.push(var);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `variable` appears in any endpoint template.
+    pub fn uses(&self, variable: &str) -> bool {
+        self.variables().iter().any(|v| v == variable)
+    }
+
+    /// Fills `template` with `values` (then the profile's defaults); `{account}` stays.
+    pub fn expand(&self, template: &str, values: &BTreeMap<String, String>) -> Result<Url, TemplateError> {
+        let mut out = String::with_capacity(template.len() + 64);
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = rest[open..].find('}').map(|c| open + c).ok_or_else(|| TemplateError::Unknown("{".into()))?;
+            let var = &rest[open + 1..close];
+            if var == ACCOUNT_VARIABLE {
+                out.push_str("{account}");
+            } else if let Some(value) = values.get(var).or_else(|| self.endpoints.defaults.get(var)) {
+                out.push_str(value.trim_end_matches('/'));
+            } else if self.endpoints.defaults.contains_key(var) || KNOWN_VARIABLES.contains(&var) {
+                return Err(TemplateError::Missing(var.to_string()));
+            } else {
+                return Err(TemplateError::Unknown(var.to_string()));
+            }
+            rest = &rest[close + 1..];
+        }
+        out.push_str(rest);
+        Url::parse(&out).map_err(|_| TemplateError::BadUrl(out.split('?').next().unwrap_or_default().to_string()))
+    }
+}
+
+/// Variables the keeper can give when adding an integration.
+pub const KNOWN_VARIABLES: &[&str] = &["instance", "site", "base"];
+
+fn variables_of(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        out.push(rest[open + 1..open + close].to_string());
+        rest = &rest[open + close + 1..];
+    }
+    out
+}
+
+/// `url` with its `{account}` path segment (stored percent-encoded) replaced by `account`,
+/// encoded as one path segment. `None` when the URL needs an account and none is known.
+pub fn fill_account(url: &Url, account: Option<&str>) -> Option<Url> {
+    const MARK: &str = "/%7Baccount%7D";
+    if !url.path().contains(MARK) {
+        return Some(url.clone());
+    }
+    let account = account.filter(|a| !a.is_empty())?;
+    let mut scratch = Url::parse("http://segment/").expect("a valid URL");
+    scratch.path_segments_mut().ok()?.push(account);
+    let encoded = scratch.path().to_string(); // "/" + the account as one encoded segment
+    let path = url.path().replace(MARK, &encoded);
+    let mut filled = url.clone();
+    filled.set_path(&path);
+    Some(filled)
 }
 
 /// Whether the profile describes refreshable OAuth tokens or a static API token.
@@ -47,6 +204,15 @@ pub struct Wire {
     pub errors_with_status_200: bool,
     /// Probe answers that mean the token no longer works (HighQ uses 403 for "expired").
     pub auth_failure_statuses: Vec<u16>,
+    /// OAuth error codes (`invalid_grant`, …) explained in plain words for this service.
+    pub explanations: BTreeMap<String, String>,
+}
+
+impl Wire {
+    /// The plain-language explanation of an error code, if the profile has one.
+    pub fn explain(&self, code: &str) -> Option<&str> {
+        self.explanations.get(code).map(String::as_str)
+    }
 }
 
 impl Default for Wire {
@@ -57,6 +223,7 @@ impl Default for Wire {
             client_auth: ClientAuth::Basic,
             errors_with_status_200: false,
             auth_failure_statuses: vec![401, 403],
+            explanations: BTreeMap::new(),
         }
     }
 }
@@ -96,7 +263,13 @@ pub struct RefreshTokenRule {
     pub lifetime_days: Option<u32>,
 }
 
-const BUILT_IN: &[&str] = &[include_str!("profiles/oauth2.toml"), include_str!("profiles/api-token.toml")];
+const BUILT_IN: &[&str] = &[
+    include_str!("profiles/oauth2.toml"),
+    include_str!("profiles/api-token.toml"),
+    include_str!("profiles/highq.toml"),
+    include_str!("profiles/atlassian.toml"),
+    include_str!("profiles/atlassian-api-token.toml"),
+];
 
 /// Every built-in profile.
 pub fn built_in() -> Vec<Profile> {
@@ -125,5 +298,88 @@ mod tests {
         assert_eq!(find("oauth2").unwrap().kind, ProfileKind::Oauth);
         assert_eq!(find("api-token").unwrap().kind, ProfileKind::ApiToken);
         assert!(find("nope").is_none());
+    }
+
+    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_generic_profiles_have_no_endpoints() {
+        for id in ["oauth2", "api-token"] {
+            let p = find(id).unwrap();
+            assert_eq!(p.endpoints, Endpoints::default());
+            assert!(p.variables().is_empty() && p.scopes.is_empty() && p.authorize_params.is_empty());
+        }
+    }
+
+    #[test]
+    fn highq_endpoints_come_from_the_instance_url() {
+        let p = find("highq").unwrap();
+        assert_eq!(p.name, "HighQ Collaborate");
+        assert_eq!(p.variables(), ["instance"]);
+        let v = values(&[("instance", "https://acme.highq.com/acme/")]);
+        let e = &p.endpoints;
+        assert_eq!(
+            p.expand(e.authorize.as_ref().unwrap(), &v).unwrap().as_str(),
+            "https://acme.highq.com/acme/authorize.action"
+        );
+        assert_eq!(
+            p.expand(e.token.as_ref().unwrap(), &v).unwrap().as_str(),
+            "https://acme.highq.com/acme/api/oauth2/token"
+        );
+        let probe = p.expand(e.probe.as_ref().unwrap(), &v).unwrap();
+        assert_eq!(probe.as_str(), "https://acme.highq.com/acme/api/3/users/%7Baccount%7D?type=email");
+        assert_eq!(
+            fill_account(&probe, Some("user@client name.com")).unwrap().as_str(),
+            "https://acme.highq.com/acme/api/3/users/user@client%20name.com?type=email"
+        );
+        assert_eq!(fill_account(&probe, None), None, "no account, no check");
+        assert_eq!(p.wire.client_auth, ClientAuth::Body);
+        assert_eq!(p.wire.response, ResponseFormat::JsonOrXml);
+        assert!(p.wire.auth_failure_statuses.contains(&403));
+        assert_eq!(p.refresh_token, RefreshTokenRule { rotates: true, lifetime_days: Some(365) });
+        assert_eq!(p.expand("{instance}/x", &BTreeMap::new()), Err(TemplateError::Missing("instance".into())));
+    }
+
+    #[test]
+    fn atlassian_base_defaults_to_the_real_host_and_can_be_overridden() {
+        let p = find("atlassian").unwrap();
+        let token = p.endpoints.token.clone().unwrap();
+        assert_eq!(p.expand(&token, &BTreeMap::new()).unwrap().as_str(), "https://auth.atlassian.com/oauth/token");
+        let local = values(&[("base", "http://127.0.0.1:8080")]);
+        assert_eq!(p.expand(&token, &local).unwrap().as_str(), "http://127.0.0.1:8080/oauth/token");
+        assert_eq!(p.wire.request_body, BodyEncoding::Json);
+        assert_eq!(p.authorize_params.get("audience").map(String::as_str), Some("api.atlassian.com"));
+        assert_eq!(p.authorize_params.get("prompt").map(String::as_str), Some("consent"));
+        assert_eq!(p.scopes, ["offline_access"]);
+        assert!(p.wire.explain("invalid_grant").unwrap().contains("no longer accepts"));
+        assert!(p.refresh_token.rotates);
+    }
+
+    #[test]
+    fn atlassian_api_token_probes_myself_on_the_site() {
+        let p = find("atlassian-api-token").unwrap();
+        assert_eq!(p.kind, ProfileKind::ApiToken);
+        let v = values(&[("site", "https://acme.atlassian.net")]);
+        let url = p.expand(p.endpoints.probe.as_ref().unwrap(), &v).unwrap();
+        assert_eq!(url.as_str(), "https://acme.atlassian.net/rest/api/3/myself");
+    }
+
+    #[test]
+    fn broken_templates_and_profiles_are_refused() {
+        let p = find("oauth2").unwrap();
+        assert_eq!(p.expand("{nope}/x", &BTreeMap::new()), Err(TemplateError::Unknown("nope".into())));
+        assert!(matches!(p.expand("{site}", &values(&[("site", "not a url")])), Err(TemplateError::BadUrl(_))));
+        assert!(toml::from_str::<Profile>("id = \"x\"\nname = \"X\"\nkind = \"oauth\"\n[endpoints]\ntokn = \"a\"\n")
+            .is_err());
+        let p: Profile = toml::from_str(
+            "id = \"gh\"\nname = \"GitHub\"\nkind = \"oauth\"\n[endpoints]\ntoken = \"https://github.com/login/oauth/access_token\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            p.expand(p.endpoints.token.as_ref().unwrap(), &BTreeMap::new()).unwrap().host_str(),
+            Some("github.com")
+        );
     }
 }

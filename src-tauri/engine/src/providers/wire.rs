@@ -96,7 +96,11 @@ pub async fn token_call(
     wire: &Wire,
     request: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, WireError> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if wire.request_body == BodyEncoding::Json {
+        // oauth2-rs set a form content type; reqwest's `header` appends, so two would go out.
+        parts.headers.remove(CONTENT_TYPE);
+    }
     let url = parts.uri.to_string();
     let host = host_of(&url);
     let mut builder = client.request(parts.method, &url).headers(parts.headers);

@@ -1,0 +1,438 @@
+//! Local stand-ins for the preset services, reproducing their documented wire formats and
+//! failure modes (PRODUCT.md, "Provider facts"):
+//!
+//! * [`HighQ`]: token endpoint `POST {instance}/api/oauth2/token` with `client_id` and
+//!   `client_secret` in the form body, answering in XML `<TokenResponse>` (with `<useremail>`) as
+//!   the seed documents; rotating refresh tokens (only the newest works); an unknown refresh token
+//!   is an `invalid_grant` error; `GET {instance}/api/3/users/{email}?type=email` answers
+//!   `403 Access denied` for an expired or unknown access token.
+//! * [`Atlassian`]: `GET /authorize` (requires `audience=api.atlassian.com`, `prompt=consent` and
+//!   `offline_access`, then redirects to the loopback address), `POST /oauth/token` with a JSON
+//!   body only (a form body gets 400), rotating refresh tokens, and
+//!   `403 {"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}`.
+//!
+//! Each is a small std HTTP/1.1 server on 127.0.0.1 (one thread per connection,
+//! `connection: close`), enough for reqwest and for the harness's browser.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One request as the servers see it.
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub fn form(&self) -> HashMap<String, String> {
+        url::form_urlencoded::parse(&self.body).into_owned().collect()
+    }
+    pub fn bearer(&self) -> Option<&str> {
+        self.header("authorization")?.strip_prefix("Bearer ")
+    }
+}
+
+/// An answer.
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<String>) -> Self {
+        Self { status, content_type, body: body.into(), location: None }
+    }
+    pub fn json(status: u16, body: serde_json::Value) -> Self {
+        Self::new(status, "application/json", body.to_string())
+    }
+    pub fn redirect(location: String) -> Self {
+        Self { status: 302, content_type: "text/plain", body: String::new(), location: Some(location) }
+    }
+}
+
+type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// Serves `handler` on 127.0.0.1 (a random port) until the test ends.
+pub fn serve(handler: Handler) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let handler = handler.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let Some(request) = read_request(&mut stream) else { return };
+                let r = handler(&request);
+                let reason = match r.status {
+                    200 => "OK",
+                    302 => "Found",
+                    400 => "Bad Request",
+                    401 => "Unauthorized",
+                    403 => "Forbidden",
+                    _ => "Status",
+                };
+                let location = r.location.map(|l| format!("location: {l}\r\n")).unwrap_or_default();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\n{location}connection: close\r\n\r\n{}",
+                    r.status,
+                    r.content_type,
+                    r.body.len(),
+                    r.body
+                );
+            });
+        }
+    });
+    addr
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 || buf.len() > 64 * 1024 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_string();
+    let target = first.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize =
+        headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let url = url::Url::parse(&format!("http://x{target}")).ok()?;
+    Some(Request {
+        method,
+        path: url.path().to_string(),
+        query: url.query_pairs().into_owned().collect(),
+        headers,
+        body,
+    })
+}
+
+fn random_token(prefix: &str) -> String {
+    format!("{prefix}-{:032x}", rand::random::<u128>())
+}
+
+/// Tokens of one fake service: access tokens with their end, and the refresh tokens that work.
+#[derive(Default)]
+struct Tokens {
+    access: HashMap<String, Instant>,
+    /// The refresh token that works now, and older ones still accepted until the given time.
+    refresh: HashMap<String, Option<Instant>>,
+    refreshes: usize,
+    codes: HashMap<String, String>,
+}
+
+impl Tokens {
+    fn issue(&mut self, ttl: Duration) -> (String, String) {
+        let at = random_token("at");
+        let rt = random_token("rt");
+        self.access.insert(at.clone(), Instant::now() + ttl);
+        self.refresh.insert(rt.clone(), None);
+        (at, rt)
+    }
+    fn active(&self, at: &str) -> bool {
+        self.access.get(at).is_some_and(|end| Instant::now() < *end)
+    }
+    /// Consumes `rt` (rotation): the old one works for `reuse` more, then dies.
+    fn use_refresh(&mut self, rt: &str, reuse: Duration) -> bool {
+        let ok = match self.refresh.get(rt) {
+            Some(None) => true,
+            Some(Some(until)) => Instant::now() < *until,
+            None => false,
+        };
+        if ok {
+            self.refresh.insert(rt.to_string(), Some(Instant::now() + reuse));
+            self.refreshes += 1;
+        }
+        ok
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HighQ Collaborate
+// ---------------------------------------------------------------------------------------------
+
+pub const HIGHQ_CLIENT_ID: &str = "hq-reporting-client";
+pub const HIGHQ_CLIENT_SECRET: &str = "hq-client-secret-81723";
+pub const HIGHQ_EMAIL: &str = "reporter@client.example";
+
+/// A HighQ Collaborate instance at `http://127.0.0.1:PORT/acme`.
+pub struct HighQ {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<HighQState>>,
+}
+
+struct HighQState {
+    ttl: Duration,
+    tokens: Tokens,
+    /// Every users-endpoint request target (path and query).
+    probes: Vec<String>,
+    /// Answer 403 to every users-endpoint request (the account lost its access).
+    deny_all: bool,
+}
+
+impl HighQ {
+    pub fn start(access_ttl: Duration) -> Self {
+        let state = Arc::new(Mutex::new(HighQState {
+            ttl: access_ttl,
+            tokens: Tokens::default(),
+            probes: Vec::new(),
+            deny_all: false,
+        }));
+        let s = state.clone();
+        let addr = serve(Arc::new(move |r: &Request| highq_answer(&mut s.lock().unwrap(), r)));
+        Self { addr, state }
+    }
+
+    pub fn instance_url(&self) -> String {
+        format!("http://{}/acme", self.addr)
+    }
+
+    /// The XML token response a first sign-in gives (as in the seed).
+    pub fn sign_in_response(&self) -> String {
+        let mut s = self.state.lock().unwrap();
+        let ttl = s.ttl;
+        let (at, rt) = s.tokens.issue(ttl);
+        token_xml(&at, &rt, ttl)
+    }
+
+    pub fn is_active(&self, access_token: &str) -> bool {
+        self.state.lock().unwrap().tokens.active(access_token)
+    }
+
+    pub fn refreshes(&self) -> usize {
+        self.state.lock().unwrap().tokens.refreshes
+    }
+
+    pub fn probes(&self) -> Vec<String> {
+        self.state.lock().unwrap().probes.clone()
+    }
+
+    /// An administrator revokes the app's access: every token dies.
+    pub fn revoke_all(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.tokens.access.clear();
+        s.tokens.refresh.clear();
+    }
+
+    pub fn deny_all(&self, deny: bool) {
+        self.state.lock().unwrap().deny_all = deny;
+    }
+}
+
+fn token_xml(at: &str, rt: &str, ttl: Duration) -> String {
+    format!(
+        "<TokenResponse>\n<access_token>{at}</access_token>\n<expires_in>{}</expires_in>\n\
+         <refresh_token>{rt}</refresh_token>\n<token_type>bearer</token_type>\n\
+         <useremail>{HIGHQ_EMAIL}</useremail>\n</TokenResponse>",
+        ttl.as_secs()
+    )
+}
+
+fn highq_error(status: u16, error: &str, description: &str) -> Response {
+    Response::new(
+        status,
+        "application/xml",
+        format!(
+            "<ErrorResponse><error>{error}</error><error_description>{description}</error_description></ErrorResponse>"
+        ),
+    )
+}
+
+fn highq_answer(s: &mut HighQState, r: &Request) -> Response {
+    if r.method == "POST" && r.path == "/acme/api/oauth2/token" {
+        if !r.header("content-type").unwrap_or("").starts_with("application/x-www-form-urlencoded") {
+            return highq_error(400, "invalid_request", "form body expected");
+        }
+        let form = r.form();
+        let field = |k: &str| form.get(k).map(String::as_str);
+        if field("client_id") != Some(HIGHQ_CLIENT_ID) || field("client_secret") != Some(HIGHQ_CLIENT_SECRET) {
+            return highq_error(401, "invalid_client", "Client authentication failed");
+        }
+        if field("grant_type") != Some("refresh_token") {
+            return highq_error(400, "unsupported_grant_type", "Unsupported grant type");
+        }
+        // Only the newest refresh token works (the reset at each generation).
+        if !s.tokens.use_refresh(field("refresh_token").unwrap_or(""), Duration::ZERO) {
+            return highq_error(400, "invalid_grant", "Invalid refresh token");
+        }
+        let ttl = s.ttl;
+        let (at, rt) = s.tokens.issue(ttl);
+        return Response::new(200, "application/xml", token_xml(&at, &rt, ttl));
+    }
+    if r.method == "GET" && r.path.starts_with("/acme/api/3/users/") {
+        let query: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        s.probes.push(format!("{}?{}", r.path, query.join("&")));
+        let ok = !s.deny_all
+            && r.bearer().is_some_and(|t| s.tokens.active(t))
+            && r.path == format!("/acme/api/3/users/{HIGHQ_EMAIL}")
+            && r.param("type") == Some("email");
+        return if ok {
+            Response::json(200, serde_json::json!({"email": HIGHQ_EMAIL, "firstname": "Report", "lastname": "Bot"}))
+        } else {
+            Response::new(403, "text/plain", "Access denied")
+        };
+    }
+    Response::new(404, "text/plain", "Not found")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atlassian OAuth 2.0 (3LO)
+// ---------------------------------------------------------------------------------------------
+
+pub const ATLASSIAN_CLIENT_ID: &str = "atl-client-4d2";
+pub const ATLASSIAN_CLIENT_SECRET: &str = "atl-secret-90210";
+
+/// auth.atlassian.com at `http://127.0.0.1:PORT`.
+pub struct Atlassian {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<AtlassianState>>,
+}
+
+struct AtlassianState {
+    ttl: Duration,
+    reuse_window: Duration,
+    tokens: Tokens,
+    /// The query of every authorization request.
+    authorize_queries: Vec<Vec<(String, String)>>,
+    /// Token requests refused because their body was not JSON.
+    form_bodies: usize,
+}
+
+impl Atlassian {
+    pub fn start(access_ttl: Duration) -> Self {
+        let state = Arc::new(Mutex::new(AtlassianState {
+            ttl: access_ttl,
+            reuse_window: Duration::from_secs(600),
+            tokens: Tokens::default(),
+            authorize_queries: Vec::new(),
+            form_bodies: 0,
+        }));
+        let s = state.clone();
+        let addr = serve(Arc::new(move |r: &Request| atlassian_answer(&mut s.lock().unwrap(), r)));
+        Self { addr, state }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn is_active(&self, access_token: &str) -> bool {
+        self.state.lock().unwrap().tokens.active(access_token)
+    }
+
+    pub fn refreshes(&self) -> usize {
+        self.state.lock().unwrap().tokens.refreshes
+    }
+
+    pub fn form_bodies(&self) -> usize {
+        self.state.lock().unwrap().form_bodies
+    }
+
+    pub fn authorize_queries(&self) -> Vec<Vec<(String, String)>> {
+        self.state.lock().unwrap().authorize_queries.clone()
+    }
+
+    /// The user revokes the app's access: every refresh token becomes unknown.
+    pub fn revoke_all(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.tokens.access.clear();
+        s.tokens.refresh.clear();
+    }
+}
+
+fn atlassian_answer(s: &mut AtlassianState, r: &Request) -> Response {
+    if r.method == "GET" && r.path == "/authorize" {
+        s.authorize_queries.push(r.query.clone());
+        let scope_ok = r.param("scope").is_some_and(|sc| sc.split(' ').any(|x| x == "offline_access"));
+        let ok = r.param("audience") == Some("api.atlassian.com")
+            && r.param("prompt") == Some("consent")
+            && r.param("response_type") == Some("code")
+            && r.param("client_id") == Some(ATLASSIAN_CLIENT_ID)
+            && scope_ok;
+        let (Some(redirect), Some(state), true) = (r.param("redirect_uri"), r.param("state"), ok) else {
+            return Response::new(400, "text/html", "<html><body>Something went wrong</body></html>");
+        };
+        let code = random_token("code");
+        s.tokens.codes.insert(code.clone(), redirect.to_string());
+        return Response::redirect(format!("{redirect}?code={code}&state={state}"));
+    }
+    if r.method == "POST" && r.path == "/oauth/token" {
+        if !r.header("content-type").unwrap_or("").starts_with("application/json") {
+            s.form_bodies += 1;
+            return Response::json(
+                400,
+                serde_json::json!({"error": "invalid_request", "error_description": "Request body must be JSON."}),
+            );
+        }
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+            return Response::json(400, serde_json::json!({"error": "invalid_request"}));
+        };
+        let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or("");
+        if field("client_id") != ATLASSIAN_CLIENT_ID || field("client_secret") != ATLASSIAN_CLIENT_SECRET {
+            return Response::json(
+                401,
+                serde_json::json!({"error": "access_denied", "error_description": "Unauthorized"}),
+            );
+        }
+        let granted = match field("grant_type") {
+            "authorization_code" => s.tokens.codes.remove(field("code")).is_some_and(|r| r == field("redirect_uri")),
+            "refresh_token" => {
+                let window = s.reuse_window;
+                s.tokens.use_refresh(field("refresh_token"), window)
+            }
+            _ => false,
+        };
+        if !granted {
+            return Response::json(
+                403,
+                serde_json::json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}),
+            );
+        }
+        let ttl = s.ttl;
+        let (at, rt) = s.tokens.issue(ttl);
+        return Response::json(
+            200,
+            serde_json::json!({"access_token": at, "refresh_token": rt, "expires_in": ttl.as_secs(),
+                               "scope": "read:jira-work offline_access", "token_type": "Bearer"}),
+        );
+    }
+    Response::new(404, "text/plain", "Not found")
+}
