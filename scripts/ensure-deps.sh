@@ -84,7 +84,7 @@ fi
 # the tray app's window (ui/): its npm packages and its build (ui/dist, embedded by the app)
 UI=ui
 if [ ! -d "$UI/node_modules" ] || [ "$UI/package-lock.json" -nt "$UI/node_modules" ]; then
-  say "installing $UI/node_modules (npm ci)"
+  say "installing $UI/node_modules (npm install --no-save)"
   ANY=$((ANY + 1))
   if [ "$DRY" != 1 ]; then
     # not `npm ci`: npm 11 rejects this lock file because it lists the Tauri CLI's optional binaries

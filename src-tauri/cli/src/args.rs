@@ -152,11 +152,19 @@ const ADD_AFTER: &str = concat!(
     "https://HOST/INSTANCE, --client-id and usually --client-secret-stdin; Atlassian OAuth 2.0\n",
     "(--provider atlassian) needs --client-id, --client-secret-stdin and the API --scope you\n",
     "registered (offline_access is added); an Atlassian API token (--provider\n",
-    "atlassian-api-token) needs --site https://SITE.atlassian.net and --username EMAIL.\n",
+    "atlassian-api-token) needs --site https://SITE.atlassian.net and --username EMAIL. GitHub\n",
+    "App user tokens (--provider github), Google (--provider google) and Microsoft (--provider\n",
+    "microsoft, --tenant defaults to common) need --client-id and usually --client-secret-stdin.\n",
+    "\n",
+    "A profile file an administrator hands out (--from FILE, TOML) gives all of this at once:\n",
+    "name (suggested; --name replaces it), provider, and the flags' names in snake case\n",
+    "(instance_url, client_id, scopes, probe_interval_secs, ...), plus an optional client_secret,\n",
+    "which moves into the keychain; the file can be deleted afterwards.\n",
     "\n",
     "After adding, sign in (or give the API token) with `tokenkeeper login NAME`.\n",
     "\n",
     "Examples:\n",
+    "  tokenkeeper add --from reporting.toml --name reporting\n",
     "  printf '%s\\n' \"$SECRET\" | tokenkeeper add reporting --provider highq \\\n",
     "      --instance-url https://acme.highq.com/acme --client-id 1234 --client-secret-stdin\n",
     "  printf '%s\\n' \"$SECRET\" | tokenkeeper add jira-sync --provider atlassian \\\n",
@@ -178,6 +186,11 @@ const LOGIN_AFTER: &str = concat!(
     "127.0.0.1. With --no-browser, the address to open is the only line on standard output;\n",
     "open it in a browser on this computer. Messages go to standard error.\n",
     "\n",
+    "--device signs in where no browser can reach this computer (a server over SSH): it shows a\n",
+    "code and an address; confirm the code there on any device (phone, laptop). The address is\n",
+    "the only line on standard output. The service must offer device sign-in (OpenID Connect\n",
+    "discovery: device_authorization_endpoint).\n",
+    "\n",
     "--from-response stores a token response the service already gave you (JSON, or XML where\n",
     "the provider uses it), read from FILE or, for `-`, standard input (at most 1 MiB).\n",
     "\n",
@@ -187,6 +200,7 @@ const LOGIN_AFTER: &str = concat!(
     "Examples:\n",
     "  tokenkeeper login google\n",
     "  tokenkeeper login google --no-browser\n",
+    "  tokenkeeper login reports --device\n",
     "  tokenkeeper login highq --from-response response.xml\n",
     "  pass show jira-token | tokenkeeper login jira\n",
     "\n",
@@ -372,11 +386,23 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The new integration's name (letters, digits, spaces, '-', '_' and '.').
-    pub name: String,
+    #[arg(required_unless_present = "from", conflicts_with = "from")]
+    pub name: Option<String>,
 
     /// The provider profile.
-    #[arg(long, value_parser = provider_parser())]
-    pub provider: String,
+    #[arg(long, value_parser = provider_parser(), required_unless_present = "from")]
+    pub provider: Option<String>,
+
+    /// Take everything from a profile file an administrator handed out (TOML).
+    #[arg(long, value_name = "FILE", help_heading = "Profile file", conflicts_with_all = [
+        "provider", "issuer", "authorize_url", "token_url", "revocation_url", "client_id",
+        "client_secret_stdin", "scopes", "probe_url", "probe_interval", "username", "expires",
+        "instance_url", "site", "base_url",
+    ])]
+    pub from: Option<PathBuf>,
+    /// With --from: the name to use instead of the one the file suggests.
+    #[arg(long = "name", value_name = "NAME", help_heading = "Profile file", requires = "from")]
+    pub new_name: Option<String>,
 
     /// OpenID Connect issuer: the endpoints are discovered from it.
     #[arg(long, value_name = "URL", help_heading = "OAuth")]
@@ -425,6 +451,9 @@ pub struct AddArgs {
     /// Replaces a preset's default service address, for a local or proxied endpoint.
     #[arg(long, value_name = "URL", help_heading = "Presets")]
     pub base_url: Option<Url>,
+    /// Microsoft: the directory (common, organizations, consumers, a tenant id or domain).
+    #[arg(long, value_name = "TENANT", help_heading = "Presets")]
+    pub tenant: Option<String>,
 }
 
 /// `tokenkeeper login`.
@@ -438,6 +467,10 @@ pub struct LoginArgs {
     /// Store a token response the service already gave you, from FILE or `-` (standard input).
     #[arg(long, value_name = "FILE|-", conflicts_with = "no_browser")]
     pub from_response: Option<PathBuf>,
+    /// Device sign-in (RFC 8628), for machines without a browser: shows a code to confirm on any
+    /// device, and prints the address to open as the only line on standard output.
+    #[arg(long, conflicts_with_all = ["no_browser", "from_response"])]
+    pub device: bool,
 }
 
 /// Flags that would put a secret on the command line, as typed, and the message for each.
@@ -566,6 +599,30 @@ mod tests {
             Err(Rejected::Secret(m)) => m,
             other => panic!("{line:?} not refused: {other:?}"),
         }
+    }
+
+    #[test]
+    fn add_from_a_profile_file_takes_only_a_new_name() {
+        let cli = parse(&["add", "--from", "p.toml", "--name", "mine"]).unwrap();
+        let Command::Add(add) = cli.command else { panic!() };
+        assert_eq!(
+            (add.from.as_deref(), add.new_name.as_deref()),
+            (Some(std::path::Path::new("p.toml")), Some("mine"))
+        );
+        let Command::Add(add) = parse(&["add", "--from", "p.toml"]).unwrap().command else { panic!() };
+        assert_eq!((add.name, add.provider), (None, None));
+        for bad in [
+            &["add", "--from", "p.toml", "--provider", "oauth2"][..],
+            &["add", "x", "--from", "p.toml"],
+            &["add", "--from", "p.toml", "--client-id", "c"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().kind(), ErrorKind::ArgumentConflict, "{bad:?}");
+        }
+        assert_eq!(
+            parse(&["add", "--name", "x", "--provider", "oauth2"]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(parse(&["add"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
     }
 
     #[test]

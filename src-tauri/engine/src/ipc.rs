@@ -3,7 +3,7 @@
 //!
 //! The socket's directory is private to the user (0700) and the server also checks every peer's
 //! uid (`SO_PEERCRED`), so no other user can ask for a token. One request per connection; a
-//! sign-in answers twice (the URL, then the result). [`Backend`] gives the command the same
+//! sign-in answers twice (the URL or the device code, then the result). [`Backend`] gives the command the same
 //! methods whether it talks to a running keeper or opens the keeper itself (direct mode, under
 //! the same cross-process lock) — so there is no second copy of any token logic.
 
@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use url::Url;
 
+use crate::actions::device::DeviceCode;
 use crate::keeper::{IntegrationStatus, Keeper, KeeperError, KeeperOptions};
 use crate::model::{IntegrationConfig, IntegrationView};
 use crate::paths::Paths;
@@ -35,6 +36,7 @@ enum Request {
     Add { config: Box<IntegrationConfig>, client_secret: Option<String> },
     Remove { name: String, revoke: bool },
     SignIn { name: String },
+    DeviceSignIn { name: String },
     StoreResponse { name: String, body: String },
     StoreApiToken { name: String, token: String },
 }
@@ -59,6 +61,10 @@ enum Answer {
     /// The sign-in URL; the result follows on the next line.
     SignInUrl {
         url: Url,
+    },
+    /// A device sign-in's code and address; the result follows on the next line.
+    DeviceCode {
+        code: DeviceCode,
     },
     Error {
         error: KeeperError,
@@ -162,6 +168,21 @@ async fn handle(keeper: Keeper, stream: UnixStream) -> std::io::Result<()> {
                 }
             }
         }
+        Request::DeviceSignIn { name } => {
+            let (code_tx, code_rx) = tokio::sync::oneshot::channel();
+            let signing = keeper.sign_in_with_device_code(&name, move |code| {
+                let _ = code_tx.send(code.clone());
+                Ok(())
+            });
+            tokio::pin!(signing);
+            tokio::select! {
+                done = &mut signing => result(done.map(|view| Answer::View { view })),
+                Ok(code) = code_rx => {
+                    send(&mut write, &Answer::DeviceCode { code }).await?;
+                    result(signing.await.map(|view| Answer::View { view }))
+                }
+            }
+        }
     };
     send(&mut write, &answer).await
 }
@@ -178,8 +199,16 @@ async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> 
 
 // ---- client ---------------------------------------------------------------------------------
 
-/// Called with a sign-in URL when the running keeper sends one.
-type ShowUrl<'a> = dyn FnMut(&Url) -> Result<(), KeeperError> + Send + 'a;
+/// What a running keeper asks the command to show during a sign-in.
+enum Prompt<'p> {
+    /// The authorization URL of a browser sign-in.
+    Url(&'p Url),
+    /// The code and address of a device sign-in.
+    Code(&'p DeviceCode),
+}
+
+/// Called with a sign-in URL or device code when the running keeper sends one.
+type ShowPrompt<'a> = dyn for<'p> FnMut(Prompt<'p>) -> Result<(), KeeperError> + Send + 'a;
 
 /// A connection target for a running keeper.
 pub struct Client {
@@ -194,7 +223,7 @@ impl Client {
         Some(Client { socket })
     }
 
-    async fn call(&self, request: &Request, mut on_url: Option<&mut ShowUrl<'_>>) -> Result<Answer, KeeperError> {
+    async fn call(&self, request: &Request, mut on_prompt: Option<&mut ShowPrompt<'_>>) -> Result<Answer, KeeperError> {
         let lost = |e: std::io::Error| KeeperError::Failed(format!("lost contact with the running Token Keeper: {e}"));
         let stream = UnixStream::connect(&self.socket).await.map_err(lost)?;
         let (read, mut write) = stream.into_split();
@@ -212,8 +241,13 @@ impl Client {
             }
             match serde_json::from_str::<Answer>(&line) {
                 Ok(Answer::SignInUrl { url }) => {
-                    if let Some(show) = on_url.as_mut() {
-                        show(&url)?;
+                    if let Some(show) = on_prompt.as_mut() {
+                        show(Prompt::Url(&url))?;
+                    }
+                }
+                Ok(Answer::DeviceCode { code }) => {
+                    if let Some(show) = on_prompt.as_mut() {
+                        show(Prompt::Code(&code))?;
                     }
                 }
                 Ok(Answer::Error { error }) => return Err(error),
@@ -364,8 +398,34 @@ impl Backend {
             Backend::Local(k) => k.sign_in(name, show_url).await,
             Backend::Remote(c) => {
                 let mut once = Some(show_url);
-                let mut show = |url: &Url| once.take().map_or(Ok(()), |f| f(url));
+                let mut show = |prompt: Prompt<'_>| match prompt {
+                    Prompt::Url(url) => once.take().map_or(Ok(()), |f| f(url)),
+                    Prompt::Code(_) => Err(unexpected()),
+                };
                 match c.call(&Request::SignIn { name: name.into() }, Some(&mut show)).await? {
+                    Answer::View { view } => Ok(view),
+                    _ => Err(unexpected()),
+                }
+            }
+        }
+    }
+
+    /// Device sign-in (RFC 8628): `show` gets the code and address, then this waits for the
+    /// keeper to confirm it (see [`Keeper::sign_in_with_device_code`]).
+    pub async fn sign_in_with_device_code(
+        &self,
+        name: &str,
+        show: impl FnOnce(&DeviceCode) -> Result<(), KeeperError> + Send,
+    ) -> Result<IntegrationView, KeeperError> {
+        match self {
+            Backend::Local(k) => k.sign_in_with_device_code(name, show).await,
+            Backend::Remote(c) => {
+                let mut once = Some(show);
+                let mut show = |prompt: Prompt<'_>| match prompt {
+                    Prompt::Code(code) => once.take().map_or(Ok(()), |f| f(code)),
+                    Prompt::Url(_) => Err(unexpected()),
+                };
+                match c.call(&Request::DeviceSignIn { name: name.into() }, Some(&mut show)).await? {
                     Answer::View { view } => Ok(view),
                     _ => Err(unexpected()),
                 }

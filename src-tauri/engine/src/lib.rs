@@ -20,11 +20,13 @@ pub mod lock;
 pub mod model;
 pub mod notify;
 pub mod paths;
+pub mod profile_file;
 pub mod providers;
 pub mod record;
 pub mod scheduler;
 pub mod secret;
 pub mod settings;
+pub mod setup;
 pub mod store;
 
 pub use keeper::{Event, IntegrationStatus, Keeper, KeeperError, KeeperOptions};

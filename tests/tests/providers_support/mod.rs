@@ -10,6 +10,12 @@
 //!   `offline_access`, then redirects to the loopback address), `POST /oauth/token` with a JSON
 //!   body only (a form body gets 400), rotating refresh tokens, and
 //!   `403 {"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}`.
+//! * [`GitHub`]: `POST /login/oauth/access_token` with `client_id` and `client_secret` in the
+//!   form body, answering JSON only to `Accept: application/json` (a form otherwise, as GitHub
+//!   does); every error (`bad_refresh_token`, `incorrect_client_credentials`,
+//!   `unsupported_grant_type`) arrives with HTTP 200; rotating refresh tokens with
+//!   `refresh_token_expires_in` (six months); `GET /user` answers `401 Bad credentials` for a dead
+//!   access token.
 //!
 //! Each is a small std HTTP/1.1 server on 127.0.0.1 (one thread per connection,
 //! `connection: close`), enough for reqwest and for the harness's browser.
@@ -435,4 +441,137 @@ fn atlassian_answer(s: &mut AtlassianState, r: &Request) -> Response {
         );
     }
     Response::new(404, "text/plain", "Not found")
+}
+
+// ---------------------------------------------------------------------------------------------
+// GitHub App user tokens
+// ---------------------------------------------------------------------------------------------
+
+pub const GITHUB_CLIENT_ID: &str = "Iv1.8a61f9b3a7aba766";
+pub const GITHUB_CLIENT_SECRET: &str = "gh-app-secret-5150";
+/// What GitHub sends as `refresh_token_expires_in`: six months.
+pub const GITHUB_REFRESH_TTL_SECS: u64 = 15_897_600;
+
+/// github.com (and api.github.com's `/user`) at `http://127.0.0.1:PORT`.
+pub struct GitHub {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<GitHubState>>,
+}
+
+struct GitHubState {
+    ttl: Duration,
+    tokens: Tokens,
+    /// Error answers sent (each with HTTP 200).
+    errors: Vec<String>,
+    /// Token requests without `Accept: application/json` (answered as a form).
+    form_answers: usize,
+}
+
+impl GitHub {
+    pub fn start(access_ttl: Duration) -> Self {
+        let state = Arc::new(Mutex::new(GitHubState {
+            ttl: access_ttl,
+            tokens: Tokens::default(),
+            errors: Vec::new(),
+            form_answers: 0,
+        }));
+        let s = state.clone();
+        let addr = serve(Arc::new(move |r: &Request| github_answer(&mut s.lock().unwrap(), r)));
+        Self { addr, state }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn user_url(&self) -> String {
+        format!("http://{}/user", self.addr)
+    }
+
+    /// The JSON token response of a first sign-in.
+    pub fn sign_in_response(&self) -> String {
+        let mut s = self.state.lock().unwrap();
+        let ttl = s.ttl;
+        let (at, rt) = s.tokens.issue(ttl);
+        github_token(&at, &rt, ttl).to_string()
+    }
+
+    pub fn is_active(&self, access_token: &str) -> bool {
+        self.state.lock().unwrap().tokens.active(access_token)
+    }
+
+    pub fn refreshes(&self) -> usize {
+        self.state.lock().unwrap().tokens.refreshes
+    }
+
+    pub fn errors(&self) -> Vec<String> {
+        self.state.lock().unwrap().errors.clone()
+    }
+
+    pub fn form_answers(&self) -> usize {
+        self.state.lock().unwrap().form_answers
+    }
+
+    /// The user revokes the app's authorization: every token dies.
+    pub fn revoke_all(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.tokens.access.clear();
+        s.tokens.refresh.clear();
+    }
+}
+
+fn github_token(at: &str, rt: &str, ttl: Duration) -> serde_json::Value {
+    serde_json::json!({"access_token": at, "expires_in": ttl.as_secs(), "refresh_token": rt,
+                       "refresh_token_expires_in": GITHUB_REFRESH_TTL_SECS, "scope": "", "token_type": "bearer"})
+}
+
+/// GitHub's errors: HTTP 200 with an `error` field.
+fn github_error(s: &mut GitHubState, error: &str, description: &str) -> Response {
+    s.errors.push(error.to_string());
+    Response::json(
+        200,
+        serde_json::json!({"error": error, "error_description": description,
+                           "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"}),
+    )
+}
+
+fn github_answer(s: &mut GitHubState, r: &Request) -> Response {
+    if r.method == "POST" && r.path == "/login/oauth/access_token" {
+        let form = r.form();
+        let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+        if field("client_id") != GITHUB_CLIENT_ID || field("client_secret") != GITHUB_CLIENT_SECRET {
+            return github_error(
+                s,
+                "incorrect_client_credentials",
+                "The client_id and/or client_secret passed are incorrect.",
+            );
+        }
+        if field("grant_type") != "refresh_token" {
+            return github_error(s, "unsupported_grant_type", "The grant type is not supported.");
+        }
+        if !s.tokens.use_refresh(field("refresh_token"), Duration::ZERO) {
+            return github_error(s, "bad_refresh_token", "The refresh token passed is incorrect or expired.");
+        }
+        let ttl = s.ttl;
+        let (at, rt) = s.tokens.issue(ttl);
+        if !r.header("accept").unwrap_or("").contains("application/json") {
+            s.form_answers += 1;
+            let body = format!("access_token={at}&expires_in={}&refresh_token={rt}&token_type=bearer", ttl.as_secs());
+            return Response::new(200, "application/x-www-form-urlencoded", body);
+        }
+        return Response::json(200, github_token(&at, &rt, ttl));
+    }
+    if r.method == "GET" && r.path == "/user" {
+        let token = r.bearer().or_else(|| r.header("authorization")?.strip_prefix("token "));
+        return if token.is_some_and(|t| s.tokens.active(t)) {
+            Response::json(200, serde_json::json!({"login": "octocat", "id": 1, "type": "User"}))
+        } else {
+            Response::json(
+                401,
+                serde_json::json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
+                                   "status": "401"}),
+            )
+        };
+    }
+    Response::new(404, "application/json", r#"{"message":"Not Found"}"#)
 }

@@ -1,20 +1,22 @@
-//! `tokenkeeper add NAME --provider …`: turns flags into an [`IntegrationConfig`] and hands it
-//! to the keeper.
+//! `tokenkeeper add NAME --provider …` and `tokenkeeper add --from FILE`: turn flags or an
+//! administrator's profile file into an `IntegrationConfig` and hand it to the keeper.
 //!
-//! The only work done here besides translating is OpenID Connect discovery for `--issuer`
-//! (the engine's [`discover`]), whose endpoints fill whatever the flags left out — flags given
-//! explicitly always win. A preset profile (HighQ, Atlassian) fills its endpoints from its URL
-//! templates and the few addresses the keeper gives (`--instance-url`, `--site`, `--base-url`).
-//! Which flags fit depends on the provider profile; a flag that does not fit is refused rather
-//! than silently ignored. The client secret comes from standard input only ([`crate::input`]).
-
-use std::collections::BTreeMap;
+//! The rules are the engine's ([`setup`] for flags and files alike, [`profile_file`] for the
+//! file's format); this module translates flags, words errors with the flags' names, and runs
+//! OpenID Connect discovery for an issuer (the engine's [`discover`]), whose endpoints fill
+//! whatever was left out — inputs given explicitly always win. A preset profile (HighQ,
+//! Atlassian) fills its endpoints from its URL templates and the few addresses the keeper gives
+//! (`--instance-url`, `--site`, `--base-url`). The client secret comes from standard input
+//! ([`crate::input`]) or from the profile file, and goes to the keychain only.
 
 use tokenkeeper_engine::ipc::Backend;
-use tokenkeeper_engine::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind, OauthConfig};
+#[cfg(test)]
+use tokenkeeper_engine::model::IntegrationConfig;
+use tokenkeeper_engine::profile_file::{self, MAX_FILE_BYTES};
 use tokenkeeper_engine::providers::discovery::{discover, Discovered, DiscoveryError};
-use tokenkeeper_engine::providers::{self, Profile, ProfileKind, TemplateError};
+use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::ClientSecret;
+use tokenkeeper_engine::setup::{self, Field, Inputs, SetupError};
 
 use super::print_out;
 use crate::args::AddArgs;
@@ -22,28 +24,97 @@ use crate::failure::Failure;
 use crate::{input, words};
 
 pub async fn add(backend: &Backend, args: AddArgs) -> Result<(), Failure> {
-    let profile = providers::find(&args.provider)
-        .ok_or_else(|| Failure::usage(format!("there is no provider called \"{}\"", args.provider)))?;
-    let kind = profile.kind;
-    check_flags(&args, kind)?;
-    check_preset_flags(&args, &profile)?;
+    if let Some(file) = &args.from {
+        return add_from_file(backend, file, args.new_name.as_deref()).await;
+    }
+    let inputs = inputs_of(&args);
+    let profile = providers::find(&inputs.provider)
+        .ok_or_else(|| Failure::usage(format!("there is no provider called \"{}\"", inputs.provider)))?;
+    setup::check(&inputs, &profile).map_err(|e| flag_failure(&e))?;
     let client_secret = match args.client_secret_stdin {
-        true => Some(ClientSecret::new(input::secret_line(format!("the client secret for {}", args.name)).await?)),
+        true => Some(ClientSecret::new(input::secret_line(format!("the client secret for {}", inputs.name)).await?)),
         false => None,
     };
-    let discovered = match (&args.issuer, kind) {
-        (Some(issuer), ProfileKind::Oauth) => {
-            Some(discover(&providers::wire::client(), issuer).await.map_err(|e| discovery_failure(&e))?)
-        }
-        _ => None,
-    };
-    let config = build_config(&args, &profile, discovered.as_ref(), client_secret.is_some())?;
+    let discovered = discovered(&inputs, &profile).await?;
+    let config = setup::build_config(&inputs, &profile, discovered.as_ref()).map_err(|e| flag_failure(&e))?;
     let view = backend.add(config, client_secret).await?;
+    print_out(&format!("{}: added; {}\n", view.name, next_step(profile.kind, &view.name)))
+}
+
+/// `add --from FILE [--name NAME]`: the file is validated completely before anything is stored,
+/// its client secret goes to the keychain, and the keeper is told the file can be deleted.
+async fn add_from_file(backend: &Backend, file: &std::path::Path, name: Option<&str>) -> Result<(), Failure> {
+    let shown = file.display().to_string();
+    let text =
+        read_bounded(file).map_err(|e| Failure::usage(format!("could not read the profile file {shown}: {e}")))?;
+    let parsed = profile_file::parse(&shown, &text, name).map_err(|e| Failure::usage(e.to_string()))?;
+    drop(text);
+    let profile = providers::find(&parsed.inputs.provider).expect("the profile file checked its provider");
+    let discovered = discovered(&parsed.inputs, &profile).await?;
+    let config = setup::build_config(&parsed.inputs, &profile, discovered.as_ref())
+        .map_err(|e| Failure::usage(format!("the profile file {shown}: {}", e.describe(Field::key))))?;
+    let had_secret = parsed.client_secret.is_some();
+    let view = backend.add(config, parsed.client_secret).await?;
+    let mut out = format!("{}: added from {shown}; {}\n", view.name, next_step(profile.kind, &view.name));
+    if had_secret {
+        out.push_str(&format!(
+            "{shown} holds a client secret, which is now in the keychain: the file can now be deleted.\n"
+        ));
+    }
+    print_out(&out)
+}
+
+/// Reads at most a little more than [`MAX_FILE_BYTES`] (the parser refuses larger files).
+fn read_bounded(file: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)?.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+fn next_step(kind: ProfileKind, name: &str) -> String {
     let next = match kind {
         ProfileKind::Oauth => "sign in with `tokenkeeper login NAME`",
         ProfileKind::ApiToken => "give its token on standard input to `tokenkeeper login NAME`",
     };
-    print_out(&format!("{}: added; {}\n", view.name, next.replace("NAME", &words::shell_word(&view.name))))
+    next.replace("NAME", &words::shell_word(name))
+}
+
+/// OpenID Connect discovery, for an OAuth integration with an issuer.
+async fn discovered(inputs: &Inputs, profile: &Profile) -> Result<Option<Discovered>, Failure> {
+    match (&inputs.issuer, profile.kind) {
+        (Some(issuer), ProfileKind::Oauth) => {
+            Ok(Some(discover(&providers::wire::client(), issuer).await.map_err(|e| discovery_failure(&e))?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The flags as the engine's inputs.
+fn inputs_of(args: &AddArgs) -> Inputs {
+    Inputs {
+        name: args.name.clone().unwrap_or_default(),
+        provider: args.provider.clone().unwrap_or_default(),
+        issuer: args.issuer.clone(),
+        authorize_url: args.authorize_url.clone(),
+        token_url: args.token_url.clone(),
+        revocation_url: args.revocation_url.clone(),
+        probe_url: args.probe_url.clone(),
+        client_id: args.client_id.clone(),
+        has_client_secret: args.client_secret_stdin,
+        scopes: args.scopes.clone(),
+        probe_interval_secs: args.probe_interval,
+        username: args.username.clone(),
+        expires: args.expires,
+        instance_url: args.instance_url.clone(),
+        site: args.site.clone(),
+        base_url: args.base_url.clone(),
+        tenant: args.tenant.clone(),
+    }
+}
+
+fn flag_failure(e: &SetupError) -> Failure {
+    Failure::usage(e.describe(Field::flag))
 }
 
 /// Discovery failing because the issuer cannot be reached is temporary (exit 4); an address
@@ -56,168 +127,24 @@ fn discovery_failure(e: &DiscoveryError) -> Failure {
     Failure { code, message: format!("could not discover the endpoints: {e}") }
 }
 
-/// Refuses flags that do not belong to the provider's kind.
-fn check_flags(args: &AddArgs, kind: ProfileKind) -> Result<(), Failure> {
-    let given = |present: bool, flag: &'static str| present.then_some(flag);
-    let (misplaced, belongs_to): (Vec<&str>, &str) = match kind {
-        ProfileKind::Oauth => (
-            [given(args.username.is_some(), "--username"), given(args.expires.is_some(), "--expires")]
-                .into_iter()
-                .flatten()
-                .collect(),
-            "API-token",
-        ),
-        ProfileKind::ApiToken => (
-            [
-                given(args.issuer.is_some(), "--issuer"),
-                given(args.authorize_url.is_some(), "--authorize-url"),
-                given(args.token_url.is_some(), "--token-url"),
-                given(args.revocation_url.is_some(), "--revocation-url"),
-                given(args.client_id.is_some(), "--client-id"),
-                given(args.client_secret_stdin, "--client-secret-stdin"),
-                given(!args.scopes.is_empty(), "--scope"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-            "OAuth",
-        ),
-    };
-    if misplaced.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::usage(format!(
-        "{} {} only for {belongs_to} integrations, and \"{}\" is not one",
-        misplaced.join(", "),
-        if misplaced.len() == 1 { "is" } else { "are" },
-        args.provider
-    )))
-}
-
-/// The preset address flags, by the template variable each fills.
-const PRESET_FLAGS: &[(&str, &str)] = &[("instance", "--instance-url"), ("site", "--site"), ("base", "--base-url")];
-
-fn preset_flag<'a>(args: &'a AddArgs, variable: &str) -> Option<&'a url::Url> {
-    match variable {
-        "instance" => args.instance_url.as_ref(),
-        "site" => args.site.as_ref(),
-        "base" => args.base_url.as_ref(),
-        _ => None,
-    }
-}
-
-fn flag_of(variable: &str) -> String {
-    PRESET_FLAGS.iter().find(|(v, _)| *v == variable).map(|(_, f)| f.to_string()).unwrap_or(format!("{{{variable}}}"))
-}
-
-/// Refuses preset address flags the profile does not use, and addresses that are not HTTPS
-/// (plain HTTP only to this computer, for local test servers).
-fn check_preset_flags(args: &AddArgs, profile: &Profile) -> Result<(), Failure> {
-    for (variable, flag) in PRESET_FLAGS {
-        let Some(url) = preset_flag(args, variable) else { continue };
-        if !profile.uses(variable) {
-            return Err(Failure::usage(format!("{flag} does not apply to the provider \"{}\"", profile.id)));
-        }
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
-            return Err(Failure::usage(format!("{flag} must be an https:// address")));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(Failure::usage(format!("{flag} must be an address without ?query or #fragment")));
-        }
-    }
-    Ok(())
-}
-
-/// One of the profile's endpoint templates filled with the keeper's addresses, if it has it.
-fn preset_url(args: &AddArgs, profile: &Profile, template: Option<&String>) -> Result<Option<url::Url>, Failure> {
-    let Some(template) = template else { return Ok(None) };
-    let values: BTreeMap<String, String> = PRESET_FLAGS
-        .iter()
-        .filter_map(|(v, _)| {
-            preset_flag(args, v).map(|u| (v.to_string(), u.as_str().trim_end_matches('/').to_string()))
-        })
-        .collect();
-    profile.expand(template, &values).map(Some).map_err(|e| match e {
-        TemplateError::Missing(v) => Failure::usage(format!("{} needs {}", profile.name, flag_of(&v))),
-        other => Failure::usage(format!("the address could not be made: {other}")),
-    })
-}
-
-/// The integration's configuration: explicit flags first, then what discovery found, then the
-/// preset's endpoint templates.
-pub fn build_config(
+/// The configuration the flags make (for the unit tests: `add` does the same in steps).
+#[cfg(test)]
+fn build_config(
     args: &AddArgs,
     profile: &Profile,
     discovered: Option<&Discovered>,
     has_client_secret: bool,
 ) -> Result<IntegrationConfig, Failure> {
-    let endpoints = &profile.endpoints;
-    let preset_probe = preset_url(args, profile, endpoints.probe.as_ref())?;
-    let kind = match profile.kind {
-        ProfileKind::Oauth => {
-            let preset_authorize = preset_url(args, profile, endpoints.authorize.as_ref())?;
-            let preset_token = preset_url(args, profile, endpoints.token.as_ref())?;
-            let preset_revocation = preset_url(args, profile, endpoints.revocation.as_ref())?;
-            let authorize_url = args
-                .authorize_url
-                .clone()
-                .or_else(|| discovered.map(|d| d.authorization_endpoint.clone()))
-                .or(preset_authorize);
-            let token_url =
-                args.token_url.clone().or_else(|| discovered.map(|d| d.token_endpoint.clone())).or(preset_token);
-            let (Some(authorize_url), Some(token_url)) = (authorize_url, token_url) else {
-                return Err(Failure::usage("give --issuer, or both --authorize-url and --token-url"));
-            };
-            let client_id =
-                args.client_id.clone().filter(|c| !c.is_empty()).ok_or_else(|| Failure::usage("give --client-id"))?;
-            IntegrationKind::Oauth(OauthConfig {
-                issuer: discovered.map(|d| d.issuer.clone()).or_else(|| args.issuer.clone()),
-                authorize_url,
-                token_url,
-                revocation_url: args
-                    .revocation_url
-                    .clone()
-                    .or_else(|| discovered.and_then(|d| d.revocation_endpoint.clone()))
-                    .or(preset_revocation),
-                probe_url: args
-                    .probe_url
-                    .clone()
-                    .or_else(|| discovered.and_then(|d| d.userinfo_endpoint.clone()))
-                    .or(preset_probe),
-                client_id,
-                has_client_secret,
-                scopes: scopes(profile, args),
-            })
-        }
-        ProfileKind::ApiToken => IntegrationKind::ApiToken(ApiTokenConfig {
-            probe_url: args
-                .probe_url
-                .clone()
-                .or(preset_probe)
-                .ok_or_else(|| Failure::usage("an API-token integration needs --probe-url"))?,
-            username: args.username.clone(),
-            expires: args.expires,
-        }),
-    };
-    Ok(IntegrationConfig {
-        name: args.name.clone(),
-        provider: args.provider.clone(),
-        probe_interval_secs: args.probe_interval,
-        kind,
-    })
+    let mut inputs = inputs_of(args);
+    inputs.has_client_secret = has_client_secret;
+    setup::build_config(&inputs, profile, discovered).map_err(|e| flag_failure(&e))
 }
 
-/// The profile's scopes, then the keeper's, each once.
-fn scopes(profile: &Profile, args: &AddArgs) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let given = args.scopes.iter().flat_map(|s| s.split_whitespace()).map(str::to_string);
-    for scope in profile.scopes.iter().cloned().chain(given) {
-        if !out.contains(&scope) {
-            out.push(scope);
-        }
-    }
-    out
+#[cfg(test)]
+fn check_flags(args: &AddArgs, _kind: ProfileKind) -> Result<(), Failure> {
+    let inputs = inputs_of(args);
+    let profile = providers::find(&inputs.provider).unwrap();
+    setup::check(&inputs, &profile).map_err(|e| flag_failure(&e))
 }
 
 #[cfg(test)]
@@ -225,6 +152,7 @@ mod tests {
     use super::*;
     use crate::args::{Cli, Command};
     use clap::Parser;
+    use tokenkeeper_engine::model::{ApiTokenConfig, IntegrationKind};
     use url::Url;
 
     fn add_args(line: &[&str]) -> AddArgs {
@@ -239,9 +167,8 @@ mod tests {
 
     fn preset(line: &[&str]) -> Result<IntegrationConfig, Failure> {
         let args = add_args(line);
-        let profile = providers::find(&args.provider).unwrap();
+        let profile = providers::find(args.provider.as_deref().unwrap()).unwrap();
         check_flags(&args, profile.kind)?;
-        check_preset_flags(&args, &profile)?;
         build_config(&args, &profile, None, true)
     }
 

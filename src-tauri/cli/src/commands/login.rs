@@ -4,6 +4,9 @@
 //!   how the authorization URL reaches the person: the system browser (with the URL on standard
 //!   error in case nothing opens), or with `--no-browser` the URL as the only line on standard
 //!   output, for a script or a person to open.
+//! - `--device`: device sign-in (RFC 8628) for machines without a browser: the code and the
+//!   address go to standard error in plain words, and the address (with the code in it when the
+//!   service gives one) is the only line on standard output, as with `--no-browser`.
 //! - `--from-response FILE|-`: a token response the service already gave, handed over as is.
 //! - API token: one line from standard input, checked by the engine before it is stored.
 //!
@@ -11,6 +14,7 @@
 
 use std::io::Write;
 
+use tokenkeeper_engine::actions::device::DeviceCode;
 use tokenkeeper_engine::ipc::Backend;
 use tokenkeeper_engine::secret::ApiToken;
 use tokenkeeper_engine::KeeperError;
@@ -27,6 +31,9 @@ pub async fn login(backend: &Backend, args: LoginArgs, now: Now) -> Result<(), F
     let view = if let Some(path) = args.from_response {
         let body = input::response(path).await?;
         backend.store_response(name, body).await?
+    } else if args.device {
+        let who = name.to_string();
+        backend.sign_in_with_device_code(name, move |code| show_code(&who, code)).await?
     } else if backend.status(name).await?.view.kind == "api-token" {
         let token = input::secret_line(format!("the API token for {name}")).await?;
         say(&format!("Checking the token for {name}…"));
@@ -57,5 +64,26 @@ fn show_url(name: &str, url: &Url, no_browser: bool) -> Result<(), KeeperError> 
         }
         say("Waiting for the sign-in to finish, up to 5 minutes (Ctrl-C to cancel)…");
     }
+    Ok(())
+}
+
+/// Shows a device sign-in's code and address in plain words on standard error, and the address
+/// to open as the only line on standard output.
+fn show_code(name: &str, code: &DeviceCode) -> Result<(), KeeperError> {
+    let minutes = code.expires_in_secs.div_ceil(60).max(1);
+    say(&format!(
+        "To sign in to {name}, open {} in a browser on any device and enter the code {} (valid for {minutes} minute{}).",
+        code.verification_uri,
+        code.user_code,
+        if minutes == 1 { "" } else { "s" }
+    ));
+    if code.verification_uri_complete.is_some() {
+        say(&format!("Or open this address, which has the code in it: {}", code.url()));
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", code.url())
+        .and_then(|()| out.flush())
+        .map_err(|e| KeeperError::Failed(format!("could not write the sign-in address to standard output: {e}")))?;
+    say("Waiting for the code to be confirmed (Ctrl-C to cancel)…");
     Ok(())
 }

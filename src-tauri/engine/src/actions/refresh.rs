@@ -67,7 +67,7 @@ pub fn classify(error: RequestTokenError<WireError, oauth2::basic::BasicErrorRes
                 .error_description()
                 .map(|d| format!(": {}", d.chars().take(200).collect::<String>()))
                 .unwrap_or_default();
-            let reason = match wire.explain(&code) {
+            let reason = match wire.explain_error(&code, response.error_description().map(String::as_str)) {
                 Some(plain) => format!("{plain} (the service answered {code}{description})"),
                 None => format!("the service answered {code}{description}"),
             };
@@ -126,5 +126,71 @@ mod tests {
         );
         let RefreshOutcome::PermanentError { reason } = classify(invalid_grant(), &Wire::default()) else { panic!() };
         assert_eq!(reason, "the service answered invalid_grant: Unknown or invalid refresh token.");
+    }
+
+    fn microsoft_error(description: &str) -> RequestTokenError<WireError, oauth2::basic::BasicErrorResponse> {
+        RequestTokenError::ServerResponse(StandardErrorResponse::new(
+            BasicErrorResponseType::InvalidGrant,
+            Some(description.into()),
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_microsoft_aadsts_code_becomes_plain_words() {
+        let microsoft = crate::providers::find("microsoft").unwrap().wire;
+        let description = "AADSTS700082: The refresh token has expired due to inactivity. The token was issued on \
+                           2024-01-01T00:00:00Z and was inactive for 90.00:00:00.\r\nTrace ID: 1\r\nCorrelation ID: 2";
+        let RefreshOutcome::PermanentError { reason } = classify(microsoft_error(description), &microsoft) else {
+            panic!()
+        };
+        assert!(
+            reason.starts_with("Microsoft no longer accepts the sign-in because it was not used for 90 days"),
+            "{reason}"
+        );
+        assert!(reason.contains("(the service answered invalid_grant: AADSTS700082: The refresh token"), "{reason}");
+        for (code, words) in [
+            ("AADSTS50173", "password was changed"),
+            ("AADSTS65001", "consent"),
+            ("AADSTS70008", "sign-in took too long"),
+            ("AADSTS50076", "multi-factor"),
+            ("AADSTS50079", "multi-factor"),
+        ] {
+            let RefreshOutcome::PermanentError { reason } =
+                classify(microsoft_error(&format!("{code}: something technical.")), &microsoft)
+            else {
+                panic!()
+            };
+            assert!(reason.contains(words), "{code}: {reason}");
+        }
+        // An unknown code falls back to the explanation of invalid_grant itself.
+        let RefreshOutcome::PermanentError { reason } =
+            classify(microsoft_error("AADSTS9999999: something new."), &microsoft)
+        else {
+            panic!()
+        };
+        assert!(reason.starts_with("Microsoft no longer accepts the sign-in"), "{reason}");
+        // A code is matched whole: AADSTS5007 would not explain AADSTS50076.
+        let wire = Wire {
+            description_explanations: [("AADSTS5007".to_string(), "short".to_string())].into(),
+            ..Wire::default()
+        };
+        assert_eq!(wire.explain_error("invalid_grant", Some("AADSTS50076: MFA")), None);
+        assert_eq!(wire.explain_error("invalid_grant", Some("x AADSTS5007: y")), Some("short"));
+    }
+
+    #[test]
+    fn a_github_bad_refresh_token_with_http_200_needs_sign_in() {
+        let github = crate::providers::find("github").unwrap().wire;
+        let body = br#"{"error":"bad_refresh_token","error_description":"The refresh token passed is incorrect or expired.","error_uri":"https://docs.github.com"}"#;
+        let (status, json) =
+            crate::providers::token_response::normalize(200, Some("application/json"), body, &github).unwrap();
+        assert_eq!(status, 400);
+        let response: oauth2::basic::BasicErrorResponse = serde_json::from_slice(&json).unwrap();
+        let RefreshOutcome::PermanentError { reason } = classify(RequestTokenError::ServerResponse(response), &github)
+        else {
+            panic!()
+        };
+        assert!(reason.starts_with("GitHub no longer accepts the sign-in"), "{reason}");
     }
 }

@@ -7,6 +7,7 @@ use oauth2::TokenResponse as _;
 use url::Url;
 
 use super::{Keeper, KeeperError, Slot};
+use crate::actions::device::{self, DeviceCode, DeviceOutcome, DEVICE_TIMEOUT};
 use crate::actions::oauth::{Grant, TokenAnswer};
 use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
@@ -517,6 +518,79 @@ impl Keeper {
             SignInOutcome::Failed { reason } => {
                 self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
                 Err(KeeperError::Unavailable(format!("the sign-in could not be finished ({reason}); nothing changed")))
+            }
+        }
+    }
+
+    /// Device sign-in (RFC 8628), for machines where a loopback redirect cannot work: `show`
+    /// gets the code and the address to confirm it at (on any device), then this polls the
+    /// service until the keeper confirms or refuses, or the code expires (at most 15 minutes).
+    /// The device authorization endpoint comes from the issuer's discovery document. A refused,
+    /// expired or cancelled device sign-in changes nothing.
+    pub async fn sign_in_with_device_code(
+        &self,
+        name: &str,
+        show: impl FnOnce(&DeviceCode) -> Result<(), KeeperError>,
+    ) -> Result<IntegrationView, KeeperError> {
+        let (oauth, profile) = self.oauth_of(name)?;
+        let device_url = self.device_url(name, &oauth, &profile).await?;
+        let client_secret = self.secrets(name).await.ok().and_then(|s| s.client_secret);
+        let http = &self.inner.http;
+        let pending = match device::start(http, &oauth, &device_url, &profile.wire, client_secret.as_ref()).await {
+            Ok(pending) => pending,
+            Err(outcome) => return self.device_failed(name, outcome),
+        };
+        show(&pending.code)?;
+        self.commit(name, |slot, _| slot.signin_pending = true);
+        let outcome = pending.finish(http, &oauth, &profile.wire, client_secret.as_ref(), DEVICE_TIMEOUT).await;
+        self.commit(name, |slot, _| slot.signin_pending = false);
+        match outcome {
+            DeviceOutcome::SignedIn(grant) => self.store_signed_in(name, grant).await,
+            other => self.device_failed(name, other),
+        }
+    }
+
+    /// Where the integration's service takes device sign-ins: `device_authorization_endpoint`
+    /// from its issuer's discovery document.
+    async fn device_url(&self, name: &str, oauth: &OauthConfig, profile: &Profile) -> Result<Url, KeeperError> {
+        let Some(issuer) = &oauth.issuer else {
+            return Err(KeeperError::BadInput(format!(
+                "\"{name}\" has no OpenID Connect issuer, so its device sign-in address is unknown; \
+                 sign in with `tokenkeeper login {}` instead",
+                shell_word(name)
+            )));
+        };
+        let found = providers::discovery::discover(&self.inner.http, issuer).await.map_err(|e| match e {
+            providers::discovery::DiscoveryError::Wire(w) if w.is_transient() => {
+                KeeperError::Unavailable(format!("could not look up the device sign-in address: {w}"))
+            }
+            other => KeeperError::BadInput(format!("could not look up the device sign-in address: {other}")),
+        })?;
+        found.device_authorization_endpoint.ok_or_else(|| {
+            KeeperError::BadInput(format!(
+                "{} does not offer device sign-in (its discovery document names no device_authorization_endpoint); \
+                 sign in with `tokenkeeper login {}` instead",
+                profile.name,
+                shell_word(name)
+            ))
+        })
+    }
+
+    fn device_failed(&self, name: &str, outcome: DeviceOutcome) -> Result<IntegrationView, KeeperError> {
+        match outcome {
+            DeviceOutcome::SignedIn(_) => Err(KeeperError::Failed("unexpected device sign-in outcome".into())),
+            DeviceOutcome::Expired => {
+                Err(KeeperError::BadInput("the code was not confirmed before it expired; nothing changed".into()))
+            }
+            DeviceOutcome::Denied { reason } | DeviceOutcome::Refused { reason } => {
+                self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
+                Err(KeeperError::NeedsSignIn(format!("the device sign-in did not succeed ({reason}); nothing changed")))
+            }
+            DeviceOutcome::Failed { reason } => {
+                self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
+                Err(KeeperError::Unavailable(format!(
+                    "the device sign-in could not be finished ({reason}); nothing changed"
+                )))
             }
         }
     }

@@ -13,6 +13,7 @@
 //! name = "HighQ Collaborate"        # the service's name in notices
 //! kind = "oauth"                    # or "api-token"
 //! scopes = []                       # scopes always asked for (the keeper's --scope adds to them)
+//! register_url = "https://…"        # where a keeper registers an app (the add wizard links it)
 //!
 //! [endpoints]                       # URL templates (optional; without them the keeper gives URLs)
 //! authorize = "{instance}/authorize.action"
@@ -36,14 +37,18 @@
 //! [wire.explanations]               # OAuth error codes in plain words
 //! invalid_grant = "…"
 //!
+//! [wire.description_explanations]   # codes inside error_description, in plain words; they win
+//! AADSTS700082 = "…"                # over [wire.explanations] (Microsoft's AADSTS… codes)
+//!
 //! [refresh_token]
 //! rotates = true
 //! lifetime_days = 365               # counted from the last refresh, unless the service says
 //! ```
 //!
 //! Template variables are filled when the integration is added: `{instance}` (`--instance-url`),
-//! `{site}` (`--site`), `{base}` (`--base-url`, defaulting to `[endpoints.defaults]`). Values
-//! are URLs without a trailing slash. `{account}` stays in the stored URL and is filled at each
+//! `{site}` (`--site`), `{base}` (`--base-url`, defaulting to `[endpoints.defaults]`),
+//! `{tenant}` (`--tenant`, a directory name such as Microsoft's `common` or a tenant id, not a
+//! URL). Values are used without a trailing slash. `{account}` stays in the stored URL and is filled at each
 //! check with the account the service named at sign-in (HighQ's `useremail`).
 
 pub mod discovery;
@@ -76,6 +81,9 @@ pub struct Profile {
     /// Extra parameters of the authorization request (Atlassian: `audience`, `prompt`).
     #[serde(default)]
     pub authorize_params: BTreeMap<String, String>,
+    /// The service's page for registering an app (client id and secret), for the add wizard.
+    #[serde(default)]
+    pub register_url: Option<Url>,
 }
 
 /// URL templates of a preset's endpoints (see the module documentation).
@@ -152,7 +160,7 @@ impl Profile {
 }
 
 /// Variables the keeper can give when adding an integration.
-pub const KNOWN_VARIABLES: &[&str] = &["instance", "site", "base"];
+pub const KNOWN_VARIABLES: &[&str] = &["instance", "site", "base", "tenant"];
 
 fn variables_of(template: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -206,6 +214,10 @@ pub struct Wire {
     pub auth_failure_statuses: Vec<u16>,
     /// OAuth error codes (`invalid_grant`, …) explained in plain words for this service.
     pub explanations: BTreeMap<String, String>,
+    /// Codes found inside `error_description` (Microsoft's `AADSTS700082: …`) explained in plain
+    /// words; a key matches where it appears not followed by another digit or letter, so
+    /// `AADSTS5007` never matches `AADSTS50076`.
+    pub description_explanations: BTreeMap<String, String>,
 }
 
 impl Wire {
@@ -213,6 +225,27 @@ impl Wire {
     pub fn explain(&self, code: &str) -> Option<&str> {
         self.explanations.get(code).map(String::as_str)
     }
+
+    /// The plain-language explanation of an error: a code named in its description first (the
+    /// more specific), then the error code itself.
+    pub fn explain_error(&self, code: &str, description: Option<&str>) -> Option<&str> {
+        description
+            .and_then(|d| {
+                self.description_explanations
+                    .iter()
+                    .find(|(key, _)| contains_code(d, key))
+                    .map(|(_, plain)| plain.as_str())
+            })
+            .or_else(|| self.explain(code))
+    }
+}
+
+/// Whether `code` occurs in `text` as a whole code (not followed by a letter or digit).
+fn contains_code(text: &str, code: &str) -> bool {
+    !code.is_empty()
+        && text
+            .match_indices(code)
+            .any(|(at, _)| !text[at + code.len()..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric()))
 }
 
 impl Default for Wire {
@@ -224,6 +257,7 @@ impl Default for Wire {
             errors_with_status_200: false,
             auth_failure_statuses: vec![401, 403],
             explanations: BTreeMap::new(),
+            description_explanations: BTreeMap::new(),
         }
     }
 }
@@ -269,6 +303,9 @@ const BUILT_IN: &[&str] = &[
     include_str!("profiles/highq.toml"),
     include_str!("profiles/atlassian.toml"),
     include_str!("profiles/atlassian-api-token.toml"),
+    include_str!("profiles/github.toml"),
+    include_str!("profiles/google.toml"),
+    include_str!("profiles/microsoft.toml"),
 ];
 
 /// Every built-in profile.
@@ -364,6 +401,65 @@ mod tests {
         let v = values(&[("site", "https://acme.atlassian.net")]);
         let url = p.expand(p.endpoints.probe.as_ref().unwrap(), &v).unwrap();
         assert_eq!(url.as_str(), "https://acme.atlassian.net/rest/api/3/myself");
+    }
+
+    #[test]
+    fn every_preset_links_its_app_registration_page() {
+        for p in built_in() {
+            match p.id.as_str() {
+                "oauth2" | "api-token" => assert_eq!(p.register_url, None),
+                _ => assert_eq!(p.register_url.as_ref().map(Url::scheme), Some("https"), "{}", p.id),
+            }
+        }
+    }
+
+    #[test]
+    fn github_answers_errors_with_200_and_rotates() {
+        let p = find("github").unwrap();
+        let token = p.expand(p.endpoints.token.as_ref().unwrap(), &BTreeMap::new()).unwrap();
+        assert_eq!(token.as_str(), "https://github.com/login/oauth/access_token");
+        let authorize = p.expand(p.endpoints.authorize.as_ref().unwrap(), &BTreeMap::new()).unwrap();
+        assert_eq!(authorize.as_str(), "https://github.com/login/oauth/authorize");
+        assert_eq!(p.endpoints.probe.as_deref(), Some("https://api.github.com/user"));
+        assert!(p.wire.errors_with_status_200);
+        assert_eq!(p.wire.auth_failure_statuses, [401], "a 403 from GitHub's API is a rate limit");
+        assert!(p.wire.explain("bad_refresh_token").unwrap().contains("six months"));
+        assert_eq!(p.refresh_token, RefreshTokenRule { rotates: true, lifetime_days: Some(184) });
+        assert!(p.scopes.is_empty());
+    }
+
+    #[test]
+    fn google_asks_for_offline_access_and_explains_the_testing_limit() {
+        let p = find("google").unwrap();
+        assert_eq!(p.authorize_params.get("access_type").map(String::as_str), Some("offline"));
+        assert_eq!(p.authorize_params.get("prompt").map(String::as_str), Some("consent"));
+        assert_eq!(p.scopes, ["openid"]);
+        assert!(p.variables().is_empty());
+        let plain = p.wire.explain_error("invalid_grant", Some("Token has been expired or revoked.")).unwrap();
+        assert!(plain.contains("\"Testing\"") && plain.contains("7 days") && plain.contains("6 months"), "{plain}");
+        for url in [&p.endpoints.authorize, &p.endpoints.token, &p.endpoints.revocation, &p.endpoints.probe] {
+            assert_eq!(p.expand(url.as_ref().unwrap(), &BTreeMap::new()).unwrap().scheme(), "https");
+        }
+    }
+
+    #[test]
+    fn microsoft_endpoints_take_the_tenant() {
+        let p = find("microsoft").unwrap();
+        assert_eq!(p.variables(), ["base", "tenant"]);
+        let token = p.endpoints.token.clone().unwrap();
+        assert_eq!(
+            p.expand(&token, &BTreeMap::new()).unwrap().as_str(),
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+        );
+        let v = values(&[("tenant", "contoso.onmicrosoft.com")]);
+        assert_eq!(
+            p.expand(p.endpoints.authorize.as_ref().unwrap(), &v).unwrap().as_str(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize"
+        );
+        assert_eq!(p.scopes, ["offline_access"]);
+        assert_eq!(p.endpoints.probe, None, "no probe that would refuse tokens for other APIs");
+        let plain = p.wire.explain_error("invalid_grant", Some("AADSTS700082: The refresh token has expired")).unwrap();
+        assert!(plain.contains("not used for 90 days"), "{plain}");
     }
 
     #[test]

@@ -263,4 +263,172 @@ mod tests {
         let xml = b"<TokenResponse><access_token>a</access_token></TokenResponse>";
         assert!(normalize(200, Some("application/xml"), xml, &Wire::default()).is_err());
     }
+
+    /// Property tests: the parsers take whatever a network hands them. Quick enough for every
+    /// `cargo test` (a few hundred cases each, well under a second in a debug build).
+    mod properties {
+        use super::*;
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+
+        /// Put into every generated body: an error message must never contain it.
+        const MARK: &str = "SEKRIT-7f3a";
+
+        fn wires() -> impl Strategy<Value = Wire> {
+            (any::<bool>(), any::<bool>()).prop_map(|(xml, errors_200)| Wire {
+                response: if xml { ResponseFormat::JsonOrXml } else { ResponseFormat::Json },
+                errors_with_status_200: errors_200,
+                ..Wire::default()
+            })
+        }
+
+        fn content_types() -> impl Strategy<Value = Option<&'static str>> {
+            prop::sample::select(vec![
+                None,
+                Some("application/json"),
+                Some("application/xml"),
+                Some("text/xml; charset=utf-8"),
+                Some("text/html"),
+                Some("text/plain"),
+            ])
+        }
+
+        /// Short strings of any characters (no regex strategies: proptest without its defaults).
+        fn text(max: usize) -> impl Strategy<Value = String> {
+            vec(any::<char>(), 0..max).prop_map(|c| c.into_iter().collect())
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            vec(prop::sample::select(b"abcdefghijklmnopqrstuvwxyz_".to_vec()), 1..12)
+                .prop_map(|b| String::from_utf8(b).unwrap())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_bytes_never_panic_nor_echo_the_body(
+                before in vec(any::<u8>(), 0..512),
+                after in vec(any::<u8>(), 0..512),
+                status in 100u16..600,
+                ct in content_types(),
+                wire in wires(),
+            ) {
+                let mut body = before;
+                body.extend_from_slice(MARK.as_bytes());
+                body.extend_from_slice(&after);
+                if let Err(e) = normalize(status, ct, &body, &wire) {
+                    prop_assert!(!e.to_string().contains(MARK), "{e}");
+                    prop_assert!(!format!("{e:?}").contains(MARK), "{e:?}");
+                }
+            }
+
+            #[test]
+            fn almost_json_never_echoes_its_values(
+                value in text(40),
+                field in prop::sample::select(vec!["access_token", "expires_in", "refresh_token_expires_in", "interval"]),
+                cut in 0usize..80,
+                wire in wires(),
+            ) {
+                let whole = serde_json::json!({ field: format!("{value}{MARK}") }).to_string();
+                let cut = whole.len().saturating_sub(cut);
+                for body in [whole.as_bytes(), &whole.as_bytes()[..cut]] {
+                    if let Err(e) = normalize(200, Some("application/json"), body, &wire) {
+                        prop_assert!(!e.to_string().contains(MARK), "{e}");
+                    }
+                }
+            }
+
+            #[test]
+            fn json_token_responses_round_trip(
+                access_token in text(64),
+                expires_in in prop::option::of(0u64..10_000_000),
+                as_string in any::<bool>(),
+                extra in btree_map(name(), prop_oneof![
+                    text(20).prop_map(Value::from),
+                    any::<i64>().prop_map(Value::from),
+                    any::<bool>().prop_map(Value::from),
+                    Just(Value::Null),
+                ], 0..8),
+                wire in wires(),
+            ) {
+                let mut object: Map<String, Value> = extra
+                    .into_iter()
+                    .filter(|(k, _)| !NUMERIC_FIELDS.contains(&k.as_str()) && k != "error")
+                    .collect();
+                object.insert("access_token".into(), Value::from(access_token.clone()));
+                object.insert("token_type".into(), Value::from("bearer"));
+                if let Some(n) = expires_in {
+                    let sent = if as_string { Value::from(n.to_string()) } else { Value::from(n) };
+                    object.insert("expires_in".into(), sent);
+                }
+                let body = serde_json::to_vec(&Value::Object(object.clone())).unwrap();
+                let (status, out) = normalize(200, Some("application/json"), &body, &wire).unwrap();
+                prop_assert_eq!(status, 200);
+                let out: Map<String, Value> = serde_json::from_slice(&out).unwrap();
+                if let Some(n) = expires_in {
+                    object.insert("expires_in".into(), Value::from(n));
+                }
+                prop_assert_eq!(&out, &object);
+                prop_assert_eq!(out["access_token"].as_str(), Some(access_token.as_str()));
+            }
+
+            #[test]
+            fn xml_soups_with_a_doctype_or_unknown_entities_are_refused(
+                root in name(),
+                children in vec((name(), prop::sample::select(vec![0u8, 1, 2, 3, 4, 5]), name()), 0..10),
+                doctype_at in prop::option::of(0usize..12),
+                entity_at in 0usize..12,
+                entity in name(),
+            ) {
+                prop_assume!(!["amp", "lt", "gt", "quot", "apos"].contains(&entity.as_str()));
+                let mut parts: Vec<String> = Vec::new();
+                for (tag, kind, value) in &children {
+                    parts.push(match kind {
+                        0 => format!("<{tag}>{value}</{tag}>"),
+                        1 => format!("<{tag}>&amp;{value}&#65;</{tag}>"),
+                        2 => format!("<{tag}><![CDATA[{value}]]></{tag}>"),
+                        3 => format!("<{tag}/>"),
+                        4 => format!("<{tag}><{value}>x</{value}></{tag}>"),
+                        _ => format!("<!-- {value} -->"),
+                    });
+                }
+                let doctype = format!(
+                    "<!DOCTYPE {root} [<!ENTITY {entity} \"EXPANDED\"><!ENTITY b \"&{entity};&{entity};\">]>"
+                );
+                // An undefined entity inside a field's value.
+                let reference = format!("<f>x&{entity};y</f>");
+                parts.insert(entity_at.min(parts.len()), reference);
+                let with_doctype = doctype_at.is_some();
+                if let Some(at) = doctype_at {
+                    parts.insert(at.min(parts.len()), doctype.clone());
+                }
+                let mut xml = format!("<{root}>{}</{root}>", parts.join(""));
+                if doctype_at == Some(0) {
+                    xml = format!("<?xml version=\"1.0\"?>{doctype}{xml}");
+                }
+                let wire = Wire { response: ResponseFormat::JsonOrXml, ..Wire::default() };
+                let result = normalize(200, Some("application/xml"), xml.as_bytes(), &wire);
+                prop_assert!(matches!(result, Err(NormalizeError::Malformed(_))), "accepted: {xml} (doctype: {with_doctype})");
+                let e = result.unwrap_err().to_string();
+                prop_assert!(!e.contains("EXPANDED"), "{e}");
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn bodies_above_the_limit_are_refused(
+                extra in 1usize..8192,
+                fill in any::<u8>(),
+                ct in content_types(),
+                wire in wires(),
+            ) {
+                let mut body = vec![fill; MAX_RESPONSE_BYTES + extra];
+                body[..2].copy_from_slice(b"{\"");
+                prop_assert_eq!(normalize(200, ct, &body, &wire), Err(NormalizeError::TooLarge));
+            }
+        }
+    }
 }
