@@ -6,10 +6,16 @@
 //! Secrets travel only the other way, typed by the keeper: a client secret when adding an OAuth
 //! integration, an API token in the token form; both go straight to the engine (the keychain).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
-use tokenkeeper_engine::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig};
+use tokenkeeper_engine::model::IntegrationView;
+use tokenkeeper_engine::profile_file;
+use tokenkeeper_engine::providers::discovery::Discovered;
+use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::{ApiToken, ClientSecret};
+use tokenkeeper_engine::setup::{self, Field, Inputs, SetupError};
 use tokenkeeper_engine::{IntegrationStatus, KeeperError};
 use url::Url;
 
@@ -25,17 +31,16 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         remove,
         sign_in,
         discover,
-        add_oauth,
-        add_api_token,
+        presets,
+        open_register_page,
+        add_preset,
+        import_profile,
         save_api_token,
         settings,
         set_warning_days,
         set_autostart
     ]
 }
-
-/// How often new integrations are checked, in seconds (the engine's default).
-const PROBE_INTERVAL_SECS: u64 = 30 * 60;
 
 #[tauri::command]
 fn list(state: State<'_, AppState>) -> Vec<IntegrationView> {
@@ -96,85 +101,251 @@ async fn discover(issuer: String) -> Result<Endpoints, KeeperError> {
     })
 }
 
-/// The wizard's OAuth 2.0 / OpenID Connect page.
+/// One input of a preset's form in the wizard.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InputView {
+    /// The profile file's key for it (`instance_url`, `client_id`, …), also the form's field.
+    key: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    /// `url`, `text`, `email`, `password` or `date`.
+    input: &'static str,
+    required: bool,
+    default: Option<String>,
+}
+
+/// A provider preset as the wizard offers it: no secret, only what to ask for.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PresetView {
+    id: String,
+    name: String,
+    /// `oauth` or `api-token`.
+    kind: &'static str,
+    /// Whether the keeper gives the OAuth addresses (no templates: the generic preset).
+    needs_addresses: bool,
+    register_url: Option<String>,
+    inputs: Vec<InputView>,
+}
+
+/// Microsoft's directory for any account, the tenant offered when the keeper has no other.
+const DEFAULT_TENANT: &str = "common";
+
+/// The presets, from the engine's profiles (a new profile file shows up here by itself).
+#[tauri::command]
+fn presets() -> Vec<PresetView> {
+    providers::built_in().iter().map(preset_view).collect()
+}
+
+fn input(field: Field, required: bool, default: Option<String>) -> InputView {
+    let (label, hint, input) = match field {
+        Field::InstanceUrl => ("Instance address", "The address of your organisation's site, such as https://acme.highq.com/acme.", "url"),
+        Field::Site => ("Site address", "Your site, such as https://your-site.atlassian.net.", "url"),
+        Field::BaseUrl => ("Service address", "Only if your organisation uses its own address for this service.", "url"),
+        Field::Tenant => ("Tenant", "“common” for any account, or your organisation's tenant id or domain.", "text"),
+        Field::ClientId => ("Client ID", "From the app registration at the service.", "text"),
+        Field::ClientSecret => ("Client secret (optional)", "Only if the service gave you one. It is kept in your keychain.", "password"),
+        Field::Scopes => ("Extra permissions (scopes, optional)", "Separated by spaces; the ones this service needs are asked for anyway.", "text"),
+        Field::ProbeUrl => ("Check address", "A page of the service that answers only with a valid token. Token Keeper opens it now and then to check the token.", "url"),
+        Field::Username => ("User name or email (optional)", "If the service wants it with the token (Atlassian: your email).", "email"),
+        Field::Expires => ("Token ends on (optional)", "The expiry date you chose when you created the token. You are reminded before then.", "date"),
+        _ => (label(field), "", "text"),
+    };
+    InputView { key: field.key(), label, hint, input, required, default }
+}
+
+fn preset_view(profile: &Profile) -> PresetView {
+    let mut inputs = Vec::new();
+    for variable in profile.variables() {
+        let field = match variable.as_str() {
+            "instance" => Field::InstanceUrl,
+            "site" => Field::Site,
+            "base" => Field::BaseUrl,
+            "tenant" => Field::Tenant,
+            _ => continue,
+        };
+        let has_default = profile.endpoints.defaults.contains_key(&variable);
+        // A preset's own address (Atlassian's, GitHub's) is not asked for.
+        if has_default {
+            continue;
+        }
+        let default = (field == Field::Tenant).then(|| DEFAULT_TENANT.to_string());
+        inputs.push(input(field, true, default));
+    }
+    let e = &profile.endpoints;
+    let needs_addresses = match profile.kind {
+        ProfileKind::Oauth => e.authorize.is_none() || e.token.is_none(),
+        ProfileKind::ApiToken => e.probe.is_none(),
+    };
+    match profile.kind {
+        ProfileKind::Oauth => {
+            inputs.push(input(Field::ClientId, true, None));
+            inputs.push(input(Field::ClientSecret, false, None));
+            inputs.push(input(Field::Scopes, false, None));
+        }
+        ProfileKind::ApiToken => {
+            if needs_addresses {
+                inputs.push(input(Field::ProbeUrl, true, None));
+            }
+            inputs.push(input(Field::Username, false, None));
+            inputs.push(input(Field::Expires, false, None));
+        }
+    }
+    PresetView {
+        id: profile.id.clone(),
+        name: profile.name.clone(),
+        kind: match profile.kind {
+            ProfileKind::Oauth => "oauth",
+            ProfileKind::ApiToken => "api-token",
+        },
+        needs_addresses,
+        register_url: profile.register_url.as_ref().map(|u| u.to_string()),
+        inputs,
+    }
+}
+
+/// Each input as the window names it in messages.
+fn label(field: Field) -> &'static str {
+    match field {
+        Field::Name => "a name",
+        Field::Provider => "the service",
+        Field::Issuer => "the issuer address",
+        Field::AuthorizeUrl => "the sign-in address",
+        Field::TokenUrl => "the token address",
+        Field::RevocationUrl => "the revocation address",
+        Field::ProbeUrl => "the check address",
+        Field::ClientId => "the client ID",
+        Field::ClientSecret => "a client secret",
+        Field::Scopes => "permissions (scopes)",
+        Field::ProbeInterval => "the check interval",
+        Field::Username => "the user name or email",
+        Field::Expires => "the end date",
+        Field::InstanceUrl => "the instance address",
+        Field::Site => "the site address",
+        Field::BaseUrl => "the service address",
+        Field::Tenant => "the tenant",
+    }
+}
+
+/// Opens a preset's page for registering an app in the system browser (only a profile's own
+/// address: the window cannot open others).
+#[tauri::command]
+fn open_register_page(app: AppHandle, provider: String) -> Result<(), KeeperError> {
+    let profile = find_profile(&provider)?;
+    let url = profile
+        .register_url
+        .ok_or_else(|| KeeperError::BadInput(format!("{} has no page for registering an app", profile.name)))?;
+    crate::app::open_in_browser(&app, &url).map_err(KeeperError::Failed)
+}
+
+fn find_profile(provider: &str) -> Result<Profile, KeeperError> {
+    providers::find(provider)
+        .ok_or_else(|| KeeperError::BadInput(format!("there is no provider called \"{provider}\"")))
+}
+
+/// The wizard's form for a preset: the name, the inputs by their profile-file keys, and the
+/// client secret (which goes to the keychain only).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct OauthForm {
+struct PresetForm {
+    provider: String,
     name: String,
     #[serde(default)]
-    issuer: Option<String>,
-    authorize_url: String,
-    token_url: String,
-    #[serde(default)]
-    revocation_url: Option<String>,
-    #[serde(default)]
-    probe_url: Option<String>,
-    client_id: String,
+    values: BTreeMap<String, String>,
     #[serde(default)]
     client_secret: Option<String>,
-    /// Space- or comma-separated.
-    #[serde(default)]
-    scopes: String,
 }
 
+/// Adds an integration from a preset: the engine's rules ([`setup`]), as the command line's `add`.
 #[tauri::command]
-async fn add_oauth(state: State<'_, AppState>, form: OauthForm) -> Result<IntegrationView, KeeperError> {
-    let client_id = form.client_id.trim().to_string();
-    if client_id.is_empty() {
-        return Err(KeeperError::BadInput("Please fill in the client ID the service gave you.".into()));
-    }
-    let secret = form.client_secret.filter(|s| !s.is_empty());
-    let config = IntegrationConfig {
-        name: form.name.trim().to_string(),
-        provider: "oauth2".into(),
-        probe_interval_secs: PROBE_INTERVAL_SECS,
-        kind: IntegrationKind::Oauth(OauthConfig {
-            issuer: optional_address("The issuer", form.issuer)?,
-            authorize_url: web_address("The sign-in address", form.authorize_url.trim())?,
-            token_url: web_address("The token address", form.token_url.trim())?,
-            revocation_url: optional_address("The revocation address", form.revocation_url)?,
-            probe_url: optional_address("The check address", form.probe_url)?,
-            client_id,
-            has_client_secret: secret.is_some(),
-            scopes: form.scopes.split([' ', ',', '\n']).filter(|s| !s.is_empty()).map(str::to_string).collect(),
-        }),
+async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<IntegrationView, KeeperError> {
+    let profile = find_profile(&form.provider)?;
+    let secret = form.client_secret.filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_string());
+    let value = |field: Field| form.values.get(field.key()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let address = |field: Field| -> Result<Option<Url>, KeeperError> {
+        match value(field) {
+            None => Ok(None),
+            Some(text) => {
+                let mut what = label(field).to_string();
+                what = what.strip_prefix("the ").map(|w| format!("The {w}")).unwrap_or(what);
+                web_address(&what, &text).map(Some)
+            }
+        }
     };
-    state.keeper.add(config, secret.map(ClientSecret::new)).await
-}
-
-/// The wizard's API token page (the token itself comes in [`save_api_token`]).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApiTokenForm {
-    name: String,
-    probe_url: String,
-    #[serde(default)]
-    username: Option<String>,
-    /// `YYYY-MM-DD`, as an `<input type="date">` gives it.
-    #[serde(default)]
-    expires: Option<String>,
-}
-
-#[tauri::command]
-async fn add_api_token(state: State<'_, AppState>, form: ApiTokenForm) -> Result<IntegrationView, KeeperError> {
-    let expires = match form.expires.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let expires = match value(Field::Expires) {
         None => None,
         Some(text) => Some(
-            time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+            time::Date::parse(&text, time::macros::format_description!("[year]-[month]-[day]"))
                 .map_err(|_| KeeperError::BadInput(format!("\"{text}\" is not a date like 2026-12-31")))?,
         ),
     };
-    let config = IntegrationConfig {
-        name: form.name.trim().to_string(),
-        provider: "api-token".into(),
-        probe_interval_secs: PROBE_INTERVAL_SECS,
-        kind: IntegrationKind::ApiToken(ApiTokenConfig {
-            probe_url: web_address("The check address", form.probe_url.trim())?,
-            username: form.username.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()),
-            expires,
-        }),
+    let name = form.name.trim().to_string();
+    if name.is_empty() {
+        return Err(KeeperError::BadInput("Please fill in a name.".into()));
+    }
+    let inputs = Inputs {
+        name,
+        provider: profile.id.clone(),
+        issuer: address(Field::Issuer)?,
+        authorize_url: address(Field::AuthorizeUrl)?,
+        token_url: address(Field::TokenUrl)?,
+        revocation_url: address(Field::RevocationUrl)?,
+        probe_url: address(Field::ProbeUrl)?,
+        client_id: value(Field::ClientId),
+        has_client_secret: secret.is_some(),
+        scopes: value(Field::Scopes).map(|s| vec![s.replace(',', " ")]).unwrap_or_default(),
+        probe_interval_secs: setup::DEFAULT_PROBE_INTERVAL_SECS,
+        username: value(Field::Username),
+        expires,
+        instance_url: address(Field::InstanceUrl)?,
+        site: address(Field::Site)?,
+        base_url: address(Field::BaseUrl)?,
+        tenant: value(Field::Tenant),
     };
-    state.keeper.add(config, None).await
+    let setup_error = |e: SetupError| KeeperError::BadInput(e.describe(label));
+    setup::check(&inputs, &profile).map_err(setup_error)?;
+    let discovered = discovered(&inputs, &profile).await?;
+    let config = setup::build_config(&inputs, &profile, discovered.as_ref()).map_err(setup_error)?;
+    state.keeper.add(config, secret.map(ClientSecret::new)).await
+}
+
+/// OpenID Connect discovery, for an OAuth integration with an issuer.
+async fn discovered(inputs: &Inputs, profile: &Profile) -> Result<Option<Discovered>, KeeperError> {
+    match (&inputs.issuer, profile.kind) {
+        (Some(issuer), ProfileKind::Oauth) => {
+            let client = providers::wire::client();
+            let found = providers::discovery::discover(&client, issuer)
+                .await
+                .map_err(|e| KeeperError::BadInput(format!("could not discover the endpoints: {e}")))?;
+            Ok(Some(found))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What importing a profile file did (no secret: only whether the file held one).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Imported {
+    view: IntegrationView,
+    had_client_secret: bool,
+}
+
+/// "Import profile…": an administrator's profile file, read by the window and sent as text; its
+/// client secret goes to the keychain. Errors never quote the file (it may hold the secret).
+#[tauri::command]
+async fn import_profile(state: State<'_, AppState>, file_name: String, text: String) -> Result<Imported, KeeperError> {
+    let shown: String = file_name.chars().filter(|c| !c.is_control()).take(100).collect();
+    let parsed = profile_file::parse(&shown, &text, None).map_err(|e| KeeperError::BadInput(e.to_string()))?;
+    drop(text);
+    let profile = find_profile(&parsed.inputs.provider)?;
+    let discovered = discovered(&parsed.inputs, &profile).await?;
+    let config = setup::build_config(&parsed.inputs, &profile, discovered.as_ref())
+        .map_err(|e| KeeperError::BadInput(format!("the profile file {shown}: {}", e.describe(Field::key))))?;
+    let had_client_secret = parsed.client_secret.is_some();
+    let view = state.keeper.add(config, parsed.client_secret).await?;
+    Ok(Imported { view, had_client_secret })
 }
 
 /// Checks the token against the integration's check address; saves it only if it works.
@@ -256,13 +427,6 @@ fn web_address(what: &str, text: &str) -> Result<Url, KeeperError> {
         return Err(KeeperError::BadInput(format!("{what} must start with https://")));
     }
     Ok(url)
-}
-
-fn optional_address(what: &str, text: Option<String>) -> Result<Option<Url>, KeeperError> {
-    match text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(text) => web_address(what, text).map(Some),
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@
 //! - the provider forgets the grant: "Needs sign-in" in the window and in the tray menu, an urgent
 //!   notification read back from dunst, and its "Sign in again" action recovers;
 //! - an API token through the wizard: a refused token is not saved, a working one is;
+//! - the wizard offers the provider presets; a HighQ integration needs only its instance address
+//!   and client, and waits for sign-in; an administrator's profile file is imported (a broken one
+//!   shows why and adds nothing);
 //! - the warning lead times changed on the Settings page are saved to settings.toml; a bad value
 //!   shows why next to the field and changes nothing;
 //! - closing the window destroys it and the app keeps running in the tray.
@@ -171,6 +174,89 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.wait_text(".badge", SHORT, |t| t == "Working").await?;
     ensure!(sandbox.cli_ok(&["token", "Jira token"], "").await?.trim() == "good-token");
 
+    // ---- the presets: the wizard offers the engine's provider profiles ----
+    session.click("#nav-add").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Add an integration").await?;
+    let listed = session
+        .wait_text("#presets", SHORT, |t| t.contains("HighQ Collaborate") && t.contains("Atlassian (API token)"))
+        .await?;
+    for name in [
+        "Atlassian (sign in with an account)",
+        "GitHub",
+        "Google",
+        "Microsoft",
+        "OAuth 2.0 / OpenID Connect",
+        "API token",
+    ] {
+        ensure!(listed.contains(name), "the preset {name:?} is not offered: {listed:?}");
+    }
+    session.screenshot(&shots.join("window-wizard-presets.png")).await?;
+    // HighQ: the instance address, a client id and secret; a link to register an app
+    session.click("#kind-highq").await?;
+    session.click("#kind-next").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Describe the service").await?;
+    let link = session
+        .script("return document.getElementById('register-link').getAttribute('href')", serde_json::json!([]))
+        .await?;
+    ensure!(link.as_str().unwrap_or_default().starts_with("https://"), "no register link: {link}");
+    let fields = session
+        .script("return [...document.querySelectorAll('form input')].map(i => i.id).join(',')", serde_json::json!([]))
+        .await?;
+    ensure!(fields == "name,instance-url,client-id,client-secret,scopes", "the HighQ form asks for: {fields}");
+    session.fill("#name", "HighQ").await?;
+    session.fill("#instance-url", "http://example.com/acme").await?;
+    session.fill("#client-id", "hq-client").await?;
+    session.fill("#client-secret", "hq-secret").await?;
+    session.click("#add-submit").await?;
+    session.wait_text("#wizard-error", SHORT, |t| t.contains("must be an https:// address")).await?;
+    ensure!(!sandbox.states().await?.contains_key("HighQ"), "a refused HighQ integration was added");
+    session.fill("#instance-url", "https://acme.highq.invalid/acme").await?;
+    session.screenshot(&shots.join("window-wizard-highq.png")).await?;
+    session.click("#add-submit").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Sign in to HighQ").await?;
+    let highq = &sandbox.states().await?["HighQ"];
+    ensure!(highq["state"] == "needs-sign-in" && highq["provider"] == "highq", "HighQ after adding: {highq}");
+    session.click("#nav-list").await?;
+
+    // ---- "Import profile…": an administrator's file for the generic OAuth provider ----
+    let import = |file: &str, text: &str| {
+        let script = "const [name, text] = arguments; const dt = new DataTransfer(); \
+                      dt.items.add(new File([text], name, {type: 'text/plain'})); \
+                      document.getElementById('profile-file').files = dt.files; \
+                      document.getElementById('import-submit').click();";
+        session.script(script, serde_json::json!([file, text]))
+    };
+    session.click("#nav-add").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Add an integration").await?;
+    session.find("#import-submit", SHORT).await?;
+    let before = sandbox.states().await?.len();
+    // a broken file: the error is shown next to the control, never the secret, nothing added
+    let broken = "name = \"Broken\"\nprovider = \"oauth2\"\nclient_secret = \"file-secret-42\"\nclient_id = 7\n";
+    import("broken.toml", broken).await?;
+    let error = session.wait_text("#import-error", SHORT, |t| t.contains("broken.toml")).await?;
+    ensure!(error.contains("client_id") && !error.contains("file-secret-42"), "the import error: {error:?}");
+    session.screenshot(&shots.join("window-import-error.png")).await?;
+    ensure!(sandbox.states().await?.len() == before, "a broken profile file added an integration");
+    let profile = format!(
+        "name = \"Imported\"\nprovider = \"oauth2\"\nissuer = \"{}\"\nclient_id = \"test-native\"\n\
+         client_secret = \"test-secret\"\nscopes = [\"openid\", \"offline_access\"]\n",
+        oidc.issuer()
+    );
+    import("imported.toml", &profile).await?;
+    let done = session.wait_text("#import-done", SHORT, |t| t.contains("Imported")).await?;
+    ensure!(done.contains("can now delete imported.toml") && done.contains("keychain"), "after importing: {done:?}");
+    ensure!(session.text("#import-error").await.unwrap_or_default().is_empty(), "an error after importing");
+    session.screenshot(&shots.join("window-import-done.png")).await?;
+    let imported = &sandbox.states().await?["Imported"];
+    ensure!(imported["state"] == "needs-sign-in" && imported["provider"] == "oauth2", "imported: {imported}");
+    let page = session.script("return document.documentElement.outerHTML", serde_json::json!([])).await?;
+    ensure!(!page.as_str().unwrap_or_default().contains("test-secret"), "the client secret is in the page");
+    // and it signs in like any other (the "browser" signs in at the local provider)
+    session.click("#import-next").await?;
+    session
+        .wait_text("#signin-status", Duration::from_secs(60), |t| t.starts_with("Done: Imported is working"))
+        .await?;
+
     // ---- settings ----
     session.click("#nav-settings").await?;
     session.wait_text("#page-title", SHORT, |t| t == "Settings").await?;
@@ -219,7 +305,7 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    ensure!(sandbox.states().await?.len() == 2, "the app stopped answering after the window closed");
+    ensure!(sandbox.states().await?.len() == 4, "the app stopped answering after the window closed");
     tray.wait_layout(SHORT, |root| root.find("Open Token Keeper").map(|_| ())).await?;
     // and it opens again from the tray
     tray.click(None, "Open Token Keeper").await?;

@@ -54,23 +54,37 @@ export interface Endpoints {
   probeUrl: string | null;
 }
 
-export interface OauthForm {
-  name: string;
-  issuer?: string;
-  authorizeUrl: string;
-  tokenUrl: string;
-  revocationUrl?: string;
-  probeUrl?: string;
-  clientId: string;
-  clientSecret?: string;
-  scopes: string;
+/** One input of a preset's form: `key` is the profile file's key (instance_url, client_id, …). */
+export interface PresetInput {
+  key: string;
+  label: string;
+  hint: string;
+  input: 'url' | 'text' | 'email' | 'password' | 'date';
+  required: boolean;
+  default: string | null;
 }
 
-export interface ApiTokenForm {
+/** A provider preset, from the engine's profiles. */
+export interface Preset {
+  id: string;
   name: string;
-  probeUrl: string;
-  username?: string;
-  expires?: string;
+  kind: 'oauth' | 'api-token';
+  needsAddresses: boolean;
+  registerUrl: string | null;
+  inputs: PresetInput[];
+}
+
+export interface PresetForm {
+  provider: string;
+  name: string;
+  /** By the inputs' keys. */
+  values: Record<string, string>;
+  clientSecret?: string;
+}
+
+export interface Imported {
+  view: IntegrationView;
+  hadClientSecret: boolean;
 }
 
 export interface Settings {
@@ -98,8 +112,12 @@ export const api = {
   remove: (name: string, revoke: boolean) => invoke<void>('remove', { name, revoke }),
   signIn: (name: string) => invoke<IntegrationView>('sign_in', { name }),
   discover: (issuer: string) => invoke<Endpoints>('discover', { issuer }),
-  addOauth: (form: OauthForm) => invoke<IntegrationView>('add_oauth', { form }),
-  addApiToken: (form: ApiTokenForm) => invoke<IntegrationView>('add_api_token', { form }),
+  presets: () => invoke<Preset[]>('presets'),
+  /** Opens the preset's own page for registering an app in the system browser. */
+  openRegisterPage: (provider: string) => invoke<void>('open_register_page', { provider }),
+  addPreset: (form: PresetForm) => invoke<IntegrationView>('add_preset', { form }),
+  /** The profile file's text; its client secret goes to the keychain and never comes back. */
+  importProfile: (fileName: string, text: string) => invoke<Imported>('import_profile', { fileName, text }),
   saveApiToken: (name: string, token: string) => invoke<IntegrationView>('save_api_token', { name, token }),
   settings: () => invoke<Settings>('settings'),
   /** `text` as typed ("14, 3, 1"); the keeper checks, saves and applies it. */

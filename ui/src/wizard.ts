@@ -1,17 +1,17 @@
 // The add-integration wizard: choose the kind of sign-in, describe the service (OpenID Connect
 // discovery from the issuer, or the addresses by hand), then sign in in the system browser; or,
 // for an API token, describe how to check it, then paste the token (checked before it is saved).
-// Provider presets plug in later as data: a preset fills the same fields.
-import { api, message } from './api';
+// The services offered are the engine's provider presets (from the `presets` command): each asks
+// only for what it needs, and links the service's page for registering an app. A profile file from
+// an administrator can be imported instead ("Import profile…").
+import { api, message, type IntegrationView, type Preset } from './api';
 import { announce, h } from './dom';
 import { renderTokenForm } from './detail';
 import type { Page } from './main';
 
-type Kind = 'oauth' | 'api-token';
-
 export function renderWizard(root: HTMLElement, page: Page): void {
   page.setStable(false);
-  chooseKind(root, page);
+  choosePreset(root, page);
 }
 
 function title(root: HTMLElement, text: string, step: string): void {
@@ -29,39 +29,129 @@ function text(attrs: Record<string, string | boolean> = {}): HTMLInputElement {
   return h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', ...attrs });
 }
 
-function chooseKind(root: HTMLElement, page: Page): void {
+function choosePreset(root: HTMLElement, page: Page): void {
   title(root, 'Add an integration', 'Step 1 of 3');
-  const option = (value: Kind, label: string, hint: string, checked = false) =>
+  const error = h('p', { class: 'error', role: 'alert', id: 'wizard-error' });
+  root.append(error);
+  api
+    .presets()
+    .then((presets) => showPresets(root, page, presets))
+    .catch((e) => {
+      error.textContent = message(e);
+    });
+  (root.querySelector('h1') as HTMLElement).focus();
+}
+
+/** A preset's name as the list shows it: services with two presets (Atlassian) say which. */
+function presetLabel(preset: Preset, all: Preset[]): string {
+  if (all.filter((p) => p.name === preset.name).length < 2) return preset.name;
+  return `${preset.name} (${preset.kind === 'oauth' ? 'sign in with an account' : 'API token'})`;
+}
+
+function showPresets(root: HTMLElement, page: Page, presets: Preset[]): void {
+  const option = (preset: Preset, checked: boolean) =>
     h(
       'div',
       { class: 'choice' },
-      h('input', { type: 'radio', name: 'kind', id: `kind-${value}`, value, checked, 'aria-describedby': `kind-${value}-hint` }),
-      h('label', { for: `kind-${value}` }, label),
-      h('p', { class: 'hint', id: `kind-${value}-hint` }, hint),
+      h('input', { type: 'radio', name: 'kind', id: `kind-${preset.id}`, value: preset.id, checked, 'aria-describedby': `kind-${preset.id}-hint` }),
+      h('label', { for: `kind-${preset.id}` }, presetLabel(preset, presets)),
+      h(
+        'p',
+        { class: 'hint', id: `kind-${preset.id}-hint` },
+        preset.kind === 'oauth'
+          ? 'You sign in in your browser once; Token Keeper renews the sign-in from then on.'
+          : 'You create a token at the service and paste it here.',
+      ),
     );
+  const first = presets.find((p) => p.id === 'oauth2') ?? presets[0];
   const form = h(
     'form',
-    { class: 'form' },
-    h(
-      'fieldset',
-      {},
-      h('legend', {}, 'How does the service let programs in?'),
-      option('oauth', 'Sign in with an account (OAuth 2.0 / OpenID Connect)', 'You sign in in your browser once; Token Keeper renews the sign-in from then on.', true),
-      option('api-token', 'An API token', 'You create a token at the service (for example an Atlassian API token) and paste it here.'),
-    ),
+    { class: 'form', id: 'preset-form' },
+    h('fieldset', { id: 'presets' }, h('legend', {}, 'Which service?'), ...presets.map((p) => option(p, p === first))),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'kind-next' }, 'Continue'), h('a', { href: '#/', class: 'button' }, 'Cancel')),
   );
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const kind = (form.querySelector('input[name=kind]:checked') as HTMLInputElement | null)?.value as Kind | undefined;
-    if (kind === 'api-token') apiTokenDetails(root, page);
-    else oauthDetails(root, page);
+    const id = (form.querySelector('input[name=kind]:checked') as HTMLInputElement | null)?.value;
+    const preset = presets.find((p) => p.id === id);
+    if (!preset) return;
+    if (preset.kind === 'oauth' && preset.needsAddresses) oauthDetails(root, page, preset);
+    else presetDetails(root, page, preset);
   });
-  root.append(form);
-  (root.querySelector('h1') as HTMLElement).focus();
+  root.append(form, importSection(root, page));
 }
 
-function oauthDetails(root: HTMLElement, page: Page): void {
+/** "Import profile…": a profile file from an administrator, read here and checked by the app. */
+function importSection(root: HTMLElement, page: Page): HTMLElement {
+  const file = h('input', { type: 'file', id: 'profile-file', accept: '.toml,.txt,text/plain', 'aria-describedby': 'profile-file-hint' });
+  const error = h('p', { class: 'error', role: 'alert', id: 'import-error' });
+  const submit = h('button', { type: 'submit', id: 'import-submit' }, 'Import profile…');
+  const form = h(
+    'form',
+    { class: 'form', id: 'import-form', novalidate: true },
+    h('h2', {}, 'Or import a profile file'),
+    h('div', { class: 'field' }, h('label', { for: 'profile-file' }, 'Profile file'), h('p', { class: 'hint', id: 'profile-file-hint' }, 'If your administrator gave you a profile file (.toml), choose it here: it describes the service for you.'), file),
+    error,
+    h('div', { class: 'actions' }, submit),
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    file.removeAttribute('aria-invalid');
+    const chosen = file.files?.[0];
+    if (!chosen) {
+      error.textContent = 'Please choose the profile file first.';
+      file.focus();
+      return;
+    }
+    if (chosen.size > 64 * 1024) {
+      error.textContent = `The profile file ${chosen.name} is larger than 64 KiB; a profile file is a few lines.`;
+      file.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const imported = await api.importProfile(chosen.name, await chosen.text());
+      file.value = '';
+      imported_(root, page, chosen.name, imported.view, imported.hadClientSecret);
+    } catch (e) {
+      error.textContent = message(e);
+      file.setAttribute('aria-invalid', 'true');
+      file.focus();
+    }
+    submit.disabled = false;
+  });
+  return form;
+}
+
+function imported_(root: HTMLElement, page: Page, fileName: string, view: IntegrationView, hadSecret: boolean): void {
+  title(root, `${view.name} added`, 'Imported from a profile file');
+  const deletion = hadSecret
+    ? `Its client secret is now in your keychain: you can now delete ${fileName}.`
+    : `Token Keeper has what it needs: you can now delete ${fileName}.`;
+  const done = h('p', { class: 'done', role: 'status', id: 'import-done' }, `Added ${view.name} from ${fileName}. ${deletion}`);
+  const next =
+    view.kind === 'oauth'
+      ? h('button', { type: 'button', class: 'primary', id: 'import-next', onclick: () => signIn(root, page, view.name) }, 'Sign in now')
+      : h('button', { type: 'button', class: 'primary', id: 'import-next', onclick: () => tokenStep(root, page, view.name) }, 'Give the token');
+  root.append(done, h('div', { class: 'actions' }, next, h('button', { type: 'button', onclick: () => page.go('') }, 'Later')));
+  announce(done.textContent ?? '');
+  next.focus();
+}
+
+/** The preset's page for registering an app, opened in the system browser. */
+function registerLink(preset: Preset): HTMLElement | null {
+  if (!preset.registerUrl) return null;
+  const what = preset.kind === 'oauth' ? 'register an app and get a client ID' : 'create a token';
+  const link = h('a', { href: preset.registerUrl, id: 'register-link', target: '_blank', rel: 'noopener' }, `Open ${new URL(preset.registerUrl).host}`);
+  link.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    api.openRegisterPage(preset.id).catch(() => undefined);
+  });
+  return h('p', { class: 'hint register' }, `Where to ${what} for ${preset.name}: `, link, ' (opens in your browser).');
+}
+
+function oauthDetails(root: HTMLElement, page: Page, preset: Preset): void {
   title(root, 'Describe the service', 'Step 2 of 3 · Sign in with an account');
   const name = text({ required: true, maxlength: '64' });
   const issuer = text({ type: 'url', placeholder: 'https://login.example.com' });
@@ -120,7 +210,7 @@ function oauthDetails(root: HTMLElement, page: Page): void {
     field('client-secret', 'Client secret (optional)', clientSecret, 'Only if the service gave you one. It is kept in your keychain.'),
     field('scopes', 'Permissions (scopes)', scopes, 'Separated by spaces. “offline_access” lets Token Keeper renew the sign-in.'),
     error,
-    h('div', { class: 'actions' }, submit, h('button', { type: 'button', onclick: () => chooseKind(root, page) }, 'Back')),
+    h('div', { class: 'actions' }, submit, h('button', { type: 'button', onclick: () => choosePreset(root, page) }, 'Back')),
   );
   issuer.id = 'issuer';
   issuer.setAttribute('aria-describedby', 'issuer-hint');
@@ -145,16 +235,19 @@ function oauthDetails(root: HTMLElement, page: Page): void {
     }
     submit.disabled = true;
     try {
-      const view = await api.addOauth({
+      const view = await api.addPreset({
+        provider: preset.id,
         name: name.value,
-        issuer: issuer.value || undefined,
-        authorizeUrl: authorize.value,
-        tokenUrl: token.value,
-        revocationUrl: revocation.value || undefined,
-        probeUrl: probe.value || undefined,
-        clientId: clientId.value,
+        values: {
+          issuer: issuer.value,
+          authorize_url: authorize.value,
+          token_url: token.value,
+          revocation_url: revocation.value,
+          probe_url: probe.value,
+          client_id: clientId.value,
+          scopes: scopes.value,
+        },
         clientSecret: clientSecret.value || undefined,
-        scopes: scopes.value,
       });
       clientSecret.value = '';
       signIn(root, page, view.name);
@@ -200,46 +293,50 @@ function signIn(root: HTMLElement, page: Page, name: string): void {
     });
 }
 
-function apiTokenDetails(root: HTMLElement, page: Page): void {
-  title(root, 'Describe the token', 'Step 2 of 3 · API token');
+/** A preset's own form: the name and only the inputs the preset needs. */
+function presetDetails(root: HTMLElement, page: Page, preset: Preset): void {
+  const oauth = preset.kind === 'oauth';
+  title(root, oauth ? 'Describe the service' : 'Describe the token', `Step 2 of 3 · ${presetLabel(preset, [preset])}`);
   const name = text({ required: true, maxlength: '64' });
-  const probe = text({ type: 'url', required: true, placeholder: 'https://your-site.atlassian.net/rest/api/3/myself' });
-  const username = text({ autocomplete: 'username' });
-  const expires = h('input', { type: 'date' });
+  const inputs = preset.inputs.map((input) => {
+    const el =
+      input.input === 'password'
+        ? h('input', { type: 'password', autocomplete: 'off' })
+        : input.input === 'date'
+          ? h('input', { type: 'date' })
+          : text({ type: input.input, ...(input.required ? { required: true } : {}) });
+    if (input.default) el.value = input.default;
+    return { input, el };
+  });
   const error = h('p', { class: 'error', role: 'alert', id: 'wizard-error' });
-  const submit = h('button', { type: 'submit', class: 'primary', id: 'add-submit' }, 'Continue');
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'add-submit' }, oauth ? 'Add and sign in' : 'Continue');
   const form = h(
     'form',
     { class: 'form', novalidate: true },
-    field('name', 'Name', name, 'A name you will recognise, such as “Jira sync”. Scripts use it too.'),
-    field('probe-url', 'Check address', probe, 'A page of the service that answers only with a valid token. Token Keeper opens it now and then to check the token.'),
-    field('username', 'User name or email (optional)', username, 'If the service wants it with the token (Atlassian: your email).'),
-    field('expires', 'Token ends on (optional)', expires, 'The expiry date you chose when you created the token. You are reminded before then.'),
+    registerLink(preset),
+    field('name', 'Name', name, `A name you will recognise, such as “${preset.name} reporting”. Scripts use it too.`),
+    ...inputs.map(({ input, el }) => field(input.key.replace(/_/g, '-'), input.label, el, input.hint || undefined)),
     error,
-    h('div', { class: 'actions' }, submit, h('button', { type: 'button', onclick: () => chooseKind(root, page) }, 'Back')),
+    h('div', { class: 'actions' }, submit, h('button', { type: 'button', onclick: () => choosePreset(root, page) }, 'Back')),
   );
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.textContent = '';
-    if (!name.value.trim() || !probe.value.trim()) {
-      error.textContent = 'Please fill in a name and the check address.';
-      (name.value.trim() ? probe : name).focus();
+    const missing = [{ el: name, label: 'Name' }, ...inputs.filter((i) => i.input.required).map((i) => ({ el: i.el, label: i.input.label }))].find((i) => !i.el.value.trim());
+    if (missing) {
+      error.textContent = `Please fill in: ${missing.label}.`;
+      missing.el.focus();
       return;
     }
+    const secret = inputs.find((i) => i.input.key === 'client_secret');
+    const values: Record<string, string> = {};
+    for (const { input, el } of inputs) if (input.key !== 'client_secret') values[input.key] = el.value;
     submit.disabled = true;
     try {
-      const view = await api.addApiToken({ name: name.value, probeUrl: probe.value, username: username.value || undefined, expires: expires.value || undefined });
-      root.replaceChildren(h('p', { class: 'step' }, 'Step 3 of 3 · Token'));
-      renderTokenForm(
-        root,
-        page,
-        view.name,
-        () => page.go(`detail/${encodeURIComponent(view.name)}`),
-        async () => {
-          await api.remove(view.name, false).catch(() => undefined);
-          page.go('');
-        },
-      );
+      const view = await api.addPreset({ provider: preset.id, name: name.value, values, clientSecret: secret?.el.value || undefined });
+      if (secret) secret.el.value = '';
+      if (oauth) signIn(root, page, view.name);
+      else tokenStep(root, page, view.name);
     } catch (e) {
       error.textContent = message(e);
     }
@@ -247,4 +344,19 @@ function apiTokenDetails(root: HTMLElement, page: Page): void {
   });
   root.append(form);
   name.focus();
+}
+
+/** Step 3 for an API token: paste it (checked before it is saved). */
+function tokenStep(root: HTMLElement, page: Page, name: string): void {
+  root.replaceChildren(h('p', { class: 'step' }, 'Step 3 of 3 · Token'));
+  renderTokenForm(
+    root,
+    page,
+    name,
+    () => page.go(`detail/${encodeURIComponent(name)}`),
+    async () => {
+      await api.remove(name, false).catch(() => undefined);
+      page.go('');
+    },
+  );
 }
