@@ -50,6 +50,18 @@ impl Keeper {
         keychain_call(move || store.save(&name, &secrets)).await
     }
 
+    /// Takes, in this order, the two locks that make this the only refresh, sign-in store or
+    /// removal of `name` anywhere on the machine: the in-process flight mutex and the
+    /// cross-process file lock. Both are released when the returned guard drops.
+    async fn exclusive(&self, name: &str) -> Result<Exclusive, KeeperError> {
+        let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
+        let flight = flight.lock_owned().await;
+        let file = crate::lock::acquire(self.inner.paths.lock_file(name))
+            .await
+            .map_err(|e| KeeperError::Failed(format!("could not take the refresh lock of \"{name}\": {e}")))?;
+        Ok(Exclusive { _flight: flight, _file: file })
+    }
+
     /// The secrets of `name`: the in-memory copy, or the keychain's on first use.
     async fn secrets(&self, name: &str) -> Result<Secrets, KeeperError> {
         if let Some(s) = self.lock().slots.get(name).ok_or_else(|| KeeperError::unknown(name))?.secrets.clone() {
@@ -177,20 +189,19 @@ impl Keeper {
 
     /// One refresh of an OAuth integration under both locks; every outcome is committed.
     pub(super) async fn refresh_integration(&self, name: &str, why: Why) {
-        let Some((flight, oauth, profile)) = ({
+        let Some((oauth, profile)) = ({
             let shared = self.lock();
             shared.slots.get(name).and_then(|s| match &s.config.kind {
-                IntegrationKind::Oauth(o) => Some((s.flight.clone(), o.clone(), s.profile.clone())),
+                IntegrationKind::Oauth(o) => Some((o.clone(), s.profile.clone())),
                 IntegrationKind::ApiToken(_) => None,
             })
         }) else {
             return;
         };
-        let _flight = flight.lock_owned().await;
-        let _file_lock = match crate::lock::acquire(self.inner.paths.lock_file(name)).await {
-            Ok(l) => l,
+        let _exclusive = match self.exclusive(name).await {
+            Ok(held) => held,
             Err(e) => {
-                let reason = format!("could not take the refresh lock: {e}");
+                let reason = e.to_string();
                 self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
                 return;
             }
@@ -426,15 +437,9 @@ impl Keeper {
         if revoke {
             self.revoke(name, &config, &profile).await?;
         }
-        let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
-        let _flight = flight.lock_owned().await;
-        let _file_lock = crate::lock::acquire(self.inner.paths.lock_file(name))
-            .await
-            .map_err(|e| KeeperError::Failed(e.to_string()))?;
+        let _exclusive = self.exclusive(name).await?;
         let (store, n) = (self.inner.store.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || store.delete(&n))
-            .await
-            .map_err(|e| KeeperError::Failed(e.to_string()))??;
+        keychain_call(move || store.delete(&n)).await?;
         integrations::remove(&self.inner.paths, name)
             .map_err(|e| KeeperError::Failed(format!("could not remove the files of \"{name}\": {e}")))?;
         {
@@ -620,11 +625,7 @@ impl Keeper {
     }
 
     async fn store_signed_in(&self, name: &str, grant: Grant) -> Result<IntegrationView, KeeperError> {
-        let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
-        let _flight = flight.lock_owned().await;
-        let _file_lock = crate::lock::acquire(self.inner.paths.lock_file(name))
-            .await
-            .map_err(|e| KeeperError::Failed(e.to_string()))?;
+        let _exclusive = self.exclusive(name).await?;
         let previous = self.keychain_load(name).await?.unwrap_or_default();
         self.store_grant_locked(name, &previous, grant, true).await;
         let view = self.status(name)?.view;
@@ -696,6 +697,12 @@ impl Keeper {
             });
         }
     }
+}
+
+/// Both locks of one integration, held together (see [`Keeper::exclusive`]).
+struct Exclusive {
+    _flight: tokio::sync::OwnedMutexGuard<()>,
+    _file: crate::lock::IntegrationLock,
 }
 
 /// How long a keychain call may take. A locked keychain on a desktop may show an unlock prompt
