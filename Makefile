@@ -4,12 +4,13 @@
 #   make test    everything, against real services (keychain, notifications, OAuth server), headless
 #   make run     demo: a local OAuth server and the keeper renewing a 20-second token
 #   make bench   benchmarks (release build)
+#   make soak    the 10-minute fault soak (200 integrations); make crash: 2 x 500 kill -9 of the daemon
 #   make fmt / make lint
 SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run package bench fmt lint
+.PHONY: all deps build test run package bench soak crash fmt lint
 all: build
 
 deps:
@@ -40,6 +41,15 @@ bench: deps
 	$(SESSION) scripts/bench.sh
 	TRAY_APP_BIN=$(CURDIR)/target/release/token-keeper TOKENKEEPER_BIN=$(CURDIR)/target/release/tokenkeeper \
 	  $(SESSION) $(CARGO) test -p tokenkeeper-tests --test tray_bench -- --nocapture
+
+# the long runs of issue 5 (the suite runs short versions); figures in docs/RELIABILITY.md
+soak: deps
+	$(CARGO) build -p tokenkeeper
+	$(SESSION) $(CARGO) test -p tokenkeeper-tests --test soak_full
+
+crash: deps
+	$(CARGO) build -p tokenkeeper
+	$(SESSION) $(CARGO) test -p tokenkeeper-tests --test crash_full
 
 fmt:
 	$(CARGO) fmt --all --check

@@ -17,6 +17,9 @@
 //! * [`Notifications`]: what the notification daemon showed.
 //! * [`keychain_items`], [`keychain_secret`]: what is in the Secret Service.
 //! * [`wait_until`]: polling with a deadline.
+//! * [`fleet`], [`soak`], [`crash`]: many integrations under faults and `kill -9` (`make soak`,
+//!   `make crash`; short versions in the suite), with [`reuse_window`] giving the provider
+//!   Atlassian's refresh-token reuse window.
 //!
 //! Every helper is synchronous and may be called from plain `#[test]`s as well as from async
 //! tests: network work runs on a private runtime on its own thread.
@@ -39,6 +42,12 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
+
+pub mod crash;
+pub mod fleet;
+pub mod reuse_window;
+pub mod soak;
+use reuse_window::ReuseWindow;
 
 // =============================================================================================
 // Small helpers
@@ -176,6 +185,9 @@ pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 pub struct OidcOptions {
     /// Access-token (and client-credentials token) lifetime in seconds (`AT_TTL`).
     pub at_ttl: u64,
+    /// When set: each access token lives a random whole number of seconds in
+    /// [`at_ttl`, `at_ttl_max`] (`AT_TTL_MAX`).
+    pub at_ttl_max: Option<u64>,
     /// Refresh-token lifetime in seconds (`RT_TTL`); each rotation issues a fresh one.
     pub rt_ttl: u64,
     /// The account that signs in and consents without a human (`AUTO_LOGIN`); `None` shows the
@@ -193,6 +205,7 @@ impl Default for OidcOptions {
     fn default() -> Self {
         Self {
             at_ttl: 60,
+            at_ttl_max: None,
             rt_ttl: 3600,
             auto_login: Some("alice".to_owned()),
             auto_deny: false,
@@ -257,6 +270,7 @@ impl OidcServer {
             .current_dir(&dir)
             .env("PORT", port.to_string())
             .env("AT_TTL", self.opts.at_ttl.to_string())
+            .env("AT_TTL_MAX", self.opts.at_ttl_max.unwrap_or(self.opts.at_ttl).to_string())
             .env("RT_TTL", self.opts.rt_ttl.to_string())
             .env("EXIT_ON_STDIN_EOF", "1")
             .env_remove("AUTO_LOGIN")
@@ -939,6 +953,7 @@ struct ProxyState {
     queue: VecDeque<(Scope, Fault)>,
     default: Fault,
     records: Vec<Record>,
+    reuse: Option<ReuseWindow>,
 }
 
 impl ProxyState {
@@ -1000,6 +1015,7 @@ impl FaultProxy {
             queue: VecDeque::new(),
             default: Fault::Pass,
             records: Vec::new(),
+            reuse: None,
         }));
         let (offline, offline_rx) = tokio::sync::watch::channel(false);
         {
@@ -1060,6 +1076,17 @@ impl FaultProxy {
         st.default = Fault::Pass;
         drop(st);
         self.set_offline(false);
+    }
+
+    /// Gives the provider behind the proxy a refresh-token reuse window (see [`reuse_window`]):
+    /// for `window` after a rotation the old refresh token still works. `None` turns it off.
+    pub fn set_reuse_window(&self, window: Option<Duration>) {
+        lock(&self.state).reuse = window.map(ReuseWindow::new);
+    }
+
+    /// How many refresh requests the reuse window rewrote to the newest token of their chain.
+    pub fn reuse_rewrites(&self) -> usize {
+        lock(&self.state).reuse.as_ref().map_or(0, |w| w.rewrites)
     }
 
     /// How many queued faults are still unused.
@@ -1382,9 +1409,14 @@ async fn handle_connection(mut client: TcpStream, state: Arc<Mutex<ProxyState>>)
         Ok(Ok(Some(req))) => req,
         _ => return,
     };
-    let (fault, upstream, index) = {
+    let (fault, upstream, index, upstream_req) = {
         let mut st = lock(&state);
         let fault = st.decide(&req);
+        let substitute = match (&mut st.reuse, req.is_refresh()) {
+            (Some(w), true) => w.substitute(&req).inspect(|_| w.rewrites += 1),
+            _ => None,
+        };
+        let upstream_req = substitute.map(|token| reuse_window::with_refresh_token(&req, &token));
         st.records.push(Record {
             request: req.clone(),
             fault: fault.clone(),
@@ -1392,7 +1424,7 @@ async fn handle_connection(mut client: TcpStream, state: Arc<Mutex<ProxyState>>)
             upstream_status: None,
             client_status: None,
         });
-        (fault, st.upstream, st.records.len() - 1)
+        (fault, st.upstream, st.records.len() - 1, upstream_req.unwrap_or_else(|| req.clone()))
     };
     let update = |f: &dyn Fn(&mut Record)| {
         let mut st = lock(&state);
@@ -1422,9 +1454,14 @@ async fn handle_connection(mut client: TcpStream, state: Arc<Mutex<ProxyState>>)
             if let Fault::Delay(ms) = fault {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
-            let answer = match forward(upstream, &req, &|| update(&|r| r.forwarded = true)).await {
+            let answer = match forward(upstream, &upstream_req, &|| update(&|r| r.forwarded = true)).await {
                 Ok((bytes, status)) => {
                     update(&|r| r.upstream_status = status);
+                    if let (Some(w), Some(sent)) =
+                        (lock(&state).reuse.as_mut(), upstream_req.param("refresh_token").filter(|_| req.is_refresh()))
+                    {
+                        w.observe(sent, &bytes);
+                    }
                     Some((bytes, status))
                 }
                 Err(_) => None,

@@ -15,24 +15,7 @@ use tokenkeeper_tests::{
 
 /// An integration whose token endpoint goes through the proxy.
 fn add_through_proxy(sb: &Sandbox, server: &OidcServer, proxy: &FaultProxy, name: &str) {
-    sb.run_ok(
-        &[
-            "add",
-            name,
-            "--provider",
-            "oauth2",
-            "--authorize-url",
-            &server.authorize_url(),
-            "--token-url",
-            &format!("{}/token", proxy.url()),
-            "--client-id",
-            "test-native",
-            "--client-secret-stdin",
-            "--scope",
-            SCOPE,
-        ],
-        Some("test-secret\n"),
-    );
+    tokenkeeper_tests::fleet::add_through_proxy(sb, server, proxy, name).unwrap();
 }
 
 #[test]

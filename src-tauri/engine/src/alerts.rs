@@ -7,7 +7,9 @@
 //! - Back to working after a problem was notified: once, low urgency.
 //!
 //! The [`NoticeLedger`] remembers what was shown; it is saved with the integration's state, so
-//! no notice repeats for the same state change, even across restarts.
+//! no notice repeats for the same state change, even across restarts. It also keeps the notices
+//! decided but not yet handed to the notification service, so that a crash between the decision
+//! and the showing delays a notice instead of losing it (the next long-running keeper shows it).
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +43,27 @@ pub struct NoticeLedger {
     /// Expiry warnings shown, as (expiry time, lead in days).
     #[serde(default)]
     pub expiry_warnings: Vec<(UnixTime, u32)>,
+    /// Decided, not yet confirmed shown (oldest first, at most [`MAX_UNSHOWN`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unshown: Vec<Notice>,
+}
+
+/// The most notices kept waiting for a notification service that does not answer; older ones
+/// give way (the state itself is always in the tray, the list and `status`).
+pub const MAX_UNSHOWN: usize = 8;
+
+impl NoticeLedger {
+    /// Keeps `notices` until [`NoticeLedger::shown`] confirms them.
+    pub fn await_showing(&mut self, notices: &[Notice]) {
+        self.unshown.extend(notices.iter().cloned());
+        let excess = self.unshown.len().saturating_sub(MAX_UNSHOWN);
+        self.unshown.drain(..excess);
+    }
+
+    /// The notification service has shown `notice`.
+    pub fn shown(&mut self, notice: &Notice) {
+        self.unshown.retain(|n| n != notice);
+    }
 }
 
 /// What the rules look at.

@@ -154,7 +154,7 @@ impl Keeper {
             notices,
             problems,
         });
-        tokio::spawn(run::deliver_notices(inner.notifier.clone(), notice_rx));
+        tokio::spawn(run::deliver_notices(inner.notifier.clone(), notice_rx, Arc::downgrade(&inner)));
         Ok(Self { inner })
     }
 
@@ -259,6 +259,7 @@ impl Keeper {
                 expiry_leads_days: &leads,
             };
             let notices = alerts::decide(&facts, &mut slot.record.notices);
+            slot.record.notices.await_showing(&notices);
             for n in &notices {
                 slot.record.history.push(now, HistoryEvent::Notified { summary: n.summary.clone() });
             }
@@ -283,6 +284,16 @@ impl Keeper {
         }
         let _ = self.inner.events.send(Event::Changed { view: view.clone() });
         Some(view)
+    }
+
+    /// The notification service showed `shown`: they no longer wait in their integrations'
+    /// ledgers.
+    fn confirm_shown(&self, shown: &[Notice]) {
+        for notice in shown {
+            for name in &notice.integrations {
+                self.commit(name, |slot, _| slot.record.notices.shown(notice));
+            }
+        }
     }
 
     /// Waits until every notice decided so far has been handed to the notification service
@@ -360,6 +371,58 @@ mod tests {
         // a keeper opened afterwards reads the saved lead times
         drop(keeper);
         assert_eq!(open(dir.path()).settings().warning_days, vec![30]);
+    }
+
+    /// A notification service that is not there (or a process killed before it showed).
+    struct NoService;
+    impl Notifier for NoService {
+        fn show(&self, _: &Notice) -> Result<(), String> {
+            Err("no notification service".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_notice_not_shown_before_the_process_ends_is_shown_by_the_next_keeper() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = Keeper::open(KeeperOptions {
+            paths: Paths::under(dir.path()),
+            store: Arc::new(MemoryStore::new()),
+            notifier: Arc::new(NoService),
+            open_url: Arc::new(|_| Ok(())),
+        })
+        .unwrap();
+        add_token_ending_in(&keeper, "jira", 30).await;
+        keeper.commit("jira", |slot, _| slot.record.state = State::NeedsSignIn).unwrap();
+        keeper.flush_notices().await;
+        let waiting = integrations::load_record(keeper.paths(), "jira").unwrap().notices.unshown;
+        assert!(
+            waiting
+                .iter()
+                .any(|n| n.urgency == crate::notify::Urgency::Critical && n.summary == "jira stopped working"),
+            "the critical notice waits in the saved ledger: {waiting:?}"
+        );
+        drop(keeper);
+
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let keeper = Keeper::open(KeeperOptions {
+            paths: Paths::under(dir.path()),
+            store: Arc::new(MemoryStore::new()),
+            notifier: Arc::new(RecordingNotifier(shown.clone())),
+            open_url: Arc::new(|_| Ok(())),
+        })
+        .unwrap();
+        let running = tokio::spawn({
+            let keeper = keeper.clone();
+            async move { keeper.run(None).await }
+        });
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !integrations::load_record(keeper.paths(), "jira").unwrap().notices.unshown.is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "the waiting notice was never confirmed");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        running.abort();
+        let shown = shown.lock().unwrap().clone();
+        assert_eq!(shown, waiting, "shown once, as decided, and no new notice for the same problem");
     }
 
     #[tokio::test]

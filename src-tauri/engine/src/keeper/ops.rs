@@ -36,6 +36,10 @@ pub(super) enum Why {
 
 /// A token the keeper may hand out: valid for at least this long.
 const MIN_REMAINING_SECS: i64 = 2;
+/// When the provider is seen back, the integrations waiting for it retry within this many ms.
+const PROVIDER_BACK_SPREAD_MS: i64 = 2_000;
+/// ...but not sooner after their own last failure than this (the first step of the backoff).
+const FIRST_RETRY_MS: i64 = 2_000;
 
 impl Keeper {
     // ---- secrets -------------------------------------------------------------------------
@@ -245,7 +249,11 @@ impl Keeper {
         match outcome {
             RefreshOutcome::Refreshed(grant) => {
                 tracing::info!("{name}: renewed (the new token is valid for {} s)", grant.expires_in.unwrap_or(0));
-                self.store_grant_locked(name, &secrets, grant, false).await
+                let after_trouble = self.lock().slots.get(name).is_some_and(|s| s.record.failures > 0);
+                self.store_grant_locked(name, &secrets, grant, false).await;
+                if after_trouble {
+                    self.provider_is_back(name);
+                }
             }
             RefreshOutcome::TransientError { reason, retry_after } => {
                 tracing::warn!("{name}: renewal failed, will retry: {reason}");
@@ -267,6 +275,46 @@ impl Keeper {
                     slot.record.retry_at_ms = None;
                 });
             }
+        }
+    }
+
+    /// `name` renewed after failures, so its provider answers again: the other integrations of the
+    /// same token endpoint that wait to retry try now (spread over two seconds, never before a
+    /// `Retry-After`, never sooner than the first backoff step after their own failure) instead of
+    /// each waiting out its own backoff — up to 30 s once expired — and start a fresh backoff. This
+    /// is how a keeper notices that the network came back without watching the network itself.
+    fn provider_is_back(&self, name: &str) {
+        let now_ms = clock::now_millis();
+        let waiting: Vec<(String, i64)> = {
+            let shared = self.lock();
+            let Some(origin) = shared.slots.get(name).and_then(Slot::token_origin) else { return };
+            shared
+                .slots
+                .iter()
+                .filter(|(other, slot)| {
+                    *other != name
+                        && slot.record.state != State::NeedsSignIn
+                        && !slot.record.paused
+                        && slot.record.retry_at_ms.is_some_and(|t| t > now_ms + PROVIDER_BACK_SPREAD_MS)
+                        && slot.failed_at_ms.is_none_or(|t| now_ms - t >= FIRST_RETRY_MS)
+                        && slot.token_origin().as_ref() == Some(&origin)
+                })
+                .map(|(other, slot)| {
+                    let soon = now_ms + (rand::random::<f64>() * PROVIDER_BACK_SPREAD_MS as f64) as i64;
+                    (other.clone(), soon.max(slot.not_before_ms.unwrap_or(0)))
+                })
+                .collect()
+        };
+        if !waiting.is_empty() {
+            tracing::info!("{name}: the provider answers again; {} other integrations retry now", waiting.len());
+        }
+        for (other, at) in waiting {
+            self.commit(&other, |slot, _| {
+                if slot.record.retry_at_ms.is_some_and(|t| t > at) {
+                    slot.record.retry_at_ms = Some(at);
+                    slot.record.failures = 0;
+                }
+            });
         }
     }
 
@@ -741,6 +789,8 @@ fn fail_transiently(slot: &mut Slot, now: i64, reason: String, retry_after: Opti
     let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
     // Milliseconds, not the commit's whole seconds: a `Retry-After: 3` must mean 3 s, not 2.1.
     slot.record.retry_at_ms = Some(clock::now_millis() + delay.as_millis() as i64);
+    slot.not_before_ms = retry_after.map(|floor| clock::now_millis() + floor.as_millis() as i64);
+    slot.failed_at_ms = Some(clock::now_millis());
     slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true });
     slot.record.detail = Some(reason);
 }

@@ -1,13 +1,13 @@
 //! The background part of a long-running keeper (tray app, daemon): the scheduler loop that
 //! sleeps until the earliest deadline, the per-integration tick, and notice delivery.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::ops::Why;
-use super::Keeper;
+use super::{Inner, Keeper};
 use crate::clock::{self, Wake};
 use crate::model::{IntegrationKind, State};
 use crate::notify::{group, Notice, Notifier};
@@ -24,8 +24,14 @@ pub(super) enum NoticeJob {
     Flush(oneshot::Sender<()>),
 }
 
-/// Shows notices, grouping those that arrive together; runs for the life of the keeper.
-pub(super) async fn deliver_notices(notifier: Arc<dyn Notifier>, mut jobs: mpsc::UnboundedReceiver<NoticeJob>) {
+/// Shows notices, grouping those that arrive together, and confirms each shown one to the keeper
+/// (`keeper` is weak: the deliverer must not keep a dropped keeper alive); runs for the life of
+/// the keeper.
+pub(super) async fn deliver_notices(
+    notifier: Arc<dyn Notifier>,
+    mut jobs: mpsc::UnboundedReceiver<NoticeJob>,
+    keeper: Weak<Inner>,
+) {
     while let Some(first) = jobs.recv().await {
         let mut batch = Vec::new();
         let mut flushes = Vec::new();
@@ -45,17 +51,24 @@ pub(super) async fn deliver_notices(notifier: Arc<dyn Notifier>, mut jobs: mpsc:
                 }
             }
         }
-        let grouped = group(batch);
+        let grouped = group(batch.clone());
         if !grouped.is_empty() {
             let notifier = notifier.clone();
-            let _ = tokio::task::spawn_blocking(move || {
+            let all_shown = tokio::task::spawn_blocking(move || {
+                let mut all_shown = true;
                 for notice in &grouped {
                     if let Err(e) = notifier.show(notice) {
                         tracing::warn!("{e}");
+                        all_shown = false;
                     }
                 }
+                all_shown
             })
-            .await;
+            .await
+            .unwrap_or(false);
+            if let (true, Some(inner)) = (all_shown, keeper.upgrade()) {
+                Keeper { inner }.confirm_shown(&batch);
+            }
         }
         for done in flushes {
             let _ = done.send(());
@@ -67,6 +80,11 @@ impl Keeper {
     /// Keeps every integration alive until the future is dropped. `sign_in_requests` carries
     /// names whose "Sign in again" notification action was clicked.
     pub async fn run(&self, mut sign_in_requests: Option<mpsc::UnboundedReceiver<String>>) {
+        // Notices a previous process decided but did not live to show.
+        let unshown: Vec<Notice> = self.lock().slots.values().flat_map(|s| s.record.notices.unshown.clone()).collect();
+        for notice in unshown {
+            let _ = self.inner.notices.send(NoticeJob::Show(notice));
+        }
         let names: Vec<String> = self.lock().slots.keys().cloned().collect();
         for name in &names {
             self.commit(name, |_, _| {});

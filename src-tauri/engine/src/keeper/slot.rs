@@ -26,6 +26,11 @@ pub struct Slot {
     pub signin_pending: bool,
     /// This integration's fixed jitter in [0, 1), so it renews at a stable, spread-out moment.
     pub jitter: f64,
+    /// The provider's last `Retry-After` ends here (wall clock, ms): no retry before, even when
+    /// the provider is seen back through another integration.
+    pub not_before_ms: Option<i64>,
+    /// When its last renewal attempt failed (wall clock, ms).
+    pub failed_at_ms: Option<i64>,
 }
 
 impl Slot {
@@ -40,6 +45,8 @@ impl Slot {
             busy: false,
             signin_pending: false,
             jitter: rand::random::<f64>(),
+            not_before_ms: None,
+            failed_at_ms: None,
         }
     }
 
@@ -65,6 +72,15 @@ impl Slot {
             url.host_str().map(str::to_string).unwrap_or_else(|| self.profile.name.clone())
         } else {
             self.profile.name.clone()
+        }
+    }
+
+    /// Where it renews its tokens (scheme, host, port), for "the provider is back" (API tokens:
+    /// none, they are checked on their own schedule).
+    pub fn token_origin(&self) -> Option<url::Origin> {
+        match &self.config.kind {
+            IntegrationKind::Oauth(o) => Some(o.token_url.origin()),
+            IntegrationKind::ApiToken(_) => None,
         }
     }
 
