@@ -37,6 +37,11 @@ pub fn add_oauth(sb: &Sandbox, server: &OidcServer, name: &str) {
 /// `tokenkeeper login NAME --no-browser`: reads the URL (its only stdout line), completes the
 /// browser part with the fixture's auto-login, and requires exit 0.
 pub fn login(sb: &Sandbox, name: &str) {
+    login_messages(sb, name);
+}
+
+/// [`login`], returning what the command said on standard error.
+pub fn login_messages(sb: &Sandbox, name: &str) -> String {
     let mut child = sb
         .cmd(["login", name, "--no-browser"])
         .stdin(Stdio::null())
@@ -58,6 +63,7 @@ pub fn login(sb: &Sandbox, name: &str) {
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(status.success(), "login failed ({status}): {err}");
+    err
 }
 
 pub fn wait_child(child: &mut std::process::Child, timeout: Duration) -> std::process::ExitStatus {

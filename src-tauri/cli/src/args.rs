@@ -152,7 +152,9 @@ const ADD_AFTER: &str = concat!(
     "https://HOST/INSTANCE, --client-id and usually --client-secret-stdin; Atlassian OAuth 2.0\n",
     "(--provider atlassian) needs --client-id, --client-secret-stdin and the API --scope you\n",
     "registered (offline_access is added); an Atlassian API token (--provider\n",
-    "atlassian-api-token) needs --site https://SITE.atlassian.net and --username EMAIL. GitHub\n",
+    "atlassian-api-token) needs --site https://SITE.atlassian.net and --username EMAIL; a token\n",
+    "with scopes needs --cloud-id ID instead of --site (it works only through api.atlassian.com).\n",
+    "GitHub\n",
     "App user tokens (--provider github), Google (--provider google) and Microsoft (--provider\n",
     "microsoft, --tenant defaults to common) need --client-id and usually --client-secret-stdin.\n",
     "\n",
@@ -170,6 +172,8 @@ const ADD_AFTER: &str = concat!(
     "  printf '%s\\n' \"$SECRET\" | tokenkeeper add jira-sync --provider atlassian \\\n",
     "      --client-id abcd --client-secret-stdin --scope \"read:jira-work\"\n",
     "  tokenkeeper add jira-token --provider atlassian-api-token --site https://acme.atlassian.net \\\n",
+    "      --username me@example.com --expires 2026-06-30\n",
+    "  tokenkeeper add jira-scoped --provider atlassian-api-token --cloud-id 1324a887-45db-1bf4 \\\n",
     "      --username me@example.com --expires 2026-06-30\n",
     "  tokenkeeper add google --provider oauth2 --issuer https://accounts.google.com \\\n",
     "      --client-id 1234.apps.googleusercontent.com --scope \"openid email\" --client-secret-stdin < secret.txt\n",
@@ -397,7 +401,7 @@ pub struct AddArgs {
     #[arg(long, value_name = "FILE", help_heading = "Profile file", conflicts_with_all = [
         "provider", "issuer", "authorize_url", "token_url", "revocation_url", "client_id",
         "client_secret_stdin", "scopes", "probe_url", "probe_interval", "username", "expires",
-        "instance_url", "site", "base_url",
+        "instance_url", "site", "base_url", "cloud_id",
     ])]
     pub from: Option<PathBuf>,
     /// With --from: the name to use instead of the one the file suggests.
@@ -448,6 +452,10 @@ pub struct AddArgs {
     /// Atlassian API token: the site, https://SITE.atlassian.net.
     #[arg(long, value_name = "URL", help_heading = "Presets")]
     pub site: Option<Url>,
+    /// Atlassian API token with scopes: the site's cloud id; the token is then checked through
+    /// https://api.atlassian.com/ex/jira/ID instead of the site.
+    #[arg(long, value_name = "ID", help_heading = "Presets", conflicts_with = "site")]
+    pub cloud_id: Option<String>,
     /// Replaces a preset's default service address, for a local or proxied endpoint.
     #[arg(long, value_name = "URL", help_heading = "Presets")]
     pub base_url: Option<Url>,

@@ -32,30 +32,37 @@
 //! | `state_label` | the same state in the words the tray shows (`"Needs sign-in"`) |
 //! | `detail` | why the state is not `working`, in plain words, or `null` |
 //! | `access_expires_at` | when the access token ends (RFC 3339, UTC), or `null` if unknown or not signed in |
-//! | `refresh_expires_at` | when the refresh token (OAuth) or the API token ends, or `null` if unknown |
+//! | `refresh_expires_at` | when the sign-in must be renewed: the refresh token's end or, where the provider ends every sign-in after a fixed time (Atlassian: 365 days), that limit, whichever comes first (OAuth); when the API token ends; `null` if unknown |
 //! | `next.action` | `"renew"`, `"check"`, `"retry"` or `"wait-for-keeper"` (nothing happens until you act) |
 //! | `next.at` | when that happens (RFC 3339, UTC), `null` for `"wait-for-keeper"` |
 //! | `signin_pending` | `true` while a browser sign-in is waiting to finish |
 //!
 //! # `tokenkeeper status NAME --json`
 //!
-//! One object: every field above, plus `"history"`, an array of every kept entry (at most 100),
-//! oldest first:
+//! One object: every field above, plus:
+//!
+//! | field | meaning |
+//! | --- | --- |
+//! | `signed_in_at` | when the keeper last signed in (RFC 3339, UTC), or `null` if unknown; renewals do not change it |
+//! | `sign_in_ends_at` | when the provider ends this sign-in however often it is renewed (Atlassian: 365 days after it), or `null` if it has no such limit |
+//! | `sites` | the sites the sign-in reaches, as the service listed them after the sign-in (Atlassian: `{"id": cloud id, "name", "url"}`); `[]` for other providers |
+//! | `history` | an array of every kept entry (at most 100), oldest first |
 //!
 //! ```json
-//! { "name": "jira", "...": "...",
+//! { "name": "jira", "...": "...", "signed_in_at": "2025-06-15T15:06:40Z", "sign_in_ends_at": "2026-06-15T15:06:40Z",
+//!   "sites": [ { "id": "1324a887-45db-1bf4-1e99-ef0ff456d421", "name": "acme", "url": "https://acme.atlassian.net" } ],
 //!   "history": [ { "at": "2025-06-15T15:06:40Z", "event": "refreshed", "text": "Renewed; valid until 2025-06-15 16:06" } ] }
 //! ```
 //!
 //! `event` is one of `"added"`, `"signed-in"`, `"sign-in-failed"`, `"refreshed"`,
 //! `"refresh-failed"`, `"checked"`, `"state-changed"`, `"notified"`, `"keychain-write-failed"`,
-//! `"paused"`, `"resumed"`; `text` is the same line the text form shows (local time only in the
+//! `"paused"`, `"resumed"`, `"sites-not-listed"`; `text` is the same line the text form shows (local time only in the
 //! text form; `at` is always UTC). New fields and new `state`/`event` values may be added;
 //! existing ones keep their meaning.
 
 use serde::Serialize;
 use time::UtcOffset;
-use tokenkeeper_engine::model::{IntegrationView, NextAction, State};
+use tokenkeeper_engine::model::{IntegrationView, NextAction, Site, State};
 use tokenkeeper_engine::IntegrationStatus;
 
 use crate::words;
@@ -87,6 +94,9 @@ pub struct NextJson {
 pub struct StatusJson<'a> {
     #[serde(flatten)]
     pub view: ViewJson<'a>,
+    pub signed_in_at: Option<String>,
+    pub sign_in_ends_at: Option<String>,
+    pub sites: &'a [Site],
     pub history: Vec<HistoryJson>,
 }
 
@@ -135,6 +145,9 @@ pub fn view(v: &IntegrationView) -> ViewJson<'_> {
 pub fn status(s: &IntegrationStatus, offset: UtcOffset) -> StatusJson<'_> {
     StatusJson {
         view: view(&s.view),
+        signed_in_at: s.signed_in_at.and_then(words::rfc3339),
+        sign_in_ends_at: s.sign_in_ends_at.and_then(words::rfc3339),
+        sites: &s.sites,
         history: s
             .history
             .iter()
@@ -236,10 +249,16 @@ mod tests {
                 HistoryEntry { at: 1_750_000_000, event: HistoryEvent::Added },
                 HistoryEntry { at: 1_750_000_001, event: HistoryEvent::Paused { paused: true } },
             ],
+            signed_in_at: Some(1_750_000_000),
+            sign_in_ends_at: Some(1_750_000_000 + 365 * 86_400),
+            sites: vec![Site { id: "c1".into(), name: "acme".into(), url: "https://acme.atlassian.net".into() }],
         };
         let value: serde_json::Value = serde_json::from_str(&status_text(&s, UtcOffset::UTC)).unwrap();
         assert_eq!(value["name"], "jira");
         assert_eq!(value["state"], "needs-sign-in");
+        assert_eq!(value["signed_in_at"], "2025-06-15T15:06:40Z");
+        assert_eq!(value["sign_in_ends_at"], "2026-06-15T15:06:40Z");
+        assert_eq!(value["sites"], json!([{ "id": "c1", "name": "acme", "url": "https://acme.atlassian.net" }]));
         assert_eq!(
             value["history"],
             json!([

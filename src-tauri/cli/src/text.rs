@@ -5,7 +5,7 @@
 //! layout can be tested without a keeper. Scripts should read the JSON forms instead; these
 //! lines may be reworded.
 
-use tokenkeeper_engine::model::{IntegrationView, NextAction, State};
+use tokenkeeper_engine::model::{IntegrationView, NextAction, Site, State};
 use tokenkeeper_engine::IntegrationStatus;
 
 use crate::words::{self, Now};
@@ -105,7 +105,17 @@ pub fn status(s: &IntegrationStatus, now: Now) -> String {
         field("Access expires:", expiry_long(v.access_expires_at, now));
     }
     field(credential, expiry_long(v.refresh_expires_at, now));
+    if let Some(at) = s.signed_in_at {
+        field("Signed in:", words::local_minute(at, now.offset));
+    }
+    if let Some(end) = s.sign_in_ends_at {
+        field(
+            "Sign-in ends:",
+            format!("{} — the service's limit, however often it is renewed", expiry_long(Some(end), now)),
+        );
+    }
     field("Next:", next_long(v, now));
+    out.push_str(&sites(&s.sites));
 
     out.push('\n');
     let total = s.history.len();
@@ -121,6 +131,16 @@ pub fn status(s: &IntegrationStatus, now: Now) -> String {
     for entry in &s.history[total.saturating_sub(HISTORY_LINES)..] {
         let (_, text) = words::history(&entry.event, now.offset);
         out.push_str(&format!("  {}  {text}\n", words::local_second(entry.at, now.offset)));
+    }
+    out
+}
+
+/// The sites a sign-in reaches, one per line ("Sites:" first), or nothing when there are none.
+pub fn sites(sites: &[Site]) -> String {
+    let mut out = String::new();
+    for (i, site) in sites.iter().enumerate() {
+        let label = if i == 0 { "Sites:" } else { "" };
+        out.push_str(&format!("  {label:<17}{} {} (cloud id {})\n", site.name, site.url, site.id));
     }
     out
 }
@@ -197,8 +217,13 @@ mod tests {
                 event: HistoryEvent::Checked { accepted: true, reason: None },
             })
             .collect();
-        let s =
-            IntegrationStatus { view: view("HighQ reporting", State::NeedsSignIn, NextAction::WaitForKeeper), history };
+        let s = IntegrationStatus {
+            view: view("HighQ reporting", State::NeedsSignIn, NextAction::WaitForKeeper),
+            history,
+            signed_in_at: None,
+            sign_in_ends_at: None,
+            sites: vec![],
+        };
         let text = status(&s, NOW);
         assert!(text.starts_with("HighQ reporting (oauth2, OAuth)\n"), "{text}");
         assert!(text.contains("  Next:            waits for you: `tokenkeeper login 'HighQ reporting'`\n"), "{text}");
@@ -216,10 +241,38 @@ mod tests {
         v.provider = "api-token".into();
         v.access_expires_at = None;
         v.refresh_expires_at = Some(NOW.at + 30 * 86_400);
-        let text = status(&IntegrationStatus { view: v, history: vec![] }, NOW);
+        let text = status(
+            &IntegrationStatus { view: v, history: vec![], signed_in_at: None, sign_in_ends_at: None, sites: vec![] },
+            NOW,
+        );
         assert!(text.contains("  Token expires:   in 30 days (2025-07-15 15:06)\n"), "{text}");
         assert!(!text.contains("Access expires"), "{text}");
         assert!(text.contains("  Next:            checks in 25 min\n"), "{text}");
         assert!(text.ends_with("No history yet.\n"), "{text}");
+    }
+
+    #[test]
+    fn an_atlassian_sign_in_shows_its_limit_and_sites() {
+        let mut v = view("jira", State::ExpiringSoon, NextAction::Renew(NOW.at + 900));
+        v.provider = "atlassian".into();
+        v.refresh_expires_at = Some(NOW.at + 5 * 86_400);
+        let site = |id: &str, name: &str| Site {
+            id: id.into(),
+            name: name.into(),
+            url: format!("https://{name}.atlassian.net"),
+        };
+        let s = IntegrationStatus {
+            view: v,
+            history: vec![],
+            signed_in_at: Some(NOW.at - 360 * 86_400),
+            sign_in_ends_at: Some(NOW.at + 5 * 86_400),
+            sites: vec![site("c1", "acme"), site("c2", "beta")],
+        };
+        let text = status(&s, NOW);
+        assert!(text.contains("  Refresh expires: in 5 days (2025-06-20 15:06)\n"), "{text}");
+        assert!(text.contains("  Signed in:       2024-06-20 15:06\n"), "{text}");
+        assert!(text.contains("  Sign-in ends:    in 5 days (2025-06-20 15:06) — the service's limit"), "{text}");
+        assert!(text.contains("  Sites:           acme https://acme.atlassian.net (cloud id c1)\n"), "{text}");
+        assert!(text.contains("\n                   beta https://beta.atlassian.net (cloud id c2)\n"), "{text}");
     }
 }

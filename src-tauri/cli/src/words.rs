@@ -157,6 +157,9 @@ pub fn history(event: &HistoryEvent, offset: UtcOffset) -> (&'static str, String
         ),
         HistoryEvent::Paused { paused: true } => ("paused", "Paused".into()),
         HistoryEvent::Paused { paused: false } => ("resumed", "Resumed".into()),
+        HistoryEvent::SitesNotListed { reason } => {
+            ("sites-not-listed", format!("Signed in, but the sites it reaches could not be listed: {reason}"))
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! - `Needs sign-in`: urgent, with "Sign in again".
 //! - Refresh keeps failing and the token stops working within 10 minutes (or already has): once.
 //! - Refresh token or API token ends in 14, 3, 1 days: once each (only the most urgent one due,
-//!   after a long absence).
+//!   after a long absence); likewise a provider's absolute limit on a sign-in (Atlassian: 365
+//!   days), whichever ends first.
 //! - Back to working after a problem was notified: once, low urgency.
 //!
 //! The [`NoticeLedger`] remembers what was shown; it is saved with the integration's state, so
@@ -77,8 +78,11 @@ pub struct Facts<'a> {
     pub access_expires_at: Option<UnixTime>,
     /// How long the current access token was issued for, if known.
     pub access_lifetime: Option<i64>,
-    /// When the refresh token (OAuth) or the API token ends, if known.
+    /// When the sign-in (OAuth: the earlier of the refresh token's end and the provider's
+    /// absolute limit) or the API token ends, if known.
     pub credential_expires_at: Option<UnixTime>,
+    /// The provider's absolute limit in days, when that is what ends the sign-in first.
+    pub absolute_limit_days: Option<u32>,
     pub now: UnixTime,
     pub expiry_leads_days: &'a [u32],
 }
@@ -172,9 +176,13 @@ fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -
             format!("{service} will stop accepting it on {date}. Create a new token there and add it in Token Keeper before then."),
         )
     } else {
+        let why = facts
+            .absolute_limit_days
+            .map(|d| format!(" ({service} ends every sign-in {d} days after it was made, however often it is renewed)"))
+            .unwrap_or_default();
         (
             format!("The sign-in of {name} ends {when}"),
-            format!("{service} will stop accepting it on {date}. Sign in again before then to keep it working."),
+            format!("{service} will stop accepting it on {date}{why}. Sign in again before then to keep it working."),
         )
     };
     Some(Notice {
@@ -217,6 +225,7 @@ mod tests {
             access_expires_at: Some(10_000),
             access_lifetime: Some(3_600),
             credential_expires_at: None,
+            absolute_limit_days: None,
             now: 1_000,
             expiry_leads_days: &DEFAULT_EXPIRY_LEADS,
         }
@@ -281,5 +290,23 @@ mod tests {
         // A new expiry (signed in again) starts over.
         g.credential_expires_at = Some(g.now + 10 * 86_400);
         assert_eq!(decide(&g, &mut fresh).len(), 1);
+    }
+
+    #[test]
+    fn an_absolute_limit_says_why_the_sign_in_ends() {
+        let mut f = facts(State::ExpiringSoon);
+        f.service = "Atlassian";
+        f.credential_expires_at = Some(f.now + 5 * 86_400);
+        f.absolute_limit_days = Some(365);
+        let n = decide(&f, &mut NoticeLedger::default());
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].summary, "The sign-in of HighQ reporting ends in 5 days");
+        assert!(
+            n[0].body
+                .contains("(Atlassian ends every sign-in 365 days after it was made, however often it is renewed)"),
+            "{}",
+            n[0].body
+        );
+        assert_eq!(n[0].sign_in_action.as_deref(), Some("HighQ reporting"));
     }
 }

@@ -35,6 +35,8 @@ pub enum HistoryEvent {
     KeychainWriteFailed { reason: String },
     /// Paused or resumed by the keeper.
     Paused { paused: bool },
+    /// The sites the sign-in reaches could not be listed (the sign-in itself worked).
+    SitesNotListed { reason: String },
 }
 
 /// A dated entry.

@@ -76,6 +76,10 @@ pub struct OauthConfig {
     /// (by default the OpenID Connect userinfo endpoint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_url: Option<Url>,
+    /// Where to list the sites a sign-in reaches (Atlassian's `accessible-resources`), fetched
+    /// once after each sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sites_url: Option<Url>,
     pub client_id: String,
     /// Whether a client secret is kept in the keychain for this integration.
     #[serde(default)]
@@ -115,6 +119,16 @@ pub struct Secrets {
     /// Provider extras worth keeping that are not secret but belong to this grant
     /// (HighQ's `useremail`, an id token's subject).
     pub account: Option<String>,
+}
+
+/// A site a sign-in reaches (Atlassian: a cloud id with its site's name and address), as the
+/// service listed it after the sign-in. Not secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    /// The service's id of the site (Atlassian's cloud id, for `api.atlassian.com/ex/jira/{id}`).
+    pub id: String,
+    pub name: String,
+    pub url: String,
 }
 
 /// The state of an integration, shown everywhere in the same plain words.
@@ -217,6 +231,7 @@ mod tests {
                 token_url: "http://127.0.0.1:1/token".parse().unwrap(),
                 revocation_url: None,
                 probe_url: None,
+                sites_url: None,
                 client_id: "c".into(),
                 has_client_secret: true,
                 scopes: vec!["openid".into()],

@@ -1,12 +1,13 @@
 //! The non-secret, persisted state of one integration (`state/integrations/<name>.json`):
 //! its state, token times (a copy of the keychain's, for display without touching the keychain),
-//! failure count, what was notified, and its history.
+//! failure count, what was notified, and its history; and what belongs to the current sign-in
+//! (when it was made, the sites it reaches), kept until the next sign-in.
 
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::NoticeLedger;
 use crate::history::History;
-use crate::model::{State, UnixTime};
+use crate::model::{Site, State, UnixTime};
 
 /// One integration's saved state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +23,13 @@ pub struct Record {
     pub access_expires_at: Option<UnixTime>,
     #[serde(default)]
     pub refresh_expires_at: Option<UnixTime>,
+    /// When the keeper last signed in (interactively, or by handing over a token response);
+    /// refreshes leave it alone. A provider's absolute limit counts from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_at: Option<UnixTime>,
+    /// The sites the sign-in reaches, as the service listed them after the last sign-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<Site>,
     /// Consecutive transient failures.
     #[serde(default)]
     pub failures: u32,
@@ -46,6 +54,8 @@ impl Default for Record {
             issued_at: None,
             access_expires_at: None,
             refresh_expires_at: None,
+            signed_in_at: None,
+            sites: Vec::new(),
             failures: 0,
             retry_at_ms: None,
             probe_at_ms: None,

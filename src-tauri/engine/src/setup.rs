@@ -327,6 +327,12 @@ fn preset_url(inputs: &Inputs, profile: &Profile, template: Option<&String>) -> 
     if let Some(tenant) = &inputs.tenant {
         values.insert("tenant".into(), tenant.clone());
     }
+    // A local or proxied copy of the service (`--base-url`) serves all of its hosts' paths.
+    if let Some(base) = values.get("base").cloned() {
+        for variable in profile.address_variables() {
+            values.insert(variable.to_string(), base.clone());
+        }
+    }
     profile.expand(template, &values).map(Some).map_err(|e| match e {
         TemplateError::Missing(v) => {
             match PRESET_FIELDS.iter().chain(&[("tenant", Field::Tenant)]).find(|(n, _)| *n == v) {
@@ -352,6 +358,7 @@ pub fn build_config(
             let preset_authorize = preset_url(inputs, profile, endpoints.authorize.as_ref())?;
             let preset_token = preset_url(inputs, profile, endpoints.token.as_ref())?;
             let preset_revocation = preset_url(inputs, profile, endpoints.revocation.as_ref())?;
+            let sites_url = preset_url(inputs, profile, endpoints.sites.as_ref())?;
             let authorize_url = inputs
                 .authorize_url
                 .clone()
@@ -377,6 +384,7 @@ pub fn build_config(
                     .clone()
                     .or_else(|| discovered.and_then(|d| d.userinfo_endpoint.clone()))
                     .or(preset_probe),
+                sites_url,
                 client_id,
                 has_client_secret: inputs.has_client_secret,
                 scopes: scopes(profile, inputs),
@@ -394,6 +402,29 @@ pub fn build_config(
         probe_interval_secs: inputs.probe_interval_secs,
         kind,
     })
+}
+
+/// The address that stands in for `{site}` when the keeper gives a cloud id (Atlassian's API
+/// gateway for scoped API tokens, `--cloud-id`); `base` replaces the gateway's host (a local or
+/// proxied copy). Errors are plain words about the cloud id.
+pub fn site_for_cloud_id(profile: &Profile, cloud_id: &str, base: Option<&Url>) -> Result<Url, String> {
+    let Some(template) = profile.endpoints.site_by_cloud_id.as_ref() else {
+        return Err(format!("a cloud id does not apply to the provider \"{}\"", profile.id));
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    if cloud_id.is_empty() || !cloud_id.chars().all(plain) {
+        return Err("a cloud id is letters, digits and dashes, such as 1324a887-45db-1bf4-1e99-ef0ff456d421".into());
+    }
+    if let Some(base) = base {
+        if !secure_or_loopback(base) || base.query().is_some() || base.fragment().is_some() {
+            return Err("the service address must be an https:// address without ?query or #fragment".into());
+        }
+    }
+    let mut values = BTreeMap::from([("cloud_id".to_string(), cloud_id.to_string())]);
+    if let Some(base) = base {
+        values.insert("base".into(), base.as_str().trim_end_matches('/').to_string());
+    }
+    profile.expand(template, &values).map_err(|e| e.to_string())
 }
 
 /// The profile's scopes, then the keeper's, each once.
@@ -433,6 +464,40 @@ mod tests {
         assert!(secure_or_loopback(&url("http://localhost/")));
         assert!(!secure_or_loopback(&url("http://example.com/")));
         assert!(!secure_or_loopback(&url("ftp://127.0.0.1/")));
+    }
+
+    #[test]
+    fn atlassian_sites_follow_the_base_address() {
+        let p = providers::find("atlassian").unwrap();
+        let inputs = Inputs {
+            provider: "atlassian".into(),
+            client_id: Some("c".into()),
+            base_url: Some(url("http://127.0.0.1:9/")),
+            ..Inputs::default()
+        };
+        let IntegrationKind::Oauth(o) = build_config(&inputs, &p, None).unwrap().kind else { panic!() };
+        assert_eq!(o.token_url.as_str(), "http://127.0.0.1:9/oauth/token");
+        assert_eq!(o.sites_url.unwrap().as_str(), "http://127.0.0.1:9/oauth/token/accessible-resources");
+        let inputs = Inputs { base_url: None, ..inputs };
+        let IntegrationKind::Oauth(o) = build_config(&inputs, &p, None).unwrap().kind else { panic!() };
+        assert_eq!(o.sites_url.unwrap().as_str(), "https://api.atlassian.com/oauth/token/accessible-resources");
+    }
+
+    #[test]
+    fn a_cloud_id_makes_the_gateway_address_of_a_scoped_token() {
+        let p = providers::find("atlassian-api-token").unwrap();
+        assert_eq!(
+            site_for_cloud_id(&p, "1324a887-45db", None).unwrap().as_str(),
+            "https://api.atlassian.com/ex/jira/1324a887-45db"
+        );
+        assert_eq!(
+            site_for_cloud_id(&p, "abc", Some(&url("http://127.0.0.1:9/"))).unwrap().as_str(),
+            "http://127.0.0.1:9/ex/jira/abc"
+        );
+        assert!(site_for_cloud_id(&p, "../x", None).unwrap_err().contains("letters, digits and dashes"));
+        assert!(site_for_cloud_id(&p, "abc", Some(&url("http://example.com/"))).is_err());
+        let highq = providers::find("highq").unwrap();
+        assert!(site_for_cloud_id(&highq, "abc", None).unwrap_err().contains("does not apply"));
     }
 
     #[test]

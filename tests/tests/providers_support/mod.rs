@@ -6,10 +6,15 @@
 //!   the seed documents; rotating refresh tokens (only the newest works); an unknown refresh token
 //!   is an `invalid_grant` error; `GET {instance}/api/3/users/{email}?type=email` answers
 //!   `403 Access denied` for an expired or unknown access token.
-//! * [`Atlassian`]: `GET /authorize` (requires `audience=api.atlassian.com`, `prompt=consent` and
-//!   `offline_access`, then redirects to the loopback address), `POST /oauth/token` with a JSON
-//!   body only (a form body gets 400), rotating refresh tokens, and
-//!   `403 {"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}`.
+//! * [`Atlassian`]: auth.atlassian.com and api.atlassian.com on one address. `GET /authorize`
+//!   (requires `audience=api.atlassian.com`, `prompt=consent` and `offline_access`, then
+//!   redirects to the loopback address), `POST /oauth/token` with a JSON body only (a form body
+//!   gets 400), rotating refresh tokens whose previous one stays usable for a reuse interval
+//!   (10 minutes unless [`Atlassian::set_reuse_window`] says otherwise), then
+//!   `403 {"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}`;
+//!   `GET /oauth/token/accessible-resources` (Bearer) listing the sites as
+//!   `[{id, name, url, scopes, avatarUrl}]`; and `GET /ex/jira/{cloudId}/rest/api/3/myself`, the
+//!   API gateway where a scoped API token (Basic e-mail:token) works.
 //! * [`GitHub`]: `POST /login/oauth/access_token` with `client_id` and `client_secret` in the
 //!   form body, answering JSON only to `Accept: application/json` (a form otherwise, as GitHub
 //!   does); every error (`bad_refresh_token`, `incorrect_client_credentials`,
@@ -176,15 +181,19 @@ impl Tokens {
     fn active(&self, at: &str) -> bool {
         self.access.get(at).is_some_and(|end| Instant::now() < *end)
     }
-    /// Consumes `rt` (rotation): the old one works for `reuse` more, then dies.
+    /// Consumes `rt` (rotation): the old one works for `reuse` after its first use (using it
+    /// again does not extend that), then dies.
     fn use_refresh(&mut self, rt: &str, reuse: Duration) -> bool {
+        let now = Instant::now();
         let ok = match self.refresh.get(rt) {
-            Some(None) => true,
-            Some(Some(until)) => Instant::now() < *until,
+            Some(None) => {
+                self.refresh.insert(rt.to_string(), Some(now + reuse));
+                true
+            }
+            Some(Some(until)) => now < *until,
             None => false,
         };
         if ok {
-            self.refresh.insert(rt.to_string(), Some(Instant::now() + reuse));
             self.refreshes += 1;
         }
         ok
@@ -325,6 +334,10 @@ fn highq_answer(s: &mut HighQState, r: &Request) -> Response {
 
 pub const ATLASSIAN_CLIENT_ID: &str = "atl-client-4d2";
 pub const ATLASSIAN_CLIENT_SECRET: &str = "atl-secret-90210";
+/// The cloud id of the stand-in's first site.
+pub const ATLASSIAN_CLOUD_ID: &str = "1324a887-45db-1bf4-1e99-ef0ff456d421";
+/// Atlassian's default reuse interval of a rotated refresh token.
+pub const ATLASSIAN_REUSE_WINDOW: Duration = Duration::from_secs(600);
 
 /// auth.atlassian.com at `http://127.0.0.1:PORT`.
 pub struct Atlassian {
@@ -340,16 +353,25 @@ struct AtlassianState {
     authorize_queries: Vec<Vec<(String, String)>>,
     /// Token requests refused because their body was not JSON.
     form_bodies: usize,
+    /// What `accessible-resources` answers with a valid token: 200 with the sites, or this status.
+    sites_status: u16,
+    /// `accessible-resources` requests (any answer).
+    sites_requests: usize,
+    /// The Basic authorization header value the gateway accepts for a scoped API token.
+    scoped_token: Option<String>,
 }
 
 impl Atlassian {
     pub fn start(access_ttl: Duration) -> Self {
         let state = Arc::new(Mutex::new(AtlassianState {
             ttl: access_ttl,
-            reuse_window: Duration::from_secs(600),
+            reuse_window: ATLASSIAN_REUSE_WINDOW,
             tokens: Tokens::default(),
             authorize_queries: Vec::new(),
             form_bodies: 0,
+            sites_status: 200,
+            sites_requests: 0,
+            scoped_token: None,
         }));
         let s = state.clone();
         let addr = serve(Arc::new(move |r: &Request| atlassian_answer(&mut s.lock().unwrap(), r)));
@@ -382,6 +404,35 @@ impl Atlassian {
         s.tokens.access.clear();
         s.tokens.refresh.clear();
     }
+
+    /// How long a rotated refresh token stays usable (Atlassian's reuse interval).
+    pub fn set_reuse_window(&self, window: Duration) {
+        self.state.lock().unwrap().reuse_window = window;
+    }
+
+    /// Makes `accessible-resources` answer this status instead of the sites (200 restores them).
+    pub fn set_sites_status(&self, status: u16) {
+        self.state.lock().unwrap().sites_status = status;
+    }
+
+    pub fn sites_requests(&self) -> usize {
+        self.state.lock().unwrap().sites_requests
+    }
+
+    /// The gateway accepts this Basic authorization header value for `ATLASSIAN_CLOUD_ID`.
+    pub fn accept_scoped_token(&self, authorization: Option<String>) {
+        self.state.lock().unwrap().scoped_token = authorization;
+    }
+}
+
+/// The sites the stand-in's sign-ins reach, as `accessible-resources` lists them.
+pub fn atlassian_sites() -> serde_json::Value {
+    serde_json::json!([
+        {"id": ATLASSIAN_CLOUD_ID, "name": "acme", "url": "https://acme.atlassian.net",
+         "scopes": ["read:jira-work", "offline_access"], "avatarUrl": "https://site-admin-avatar-cdn.example/flag.png"},
+        {"id": "9a8b7c6d-0000-4e5f-8a9b-112233445566", "name": "acme-sandbox", "url": "https://acme-sandbox.atlassian.net",
+         "scopes": ["read:jira-work"], "avatarUrl": "https://site-admin-avatar-cdn.example/flag.png"}
+    ])
 }
 
 fn atlassian_answer(s: &mut AtlassianState, r: &Request) -> Response {
@@ -439,6 +490,27 @@ fn atlassian_answer(s: &mut AtlassianState, r: &Request) -> Response {
             serde_json::json!({"access_token": at, "refresh_token": rt, "expires_in": ttl.as_secs(),
                                "scope": "read:jira-work offline_access", "token_type": "Bearer"}),
         );
+    }
+    if r.method == "GET" && r.path == "/oauth/token/accessible-resources" {
+        s.sites_requests += 1;
+        if !r.bearer().is_some_and(|t| s.tokens.active(t)) {
+            return Response::json(401, serde_json::json!({"code": 401, "message": "Unauthorized"}));
+        }
+        if s.sites_status != 200 {
+            return Response::json(s.sites_status, serde_json::json!({"code": s.sites_status, "message": "Failed"}));
+        }
+        return Response::json(200, atlassian_sites());
+    }
+    if r.method == "GET" && r.path == format!("/ex/jira/{ATLASSIAN_CLOUD_ID}/rest/api/3/myself") {
+        let ok = s.scoped_token.is_some() && r.header("authorization") == s.scoped_token.as_deref();
+        return if ok {
+            Response::json(
+                200,
+                serde_json::json!({"accountId": "5b10ac8d82e05b22cc7d4ef5", "emailAddress": "me@example.com"}),
+            )
+        } else {
+            Response::json(401, serde_json::json!({"code": 401, "message": "Unauthorized; scope does not match"}))
+        };
     }
     Response::new(404, "text/plain", "Not found")
 }

@@ -27,9 +27,10 @@ pub async fn add(backend: &Backend, args: AddArgs) -> Result<(), Failure> {
     if let Some(file) = &args.from {
         return add_from_file(backend, file, args.new_name.as_deref()).await;
     }
-    let inputs = inputs_of(&args);
+    let mut inputs = inputs_of(&args);
     let profile = providers::find(&inputs.provider)
         .ok_or_else(|| Failure::usage(format!("there is no provider called \"{}\"", inputs.provider)))?;
+    apply_cloud_id(&args, &profile, &mut inputs)?;
     setup::check(&inputs, &profile).map_err(|e| flag_failure(&e))?;
     let client_secret = match args.client_secret_stdin {
         true => Some(ClientSecret::new(input::secret_line(format!("the client secret for {}", inputs.name)).await?)),
@@ -113,6 +114,17 @@ fn inputs_of(args: &AddArgs) -> Inputs {
     }
 }
 
+/// `--cloud-id`: the API gateway's address for the site (Atlassian's scoped API tokens) takes
+/// the place of `--site`, and `--base-url` replaces the gateway's host.
+fn apply_cloud_id(args: &AddArgs, profile: &Profile, inputs: &mut Inputs) -> Result<(), Failure> {
+    let Some(cloud_id) = &args.cloud_id else { return Ok(()) };
+    let site = setup::site_for_cloud_id(profile, cloud_id.trim(), args.base_url.as_ref())
+        .map_err(|e| Failure::usage(format!("--cloud-id: {e}")))?;
+    inputs.site = Some(site);
+    inputs.base_url = None;
+    Ok(())
+}
+
 fn flag_failure(e: &SetupError) -> Failure {
     Failure::usage(e.describe(Field::flag))
 }
@@ -136,14 +148,16 @@ fn build_config(
     has_client_secret: bool,
 ) -> Result<IntegrationConfig, Failure> {
     let mut inputs = inputs_of(args);
+    apply_cloud_id(args, profile, &mut inputs)?;
     inputs.has_client_secret = has_client_secret;
     setup::build_config(&inputs, profile, discovered).map_err(|e| flag_failure(&e))
 }
 
 #[cfg(test)]
 fn check_flags(args: &AddArgs, _kind: ProfileKind) -> Result<(), Failure> {
-    let inputs = inputs_of(args);
+    let mut inputs = inputs_of(args);
     let profile = providers::find(&inputs.provider).unwrap();
+    apply_cloud_id(args, &profile, &mut inputs)?;
     setup::check(&inputs, &profile).map_err(|e| flag_failure(&e))
 }
 
@@ -234,6 +248,26 @@ mod tests {
         assert_eq!(a.probe_url, url("https://acme.atlassian.net/rest/api/3/myself"));
         assert_eq!(a.username.as_deref(), Some("me@example.com"));
         assert_eq!(preset(&["t", "--provider", "atlassian-api-token"]).unwrap_err().message, "Atlassian needs --site");
+    }
+
+    #[test]
+    fn a_scoped_atlassian_api_token_is_checked_through_the_gateway() {
+        let line = ["t", "--provider", "atlassian-api-token", "--cloud-id", "1324a887-45db", "--username", "me@x.com"];
+        let IntegrationKind::ApiToken(a) = preset(&line).unwrap().kind else { panic!() };
+        assert_eq!(a.probe_url, url("https://api.atlassian.com/ex/jira/1324a887-45db/rest/api/3/myself"));
+        let mut local = line.to_vec();
+        local.extend(["--base-url", "http://127.0.0.1:7"]);
+        let IntegrationKind::ApiToken(a) = preset(&local).unwrap().kind else { panic!() };
+        assert_eq!(a.probe_url, url("http://127.0.0.1:7/ex/jira/1324a887-45db/rest/api/3/myself"));
+        let bad = preset(&["t", "--provider", "atlassian-api-token", "--cloud-id", "a/b"]).unwrap_err();
+        assert!(bad.message.starts_with("--cloud-id: a cloud id is letters"), "{}", bad.message);
+        let highq = preset(&["r", "--provider", "highq", "--instance-url", "https://h/i", "--cloud-id", "x"]);
+        assert_eq!(highq.unwrap_err().message, "--cloud-id: a cloud id does not apply to the provider \"highq\"");
+        let both = ["t", "--provider", "atlassian-api-token", "--cloud-id", "x", "--site", "https://s"];
+        assert!(Cli::try_parse_from(["tokenkeeper", "add"].iter().chain(&both)).is_err(), "--site or --cloud-id");
+        let no_base =
+            preset(&["t", "--provider", "atlassian-api-token", "--site", "https://s", "--base-url", "https://b"]);
+        assert!(no_base.unwrap_err().message.starts_with("--base-url does not apply"), "only with --cloud-id");
     }
 
     fn url(s: &str) -> Url {

@@ -10,7 +10,8 @@
 //! - `--from-response FILE|-`: a token response the service already gave, handed over as is.
 //! - API token: one line from standard input, checked by the engine before it is stored.
 //!
-//! Progress and the result go to standard error, so standard output carries only the URL.
+//! Progress and the result go to standard error, so standard output carries only the URL. After
+//! a sign-in that lists the sites it reaches (Atlassian), they are shown too, with their cloud ids.
 
 use std::io::Write;
 
@@ -44,6 +45,11 @@ pub async fn login(backend: &Backend, args: LoginArgs, now: Now) -> Result<(), F
         backend.sign_in(name, move |url| show_url(&who, url, no_browser)).await?
     };
     say(&format!("Signed in. {}", text::summary(&view, now.again())));
+    if let Ok(status) = backend.status(name).await {
+        if !status.sites.is_empty() {
+            say(&format!("The sign-in reaches these sites:\n{}", text::sites(&status.sites).trim_end()));
+        }
+    }
     Ok(())
 }
 

@@ -184,6 +184,7 @@ mod tests {
             token_url: "https://id.example/t".parse().unwrap(),
             revocation_url: None,
             probe_url: None,
+            sites_url: None,
             client_id: "c".into(),
             has_client_secret: false,
             scopes: vec![],

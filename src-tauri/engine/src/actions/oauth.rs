@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn refresh_token_life_follows_the_service_or_the_profile_rule() {
-        let rule = RefreshTokenRule { rotates: true, lifetime_days: Some(365) };
+        let rule = RefreshTokenRule { rotates: true, lifetime_days: Some(365), absolute_days: Some(1) };
         let s = grant(Some("r")).apply_to(&Secrets::default(), 0, &rule);
         assert_eq!(s.refresh_expires_at, Some(365 * 86_400));
         let mut g = grant(Some("r"));

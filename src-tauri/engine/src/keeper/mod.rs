@@ -33,7 +33,7 @@ use slot::Slot;
 
 use crate::alerts::{self, Facts};
 use crate::history::{HistoryEntry, HistoryEvent};
-use crate::model::{IntegrationView, State};
+use crate::model::{IntegrationView, Site, State, UnixTime};
 use crate::notify::{Notice, Notifier};
 use crate::paths::Paths;
 use crate::scheduler::DeadlineQueue;
@@ -88,6 +88,17 @@ pub struct IntegrationStatus {
     #[serde(flatten)]
     pub view: IntegrationView,
     pub history: Vec<HistoryEntry>,
+    /// When the keeper last signed in, if known.
+    #[serde(default)]
+    pub signed_in_at: Option<UnixTime>,
+    /// When the provider ends the sign-in however often it is renewed (Atlassian: a year after
+    /// it), if it has such a limit; `view.refresh_expires_at` is already the earlier of this and
+    /// the refresh token's end.
+    #[serde(default)]
+    pub sign_in_ends_at: Option<UnixTime>,
+    /// The sites the sign-in reaches (Atlassian's cloud ids), as listed after the sign-in.
+    #[serde(default)]
+    pub sites: Vec<Site>,
 }
 
 /// The handle shells hold.
@@ -184,7 +195,13 @@ impl Keeper {
     pub fn status(&self, name: &str) -> Result<IntegrationStatus, KeeperError> {
         let shared = self.lock();
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
-        Ok(IntegrationStatus { view: slot.view(), history: slot.record.history.entries().cloned().collect() })
+        Ok(IntegrationStatus {
+            view: slot.view(),
+            history: slot.record.history.entries().cloned().collect(),
+            signed_in_at: slot.record.signed_in_at,
+            sign_in_ends_at: slot.sign_in_ends_at(),
+            sites: slot.record.sites.clone(),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -255,6 +272,7 @@ impl Keeper {
                 access_expires_at: slot.record.access_expires_at,
                 access_lifetime: slot.access_lifetime(),
                 credential_expires_at: slot.credential_expires_at(),
+                absolute_limit_days: slot.ended_by_absolute_limit(),
                 now,
                 expiry_leads_days: &leads,
             };

@@ -13,6 +13,7 @@ use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
 use crate::actions::revoke::{revoke, TokenKind};
 use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
+use crate::actions::sites::{list_sites, SitesOutcome};
 use crate::clock;
 use crate::history::HistoryEvent;
 use crate::model::{validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets, State};
@@ -336,6 +337,7 @@ impl Keeper {
                     slot.record.notices.problem = None; // the first sign-in is no "working again"
                 }
                 slot.record.state = State::Working;
+                slot.record.signed_in_at = Some(now);
                 slot.record.history.push(now, HistoryEvent::SignedIn);
                 slot.record.probe_at_ms = probe_url(slot).map(|_| next_probe_ms(slot, now));
             } else {
@@ -673,9 +675,12 @@ impl Keeper {
     }
 
     async fn store_signed_in(&self, name: &str, grant: Grant) -> Result<IntegrationView, KeeperError> {
-        let _exclusive = self.exclusive(name).await?;
+        let exclusive = self.exclusive(name).await?;
         let previous = self.keychain_load(name).await?.unwrap_or_default();
+        let access_token = grant.access_token.clone();
         self.store_grant_locked(name, &previous, grant, true).await;
+        drop(exclusive);
+        self.list_sites(name, &access_token).await;
         let view = self.status(name)?.view;
         if self.lock().slots.get(name).is_some_and(|s| s.unsaved) {
             return Err(KeeperError::Failed(format!(
@@ -684,6 +689,27 @@ impl Keeper {
             )));
         }
         Ok(view)
+    }
+
+    /// After a sign-in: lists the sites it reaches, where the profile says how (Atlassian). A
+    /// failure is noted in the history and the sites of the previous sign-in are kept; the
+    /// sign-in stands either way.
+    async fn list_sites(&self, name: &str, access_token: &AccessToken) {
+        let url = self.lock().slots.get(name).and_then(|s| match &s.config.kind {
+            IntegrationKind::Oauth(o) => o.sites_url.clone(),
+            IntegrationKind::ApiToken(_) => None,
+        });
+        let Some(url) = url else { return };
+        match list_sites(&self.inner.http, &url, access_token).await {
+            SitesOutcome::Listed(sites) => {
+                tracing::info!("{name}: the sign-in reaches {} site(s)", sites.len());
+                self.commit(name, move |slot, _| slot.record.sites = sites);
+            }
+            SitesOutcome::NotListed { reason } => {
+                tracing::warn!("{name}: could not list the sites of the sign-in: {reason}");
+                self.note(name, HistoryEvent::SitesNotListed { reason });
+            }
+        }
     }
 
     /// Checks an API token with the probe, then stores it. A refused or uncheckable token is

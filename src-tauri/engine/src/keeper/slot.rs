@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, State, UnixTime};
-use crate::providers::Profile;
+use crate::providers::{self, Profile};
 use crate::record::Record;
 use crate::scheduler::renew_at_ms;
 
@@ -54,12 +54,28 @@ impl Slot {
         matches!(self.config.kind, IntegrationKind::ApiToken(_))
     }
 
-    /// When the refresh token (OAuth) or API token ends, if known.
+    /// When the API token ends, or when the OAuth sign-in ends: the refresh token's end or the
+    /// provider's absolute limit counted from the sign-in, whichever comes first; if known.
     pub fn credential_expires_at(&self) -> Option<UnixTime> {
         match &self.config.kind {
             IntegrationKind::ApiToken(api) => api.expires.map(|d| d.midnight().assume_utc().unix_timestamp()),
-            IntegrationKind::Oauth(_) => self.record.refresh_expires_at,
+            IntegrationKind::Oauth(_) => providers::earliest(self.record.refresh_expires_at, self.sign_in_ends_at()),
         }
+    }
+
+    /// When the provider ends the sign-in however often it was renewed (Atlassian: 365 days
+    /// after it), if it has such a limit and the sign-in time is known.
+    pub fn sign_in_ends_at(&self) -> Option<UnixTime> {
+        match &self.config.kind {
+            IntegrationKind::ApiToken(_) => None,
+            IntegrationKind::Oauth(_) => self.profile.refresh_token.absolute_end(self.record.signed_in_at),
+        }
+    }
+
+    /// The absolute limit in days, when it is what ends the sign-in first (for the notice's words).
+    pub fn ended_by_absolute_limit(&self) -> Option<u32> {
+        let end = self.sign_in_ends_at()?;
+        (self.credential_expires_at() == Some(end)).then_some(self.profile.refresh_token.absolute_days).flatten()
     }
 
     /// The service's name for notices: the profile's, or the host for generic OAuth.
@@ -177,5 +193,79 @@ impl Slot {
             next: self.next_action(),
             signin_pending: self.signin_pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ApiTokenConfig, OauthConfig};
+
+    fn atlassian(signed_in_at: Option<UnixTime>, refresh_expires_at: Option<UnixTime>) -> Slot {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        let config = IntegrationConfig {
+            name: "jira".into(),
+            provider: "atlassian".into(),
+            probe_interval_secs: 1800,
+            kind: IntegrationKind::Oauth(OauthConfig {
+                issuer: None,
+                authorize_url: url("https://auth.atlassian.com/authorize"),
+                token_url: url("https://auth.atlassian.com/oauth/token"),
+                revocation_url: None,
+                probe_url: None,
+                sites_url: None,
+                client_id: "c".into(),
+                has_client_secret: true,
+                scopes: vec![],
+            }),
+        };
+        let record =
+            Record { state: State::Working, detail: None, signed_in_at, refresh_expires_at, ..Record::default() };
+        Slot::new(config, providers::find("atlassian").unwrap(), record)
+    }
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn the_sign_in_ends_at_the_earlier_of_the_refresh_token_and_the_absolute_limit() {
+        let now = 1_000 * DAY;
+        // Signed in 360 days ago, renewed just now (90 more days): the year ends first, in 5 days.
+        let mut slot = atlassian(Some(now - 360 * DAY), Some(now + 90 * DAY));
+        assert_eq!(slot.sign_in_ends_at(), Some(now + 5 * DAY));
+        assert_eq!(slot.credential_expires_at(), Some(now + 5 * DAY));
+        assert_eq!(slot.ended_by_absolute_limit(), Some(365));
+        slot.settle(now, 14);
+        assert_eq!(slot.record.state, State::ExpiringSoon);
+        assert_eq!(slot.view().refresh_expires_at, Some(now + 5 * DAY), "list shows when to sign in again");
+        let leads = [14, 3, 1];
+        assert_eq!(slot.next_deadline_ms(now, &leads).map(|t| t / 1000), Some(now + 2 * DAY), "the 3-day warning");
+
+        // Signed in 10 days ago: the refresh token's 90 days end first; no warning yet.
+        let mut slot = atlassian(Some(now - 10 * DAY), Some(now + 90 * DAY));
+        assert_eq!(slot.credential_expires_at(), Some(now + 90 * DAY));
+        assert_eq!(slot.ended_by_absolute_limit(), None);
+        slot.settle(now, 14);
+        assert_eq!(slot.record.state, State::Working);
+
+        // A sign-in from before the keeper kept its time: only the refresh token counts.
+        let slot = atlassian(None, Some(now + 90 * DAY));
+        assert_eq!((slot.sign_in_ends_at(), slot.credential_expires_at()), (None, Some(now + 90 * DAY)));
+    }
+
+    #[test]
+    fn an_api_token_has_no_sign_in_limit() {
+        let config = IntegrationConfig {
+            name: "t".into(),
+            provider: "atlassian-api-token".into(),
+            probe_interval_secs: 1800,
+            kind: IntegrationKind::ApiToken(ApiTokenConfig {
+                probe_url: url::Url::parse("https://acme.atlassian.net/rest/api/3/myself").unwrap(),
+                username: None,
+                expires: None,
+            }),
+        };
+        let record = Record { signed_in_at: Some(0), ..Record::default() };
+        let slot = Slot::new(config, providers::find("atlassian").unwrap(), record);
+        assert_eq!((slot.sign_in_ends_at(), slot.credential_expires_at()), (None, None));
     }
 }

@@ -20,9 +20,14 @@
 //! token = "{instance}/api/oauth2/token"
 //! revocation = "…"                  # optional
 //! probe = "{instance}/api/3/users/{account}?type=email"
+//! sites = "{api}/oauth/token/accessible-resources"  # optional: the sites a sign-in reaches,
+//!                                   # fetched once after each sign-in (Atlassian's cloud ids)
+//! site_by_cloud_id = "{base}/ex/jira/{cloud_id}"     # optional: what stands in for `{site}`
+//!                                   # when the keeper gives a cloud id (`--cloud-id`)
 //!
 //! [endpoints.defaults]              # values for variables the keeper may leave out
 //! base = "https://auth.atlassian.com"
+//! api = "https://api.atlassian.com"
 //!
 //! [authorize_params]                # extra authorization-request parameters
 //! audience = "api.atlassian.com"
@@ -43,13 +48,20 @@
 //! [refresh_token]
 //! rotates = true
 //! lifetime_days = 365               # counted from the last refresh, unless the service says
+//! absolute_days = 365               # counted from the sign-in; refreshes do not extend it
 //! ```
+//!
+//! The end of a sign-in is the earlier of the refresh token's end and the absolute limit; the
+//! expiry warnings and "Expiring soon" follow it.
 //!
 //! Template variables are filled when the integration is added: `{instance}` (`--instance-url`),
 //! `{site}` (`--site`), `{base}` (`--base-url`, defaulting to `[endpoints.defaults]`),
 //! `{tenant}` (`--tenant`, a directory name such as Microsoft's `common` or a tenant id, not a
 //! URL). Values are used without a trailing slash. `{account}` stays in the stored URL and is filled at each
-//! check with the account the service named at sign-in (HighQ's `useremail`).
+//! check with the account the service named at sign-in (HighQ's `useremail`). `{cloud_id}`
+//! (`--cloud-id`) only fills `site_by_cloud_id`. A keeper's `--base-url` also stands in for every
+//! other variable whose default is an address (Atlassian's `{api}`): a local or proxied copy of a
+//! service serves all of its hosts' paths.
 
 pub mod discovery;
 pub mod token_response;
@@ -59,6 +71,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use url::Url;
+
+use crate::model::UnixTime;
 
 /// One provider's profile.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -94,6 +108,11 @@ pub struct Endpoints {
     pub token: Option<String>,
     pub revocation: Option<String>,
     pub probe: Option<String>,
+    /// Where to list the sites a sign-in reaches (Atlassian's `accessible-resources`).
+    pub sites: Option<String>,
+    /// The address that stands in for `{site}` when the keeper gives a cloud id (Atlassian's
+    /// API gateway, which scoped API tokens must use).
+    pub site_by_cloud_id: Option<String>,
     /// Values for template variables the keeper does not give.
     pub defaults: BTreeMap<String, String>,
 }
@@ -120,7 +139,7 @@ impl Profile {
     pub fn variables(&self) -> Vec<String> {
         let e = &self.endpoints;
         let mut out = Vec::new();
-        for template in [&e.authorize, &e.token, &e.revocation, &e.probe].into_iter().flatten() {
+        for template in [&e.authorize, &e.token, &e.revocation, &e.probe, &e.sites].into_iter().flatten() {
             for var in variables_of(template) {
                 if var != ACCOUNT_VARIABLE && !out.contains(&var) {
                     out.push(var);
@@ -128,6 +147,16 @@ impl Profile {
             }
         }
         out
+    }
+
+    /// The variables whose default is an address, other than `{base}` (Atlassian's `{api}`): a
+    /// keeper's `--base-url` stands in for them too.
+    pub fn address_variables(&self) -> impl Iterator<Item = &str> {
+        self.endpoints
+            .defaults
+            .iter()
+            .filter(|(k, v)| *k != "base" && (v.starts_with("https://") || v.starts_with("http://")))
+            .map(|(k, _)| k.as_str())
     }
 
     /// Whether `variable` appears in any endpoint template.
@@ -160,7 +189,7 @@ impl Profile {
 }
 
 /// Variables the keeper can give when adding an integration.
-pub const KNOWN_VARIABLES: &[&str] = &["instance", "site", "base", "tenant"];
+pub const KNOWN_VARIABLES: &[&str] = &["instance", "site", "base", "tenant", "cloud_id"];
 
 fn variables_of(template: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -293,8 +322,27 @@ pub struct RefreshTokenRule {
     /// Every refresh returns a new refresh token and the old one dies.
     pub rotates: bool,
     /// Lifetime counted from the last refresh, when the service does not say
-    /// (HighQ: one year from the last generation).
+    /// (HighQ: one year from the last generation; Atlassian: 90 days unused).
     pub lifetime_days: Option<u32>,
+    /// Absolute lifetime of the whole chain of refresh tokens, counted from the sign-in
+    /// (Atlassian: 365 days): refreshes do not extend it, only a new sign-in does.
+    pub absolute_days: Option<u32>,
+}
+
+impl RefreshTokenRule {
+    /// When a sign-in made at `signed_in_at` ends whatever the refreshes, if the service has
+    /// such a limit.
+    pub fn absolute_end(&self, signed_in_at: Option<UnixTime>) -> Option<UnixTime> {
+        Some(signed_in_at? + i64::from(self.absolute_days?) * 86_400)
+    }
+}
+
+/// The earlier of two optional ends (an unknown end is no end).
+pub fn earliest(a: Option<UnixTime>, b: Option<UnixTime>) -> Option<UnixTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 const BUILT_IN: &[&str] = &[
@@ -375,7 +423,7 @@ mod tests {
         assert_eq!(p.wire.client_auth, ClientAuth::Body);
         assert_eq!(p.wire.response, ResponseFormat::JsonOrXml);
         assert!(p.wire.auth_failure_statuses.contains(&403));
-        assert_eq!(p.refresh_token, RefreshTokenRule { rotates: true, lifetime_days: Some(365) });
+        assert_eq!(p.refresh_token, RefreshTokenRule { rotates: true, lifetime_days: Some(365), absolute_days: None });
         assert_eq!(p.expand("{instance}/x", &BTreeMap::new()), Err(TemplateError::Missing("instance".into())));
     }
 
@@ -391,7 +439,30 @@ mod tests {
         assert_eq!(p.authorize_params.get("prompt").map(String::as_str), Some("consent"));
         assert_eq!(p.scopes, ["offline_access"]);
         assert!(p.wire.explain("invalid_grant").unwrap().contains("no longer accepts"));
-        assert!(p.refresh_token.rotates);
+        assert_eq!(
+            p.refresh_token,
+            RefreshTokenRule { rotates: true, lifetime_days: Some(90), absolute_days: Some(365) },
+            "90 days unused (the keeper renews hourly), 365 days from the sign-in"
+        );
+        let sites = p.endpoints.sites.clone().unwrap();
+        assert_eq!(
+            p.expand(&sites, &BTreeMap::new()).unwrap().as_str(),
+            "https://api.atlassian.com/oauth/token/accessible-resources"
+        );
+        assert_eq!(p.address_variables().collect::<Vec<_>>(), ["api"]);
+        assert_eq!(p.variables(), ["base", "api"]);
+    }
+
+    #[test]
+    fn the_absolute_limit_counts_from_the_sign_in_and_the_earliest_end_wins() {
+        let rule = find("atlassian").unwrap().refresh_token;
+        assert_eq!(rule.absolute_end(Some(1_000)), Some(1_000 + 365 * 86_400));
+        assert_eq!(rule.absolute_end(None), None, "an unknown sign-in time has no limit");
+        assert_eq!(find("highq").unwrap().refresh_token.absolute_end(Some(1_000)), None);
+        assert_eq!(earliest(Some(5), Some(3)), Some(3));
+        assert_eq!(earliest(None, Some(3)), Some(3));
+        assert_eq!(earliest(Some(5), None), Some(5));
+        assert_eq!(earliest(None, None), None);
     }
 
     #[test]
@@ -401,6 +472,10 @@ mod tests {
         let v = values(&[("site", "https://acme.atlassian.net")]);
         let url = p.expand(p.endpoints.probe.as_ref().unwrap(), &v).unwrap();
         assert_eq!(url.as_str(), "https://acme.atlassian.net/rest/api/3/myself");
+        let gateway = p.endpoints.site_by_cloud_id.clone().unwrap();
+        let v = values(&[("cloud_id", "1324a887-45db")]);
+        assert_eq!(p.expand(&gateway, &v).unwrap().as_str(), "https://api.atlassian.com/ex/jira/1324a887-45db");
+        assert_eq!(p.variables(), ["site"], "the gateway is not asked for: only with a cloud id");
     }
 
     #[test]
@@ -424,7 +499,7 @@ mod tests {
         assert!(p.wire.errors_with_status_200);
         assert_eq!(p.wire.auth_failure_statuses, [401], "a 403 from GitHub's API is a rate limit");
         assert!(p.wire.explain("bad_refresh_token").unwrap().contains("six months"));
-        assert_eq!(p.refresh_token, RefreshTokenRule { rotates: true, lifetime_days: Some(184) });
+        assert_eq!(p.refresh_token, RefreshTokenRule { rotates: true, lifetime_days: Some(184), absolute_days: None });
         assert!(p.scopes.is_empty());
     }
 
