@@ -17,6 +17,7 @@ fn main() {
         "pause",
         "remove",
         "sign_in",
+        "sign_in_with_code",
         "discover",
         "presets",
         "open_register_page",

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Emitter, State};
 use tokenkeeper_engine::model::IntegrationView;
 use tokenkeeper_engine::profile_file;
 use tokenkeeper_engine::providers::discovery::Discovered;
@@ -30,6 +30,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         pause,
         remove,
         sign_in,
+        sign_in_with_code,
         discover,
         presets,
         open_register_page,
@@ -72,6 +73,44 @@ async fn remove(state: State<'_, AppState>, name: String, revoke: bool) -> Resul
 async fn sign_in(app: AppHandle, state: State<'_, AppState>, name: String) -> Result<IntegrationView, KeeperError> {
     let opener = app.clone();
     state.keeper.sign_in(&name, move |url| crate::app::open_in_browser(&opener, url).map_err(KeeperError::Failed)).await
+}
+
+/// The event that carries a device sign-in's code to the window.
+pub const DEVICE_CODE_EVENT: &str = "device-code";
+
+/// What the window shows for a device sign-in: the code and where to type it (no secret: the
+/// code is made to be read out and typed on another device).
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceCodeView {
+    name: String,
+    user_code: String,
+    /// The address to open (with the code in it when the service gives one).
+    url: String,
+    expires_in_secs: u64,
+}
+
+/// Sign-in with a code (RFC 8628), for when the browser is on another device: the code goes to
+/// the window as an event; the command returns when the keeper finished on the other device.
+#[tauri::command]
+async fn sign_in_with_code(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<IntegrationView, KeeperError> {
+    let shown = name.clone();
+    state
+        .keeper
+        .sign_in_with_device_code(&name, move |code| {
+            let view = DeviceCodeView {
+                name: shown,
+                user_code: code.user_code.clone(),
+                url: code.url().to_string(),
+                expires_in_secs: code.expires_in_secs,
+            };
+            app.emit_to("main", DEVICE_CODE_EVENT, view).map_err(|e| KeeperError::Failed(e.to_string()))
+        })
+        .await
 }
 
 /// Endpoints an OpenID Connect issuer advertises (public URLs only).

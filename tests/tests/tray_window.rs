@@ -151,6 +151,16 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.wait_text(".timeline", SHORT, |t| t.contains("Signed in.") && t.contains("Renewal refused")).await?;
     session.screenshot(&shots.join("window-detail.png")).await?;
 
+    // ---- sign-in with a code (device flow), typed on another device ----
+    session.click("#signin-code").await?;
+    let url = session.wait_text("#device-url", SHORT, |t| t.starts_with(&oidc.issuer())).await?;
+    let code = session.text("#device-code").await?;
+    ensure!(!code.is_empty() && url.contains("user_code="), "code {code:?} at {url:?}");
+    session.screenshot(&shots.join("window-device-code.png")).await?;
+    tokio::task::spawn_blocking(move || tokenkeeper_tests::follow_device_verification(&url)).await??;
+    session.wait_text("#device-status", Duration::from_secs(60), |t| t == "Done: Reports is signed in.").await?;
+    ensure!(sandbox.states().await?["Reports"]["state"] == "working");
+
     // ---- an API token through the wizard: checked before it is saved ----
     let probe = ProbeServer::start("good-token").await?;
     session.click("#nav-add").await?;

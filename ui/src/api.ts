@@ -42,6 +42,7 @@ export type HistoryEntry = { at: number } & (
   | { event: 'notified'; summary: string }
   | { event: 'keychain-write-failed'; reason: string }
   | { event: 'paused'; paused: boolean }
+  | { event: 'sites-not-listed'; reason: string }
 );
 
 export type IntegrationStatus = IntegrationView & { history: HistoryEntry[] };
@@ -93,6 +94,14 @@ export interface Settings {
   settingsFile: string;
 }
 
+/** A device sign-in's code and where to type it (sign-in with a code). */
+export interface DeviceCode {
+  name: string;
+  userCode: string;
+  url: string;
+  expiresInSecs: number;
+}
+
 export type KeeperEvent =
   | { event: 'changed'; view: IntegrationView }
   | { event: 'removed'; name: string }
@@ -111,6 +120,9 @@ export const api = {
   pause: (name: string, paused: boolean) => invoke<IntegrationView>('pause', { name, paused }),
   remove: (name: string, revoke: boolean) => invoke<void>('remove', { name, revoke }),
   signIn: (name: string) => invoke<IntegrationView>('sign_in', { name }),
+  /** Sign-in with a code typed on another device; the code arrives through `onDeviceCode`. */
+  signInWithCode: (name: string) => invoke<IntegrationView>('sign_in_with_code', { name }),
+  onDeviceCode: (f: (c: DeviceCode) => void): Promise<UnlistenFn> => listen<DeviceCode>('device-code', (e) => f(e.payload)),
   discover: (issuer: string) => invoke<Endpoints>('discover', { issuer }),
   presets: () => invoke<Preset[]>('presets'),
   /** Opens the preset's own page for registering an app in the system browser. */

@@ -30,6 +30,12 @@ function detailBody(s: IntegrationStatus, page: Page): Node[] {
 
   const actions = h('div', { class: 'actions' });
   actions.append(signInButton(s));
+  const device = h('div', { class: 'device', role: 'status', id: 'device-box', hidden: true });
+  if (s.kind === 'oauth') {
+    const withCode = h('button', { type: 'button', id: 'signin-code', disabled: s.signin_pending }, 'Sign in with a code');
+    withCode.addEventListener('click', () => signInWithCode(s.name, withCode, device, page));
+    actions.append(withCode);
+  }
   const refresh = h('button', { type: 'button', disabled: s.state === 'paused' }, s.kind === 'api-token' ? 'Check now' : 'Refresh now');
   refresh.addEventListener('click', () => act(refresh, 'Working on it…', async () => {
     await api.refresh(s.name);
@@ -64,11 +70,46 @@ function detailBody(s: IntegrationStatus, page: Page): Node[] {
     h('p', { class: 'explain' }, STATE_EXPLAINED[s.state]),
     s.detail ? h('p', { class: 'detail' }, s.detail) : document.createTextNode(''),
     actions,
+    device,
     h('h2', {}, 'About it'),
     facts,
     h('h2', {}, 'History'),
     s.history.length ? history : h('p', {}, 'Nothing has happened yet.'),
   ];
+}
+
+/** Device sign-in: the service gives a code to type at an address, on this or any other device
+ * (a phone, when this computer's browser cannot come back to Token Keeper). */
+async function signInWithCode(name: string, button: HTMLButtonElement, box: HTMLElement, page: Page): Promise<void> {
+  button.disabled = true;
+  box.hidden = false;
+  box.replaceChildren(h('p', {}, 'Asking the service for a code…'));
+  page.setStable(false); // keeper events must not repaint the code away
+  const stop = await api.onDeviceCode((c) => {
+    if (c.name !== name) return;
+    box.replaceChildren(
+      h('p', {}, 'On this computer or any other device, open'),
+      h('p', { class: 'device-url', id: 'device-url' }, c.url),
+      h('p', {}, 'and, if asked, enter the code'),
+      h('p', { class: 'device-code', id: 'device-code' }, c.userCode),
+      h('p', { class: 'waiting', id: 'device-status' }, `Waiting for you to finish there (the code works for ${Math.round(c.expiresInSecs / 60)} minutes)…`),
+    );
+    announce(`Sign in to ${name} with the code ${c.userCode}.`);
+  });
+  let result: string;
+  try {
+    await api.signInWithCode(name);
+    result = `Done: ${name} is signed in.`;
+  } catch (e) {
+    result = message(e);
+  }
+  stop();
+  const status = box.querySelector('#device-status') ?? box.appendChild(h('p', { id: 'device-status' }));
+  status.className = result.startsWith('Done') ? 'done' : 'error';
+  status.textContent = result;
+  announce(result);
+  button.disabled = false;
+  // the page stays as it is (with the outcome) until the keeper goes elsewhere
 }
 
 async function act(button: HTMLButtonElement, busy: string, f: () => Promise<string>, page: Page): Promise<void> {

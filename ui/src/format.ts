@@ -95,6 +95,8 @@ export function historyText(e: HistoryEntry): string {
       return `The keychain did not accept new tokens (kept in memory, retrying): ${e.reason}.`;
     case 'paused':
       return e.paused ? 'Paused.' : 'Resumed.';
+    case 'sites-not-listed':
+      return `Signed in, but the list of sites could not be read: ${e.reason}.`;
   }
 }
 
