@@ -4,12 +4,13 @@
 #   make test    everything, against real services (keychain, notifications, OAuth server), headless
 #   make run     demo: a local OAuth server and the keeper renewing a 20-second token
 #   make bench   benchmarks (release build)
+#   make fuzz    the engine's property tests with many cases (FUZZ_CASES, default 10000 each)
 #   make fmt / make lint
 SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run package bench fmt lint
+.PHONY: all deps build test run package bench fuzz fmt lint
 all: build
 
 deps:
@@ -40,6 +41,11 @@ bench: deps
 	$(SESSION) scripts/bench.sh
 	TRAY_APP_BIN=$(CURDIR)/target/release/token-keeper TOKENKEEPER_BIN=$(CURDIR)/target/release/tokenkeeper \
 	  $(SESSION) $(CARGO) test -p tokenkeeper-tests --test tray_bench -- --nocapture
+
+# the same properties the CI suite runs with a few hundred cases; expensive ones run FUZZ_CASES/64
+FUZZ_CASES ?= 10000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p tokenkeeper-engine --lib -- properties --test-threads=2
 
 fmt:
 	$(CARGO) fmt --all --check

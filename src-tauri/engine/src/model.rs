@@ -138,6 +138,17 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in the order above.
+    pub const ALL: [State; 7] = [
+        State::Working,
+        State::Refreshing,
+        State::Retrying,
+        State::ExpiringSoon,
+        State::NeedsSignIn,
+        State::Offline,
+        State::Paused,
+    ];
+
     /// The words keepers see.
     pub fn label(self) -> &'static str {
         match self {
