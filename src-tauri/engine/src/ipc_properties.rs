@@ -236,3 +236,56 @@ async fn a_line_over_the_limit_is_refused_in_words() {
     assert_eq!(v["answer"], "error", "{v}");
     assert!(v.to_string().contains("too long"), "{v}");
 }
+
+/// CPU time (user + system) this process has used, in milliseconds, from `/proc/self/stat`
+/// opened beforehand (there may be no descriptor left to open it when it is read).
+fn cpu_ms(stat_file: &mut std::fs::File) -> u64 {
+    use std::io::{Read, Seek};
+    let mut stat = String::new();
+    stat_file.rewind().unwrap();
+    stat_file.read_to_string(&mut stat).unwrap();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks * 10 // USER_HZ is 100 on Linux
+}
+
+/// Out of file descriptors, `accept` fails at once; the server must not retry in a tight loop.
+/// Runs in a child process with a small descriptor limit (`prlimit`), see
+/// [`out_of_file_descriptors_the_server_does_not_spin`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by out_of_file_descriptors_the_server_does_not_spin with few file descriptors"]
+async fn accept_without_file_descriptors() {
+    let server = Server::start().await;
+    let mut stat = std::fs::File::open("/proc/self/stat").unwrap();
+    // Connect until this process has no descriptor left: the last connections wait in the
+    // listener's backlog, and every accept of them fails.
+    let mut clients = Vec::new();
+    while let Ok(s) = UnixStream::connect(&server.socket).await {
+        clients.push(s);
+    }
+    let (before, started) = (cpu_ms(&mut stat), std::time::Instant::now());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = cpu_ms(&mut stat) - before;
+    println!("outcome: {} clients, {used} ms of CPU in {:?}", clients.len(), started.elapsed());
+    assert!(used < 500, "{used} ms of CPU in 2 s while accept fails: the server spins");
+}
+
+#[test]
+fn out_of_file_descriptors_the_server_does_not_spin() {
+    let out = std::process::Command::new("prlimit")
+        .arg("--nofile=128")
+        .arg("--")
+        .arg(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "ipc_properties::accept_without_file_descriptors", "--nocapture"])
+        .output()
+        .expect("prlimit (util-linux)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("outcome: "),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{}", stdout.lines().find(|l| l.contains("outcome: ")).unwrap_or_default());
+}
