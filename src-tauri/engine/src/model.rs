@@ -204,6 +204,23 @@ pub struct IntegrationView {
 }
 
 #[cfg(test)]
+impl OauthConfig {
+    /// A generic OAuth client of `token_url` with made-up other endpoints, for tests.
+    pub(crate) fn example(token_url: &str) -> Self {
+        OauthConfig {
+            issuer: None,
+            authorize_url: Url::parse("https://id.example/authorize").unwrap(),
+            token_url: Url::parse(token_url).unwrap(),
+            revocation_url: None,
+            probe_url: None,
+            client_id: "cid".into(),
+            has_client_secret: false,
+            scopes: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

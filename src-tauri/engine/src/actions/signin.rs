@@ -238,17 +238,8 @@ mod tests {
     }
 
     fn config() -> OauthConfig {
-        OauthConfig {
-            issuer: None,
-            authorize_url: Url::parse("https://id.example/authorize").unwrap(),
-            // Nothing listens on port 9: the code exchange fails, after the listener has closed.
-            token_url: Url::parse("http://127.0.0.1:9/token").unwrap(),
-            revocation_url: None,
-            probe_url: None,
-            client_id: "cid".into(),
-            has_client_secret: false,
-            scopes: vec!["openid".into()],
-        }
+        // Nothing listens on port 9: the code exchange fails, after the listener has closed.
+        OauthConfig { scopes: vec!["openid".into()], ..OauthConfig::example("http://127.0.0.1:9/token") }
     }
 
     /// This machine's address toward the outside world, if it has a route there (a UDP

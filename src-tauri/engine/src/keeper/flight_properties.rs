@@ -14,7 +14,6 @@ use std::time::Duration;
 use proptest::prelude::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
-use url::Url;
 
 use crate::model::{IntegrationConfig, IntegrationKind, OauthConfig};
 use crate::notify::RecordingNotifier;
@@ -130,16 +129,7 @@ fn oauth_config(name: &str, endpoint: &str) -> IntegrationConfig {
         name: name.into(),
         provider: "oauth2".into(),
         probe_interval_secs: 1800,
-        kind: IntegrationKind::Oauth(OauthConfig {
-            issuer: None,
-            authorize_url: Url::parse(&format!("{endpoint}/{name}/authorize")).unwrap(),
-            token_url: Url::parse(&format!("{endpoint}/{name}/token")).unwrap(),
-            revocation_url: None,
-            probe_url: None,
-            client_id: "cid".into(),
-            has_client_secret: false,
-            scopes: Vec::new(),
-        }),
+        kind: IntegrationKind::Oauth(OauthConfig::example(&format!("{endpoint}/{name}/token"))),
     }
 }
 
@@ -155,7 +145,7 @@ fn call(integrations: usize) -> impl Strategy<Value = Call> {
 }
 
 fn scenario() -> impl Strategy<Value = (usize, Vec<Call>, u64, u64)> {
-    (1usize..4).prop_flat_map(|n| (Just(n), prop::collection::vec(call(n), 1..40), 0u64..12, 0u64..4))
+    (1usize..4).prop_flat_map(|n| (Just(n), prop::collection::vec(call(n), 1..30), 0u64..8, 0u64..4))
 }
 
 async fn run(integrations: usize, calls: Vec<Call>, delay_ms: u64, expires_in: u64) -> Result<(), TestCaseError> {
@@ -208,7 +198,7 @@ async fn run(integrations: usize, calls: Vec<Call>, delay_ms: u64, expires_in: u
 }
 
 proptest! {
-    #![proptest_config(config(heavy_cases(24)))]
+    #![proptest_config(config(heavy_cases(16)))]
 
     #[test]
     fn at_most_one_refresh_per_integration_is_in_flight((integrations, calls, delay_ms, expires_in) in scenario()) {

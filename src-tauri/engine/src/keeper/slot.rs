@@ -168,7 +168,6 @@ impl Slot {
 #[cfg(test)]
 mod properties {
     use proptest::prelude::*;
-    use url::Url;
 
     use super::*;
     use crate::model::OauthConfig;
@@ -180,16 +179,7 @@ mod properties {
             name: "reports".into(),
             provider: "oauth2".into(),
             probe_interval_secs: 1800,
-            kind: IntegrationKind::Oauth(OauthConfig {
-                issuer: None,
-                authorize_url: Url::parse("https://id.example/authorize").unwrap(),
-                token_url: Url::parse("https://id.example/token").unwrap(),
-                revocation_url: None,
-                probe_url: None,
-                client_id: "cid".into(),
-                has_client_secret: false,
-                scopes: Vec::new(),
-            }),
+            kind: IntegrationKind::Oauth(OauthConfig::example("https://id.example/token")),
         };
         let mut slot = Slot::new(config, crate::providers::find("oauth2").unwrap(), record);
         slot.jitter = jitter;
