@@ -45,7 +45,7 @@ bench: deps
 # the same properties the CI suite runs with a few hundred cases; expensive ones run FUZZ_CASES/64
 FUZZ_CASES ?= 10000
 fuzz:
-	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p tokenkeeper-engine --lib -- properties --test-threads=2
+	TOKENKEEPER_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p tokenkeeper-engine --lib -- properties --test-threads=2
 
 fmt:
 	$(CARGO) fmt --all --check

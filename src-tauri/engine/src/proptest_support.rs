@@ -2,23 +2,29 @@
 //! damages a valid file the way disks, editors and people do.
 //!
 //! Every property test takes its case count from [`cases`]: a short run by default (the CI
-//! suite, seconds), or `PROPTEST_CASES=N` for a long one (`make fuzz`). Tests whose cases are
-//! expensive (megabyte bodies, a keeper per case) use [`heavy_cases`], which scales the long run
-//! down. Failures are not persisted to files: a failing case is printed, and its regression test
-//! is written by hand next to the code it tests.
+//! suite, seconds), or `TOKENKEEPER_FUZZ_CASES=N` for a long one (`make fuzz`). Tests whose cases
+//! are expensive (megabyte bodies, a keeper per case) use [`heavy_cases`], which scales the long
+//! run down. (Not proptest's own `PROPTEST_CASES`: proptest applies it over every test's config,
+//! the expensive ones included.) Failures are not persisted to files: a failing case is printed,
+//! and its regression test is written by hand next to the code it tests.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
-/// `PROPTEST_CASES` if set (a long run), else `short`.
-pub fn cases(short: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(short)
+/// The cases of a long run, if one was asked for.
+fn long_run() -> Option<u32> {
+    std::env::var("TOKENKEEPER_FUZZ_CASES").ok().and_then(|v| v.parse().ok())
 }
 
-/// For expensive cases: `short`, or a sixty-fourth of `PROPTEST_CASES` when that is more.
+/// `TOKENKEEPER_FUZZ_CASES` if set (a long run), else `short`.
+pub fn cases(short: u32) -> u32 {
+    long_run().unwrap_or(short)
+}
+
+/// For expensive cases: `short`, or a sixty-fourth of `TOKENKEEPER_FUZZ_CASES` when that is more.
 pub fn heavy_cases(short: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse::<u32>().ok()).map_or(short, |n| (n / 64).max(short))
+    long_run().map_or(short, |n| (n / 64).max(short))
 }
 
 /// A config of `n` cases that leaves no files behind.
