@@ -5,12 +5,14 @@
 #   make run     demo: a local OAuth server and the keeper renewing a 20-second token
 #   make bench   benchmarks (release build)
 #   make soak    the 10-minute fault soak (200 integrations); make crash: 2 x 500 kill -9 of the daemon
+#   make fuzz    the engine's property tests with many cases (FUZZ_CASES, default 10000 each)
 #   make fmt / make lint
 SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run package bench soak crash fmt lint
+.PHONY: all deps build test run package bench soak crash fuzz fmt lint
+
 all: build
 
 deps:
@@ -50,6 +52,11 @@ soak: deps
 crash: deps
 	$(CARGO) build -p tokenkeeper
 	$(SESSION) $(CARGO) test -p tokenkeeper-tests --test crash_full
+
+# the same properties the CI suite runs with a few hundred cases; expensive ones run FUZZ_CASES/64
+FUZZ_CASES ?= 10000
+fuzz:
+	TOKENKEEPER_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p tokenkeeper-engine --lib -- properties --test-threads=2
 
 fmt:
 	$(CARGO) fmt --all --check

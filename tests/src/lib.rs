@@ -20,9 +20,13 @@
 //! * [`fleet`], [`soak`], [`crash`]: many integrations under faults and `kill -9` (`make soak`,
 //!   `make crash`; short versions in the suite), with [`reuse_window`] giving the provider
 //!   Atlassian's refresh-token reuse window.
+//! * [`secrets`]: where token values turn up outside the keychain (files, a process's command
+//!   line, environment and memory).
 //!
 //! Every helper is synchronous and may be called from plain `#[test]`s as well as from async
 //! tests: network work runs on a private runtime on its own thread.
+
+pub mod secrets;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
@@ -1815,17 +1819,8 @@ impl Sandbox {
     /// (secrets live only in the keychain). Empty strings are ignored. The panic names the file
     /// and the secret's first characters.
     pub fn assert_no_secret_on_disk(&self, secrets: &[&str]) {
-        let mut found = Vec::new();
-        for file in self.files() {
-            let Ok(bytes) = std::fs::read(&file) else { continue };
-            for secret in secrets.iter().filter(|s| !s.is_empty()) {
-                if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
-                    let shown: String = secret.chars().take(6).collect();
-                    found.push(format!("{} contains the secret {shown}…", file.display()));
-                }
-            }
-        }
-        assert!(found.is_empty(), "secrets on disk:\n{}", found.join("\n"));
+        let found = secrets::scan_files(&self.root, secrets);
+        assert!(found.is_empty(), "secrets on disk:\n{found}");
     }
 
     /// The items of this sandbox's keychain service ([`keychain_items`]).

@@ -228,15 +228,7 @@ mod tests {
 
     #[test]
     fn state_words_match_the_engine_spelling() {
-        for state in [
-            State::Working,
-            State::Refreshing,
-            State::Retrying,
-            State::ExpiringSoon,
-            State::NeedsSignIn,
-            State::Offline,
-            State::Paused,
-        ] {
+        for state in State::ALL {
             assert_eq!(serde_json::to_value(state).unwrap(), json!(state_word(state)));
         }
     }

@@ -11,6 +11,11 @@
 //! keeper is reached (`Backend::connect_or_open`) for the commands that need one and finished
 //! before exit, so notifications decided in direct mode are delivered. Errors end as one line
 //! `tokenkeeper: <message>` on standard error.
+//!
+//! Memory is allocated through a zeroizing wrapper of the system allocator: the secret newtypes
+//! wipe themselves, but the HTTP client, the JSON parsers and the keychain's D-Bus messages make
+//! copies of tokens in ordinary buffers; wiped when freed, a token the keeper has let go of (a
+//! rotated-away refresh token, a removed client secret) does not linger in the process.
 
 mod args;
 mod commands;
@@ -29,6 +34,9 @@ use crate::args::{Command, Rejected};
 use crate::commands::Outcome;
 use crate::failure::Failure;
 use crate::words::Now;
+
+#[global_allocator]
+static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> = zeroizing_alloc::ZeroAlloc(std::alloc::System);
 
 /// Exit code after Ctrl-C: what a shell reports for a process ended by SIGINT.
 const INTERRUPTED: i32 = 130;

@@ -21,8 +21,12 @@ use crate::paths::Paths;
 use crate::secret::{AccessToken, ApiToken, ClientSecret};
 
 /// The longest request or answer line accepted (a token response given to `login --from-response`
-/// is the largest thing sent).
-const MAX_LINE: u64 = 2 * 1024 * 1024;
+/// is the largest thing sent). The server reads no more of a longer one.
+pub(crate) const MAX_LINE: u64 = 2 * 1024 * 1024;
+
+/// How long the server waits for a client's request line: clients send it at once, so a
+/// connection still without one after this is dropped rather than held forever.
+pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A command for the running keeper. Secrets travel only over the user's own socket.
 #[derive(Debug, Serialize, Deserialize)]
@@ -76,17 +80,30 @@ enum Answer {
 /// Serves the keeper's socket until the future is dropped. Refuses to start when another keeper
 /// already answers on it; removes a stale socket left by a crash.
 pub async fn serve(keeper: Keeper) -> Result<(), KeeperError> {
+    serve_with(keeper, REQUEST_TIMEOUT).await
+}
+
+/// [`serve`] with another wait for request lines (tests).
+pub(crate) async fn serve_with(keeper: Keeper, request_timeout: std::time::Duration) -> Result<(), KeeperError> {
     let path = keeper.paths().socket();
     let listener = bind(&path).await?;
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: accepting again at once would spin a CPU.
+                tracing::warn!("could not accept a connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         if !same_user(&stream) {
             tracing::warn!("refused a connection from another user");
             continue;
         }
         let keeper = keeper.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(keeper, stream).await {
+            if let Err(e) = handle(keeper, stream, request_timeout).await {
                 tracing::debug!("client went away: {e}");
             }
         });
@@ -121,19 +138,20 @@ fn same_user(stream: &UnixStream) -> bool {
     stream.peer_cred().is_ok_and(|cred| cred.uid() == nix::unistd::getuid().as_raw())
 }
 
-async fn handle(keeper: Keeper, stream: UnixStream) -> std::io::Result<()> {
+async fn handle(keeper: Keeper, stream: UnixStream, request_timeout: std::time::Duration) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    BufReader::new(read).take(MAX_LINE).read_line(&mut line).await?;
-    let request: Request = match serde_json::from_str(&line) {
+    let mut line = Vec::new();
+    let mut reader = BufReader::new(read).take(MAX_LINE);
+    let reading = reader.read_until(b'\n', &mut line);
+    let request = match tokio::time::timeout(request_timeout, reading).await {
+        Err(_) => Err("the request took too long to arrive"),
+        Ok(Err(e)) => return Err(e),
+        Ok(Ok(_)) if line.len() as u64 >= MAX_LINE && !line.ends_with(b"\n") => Err("the request is too long"),
+        Ok(Ok(_)) => serde_json::from_slice::<Request>(&line).map_err(|_| "the keeper did not understand the request"),
+    };
+    let request = match request {
         Ok(r) => r,
-        Err(_) => {
-            return send(
-                &mut write,
-                &Answer::Error { error: KeeperError::BadInput("the keeper did not understand the request".into()) },
-            )
-            .await
-        }
+        Err(why) => return send(&mut write, &Answer::Error { error: KeeperError::BadInput(why.into()) }).await,
     };
     let answer = match request {
         Request::List => Answer::Views { views: keeper.list() },

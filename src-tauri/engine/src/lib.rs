@@ -13,14 +13,20 @@
 pub mod actions;
 pub mod alerts;
 pub mod clock;
+#[cfg(test)]
+mod file_properties;
 pub mod history;
 pub mod ipc;
+#[cfg(test)]
+mod ipc_properties;
 pub mod keeper;
 pub mod lock;
 pub mod model;
 pub mod notify;
 pub mod paths;
 pub mod profile_file;
+#[cfg(test)]
+mod proptest_support;
 pub mod providers;
 pub mod record;
 pub mod scheduler;

@@ -152,6 +152,17 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in the order above.
+    pub const ALL: [State; 7] = [
+        State::Working,
+        State::Refreshing,
+        State::Retrying,
+        State::ExpiringSoon,
+        State::NeedsSignIn,
+        State::Offline,
+        State::Paused,
+    ];
+
     /// The words keepers see.
     pub fn label(self) -> &'static str {
         match self {
@@ -204,6 +215,24 @@ pub struct IntegrationView {
     pub next: NextAction,
     /// A sign-in for it is waiting for the browser.
     pub signin_pending: bool,
+}
+
+#[cfg(test)]
+impl OauthConfig {
+    /// A generic OAuth client of `token_url` with made-up other endpoints, for tests.
+    pub(crate) fn example(token_url: &str) -> Self {
+        OauthConfig {
+            issuer: None,
+            authorize_url: Url::parse("https://id.example/authorize").unwrap(),
+            token_url: Url::parse(token_url).unwrap(),
+            revocation_url: None,
+            probe_url: None,
+            sites_url: None,
+            client_id: "cid".into(),
+            has_client_secret: false,
+            scopes: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -171,4 +171,115 @@ mod tests {
         q.cancel("b");
         assert!(q.is_empty());
     }
+
+    /// Property tests of the renewal rule, the backoff and the queue (`make fuzz` runs more).
+    mod properties {
+        use std::collections::HashMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::proptest_support::{cases, config};
+
+        /// One change to a queue.
+        #[derive(Debug, Clone)]
+        enum Op {
+            Schedule(u8, i64),
+            Cancel(u8),
+            PopDue(i64),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                3 => (0u8..12, -1_000i64..1_000).prop_map(|(n, t)| Op::Schedule(n, t)),
+                1 => (0u8..12).prop_map(Op::Cancel),
+                1 => (-1_000i64..1_000).prop_map(Op::PopDue),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config(cases(512)))]
+
+            #[test]
+            fn renewal_is_inside_the_lifetime_before_the_margin_and_jitter_only_moves_it_earlier(
+                issued in -4_000_000_000_000i64..4_000_000_000_000,
+                lifetime in prop_oneof![0i64..5_000, 0i64..400 * 86_400_000],
+                jitter in 0.0f64..1.0,
+            ) {
+                let expires = issued + lifetime;
+                let margin = renew_margin_ms(lifetime);
+                let at = renew_at_ms(issued, expires, jitter);
+                prop_assert!(at >= issued, "renewal before the token was issued (now)");
+                prop_assert!(at <= renew_at_ms(issued, expires, 0.0), "jitter made it later");
+                prop_assert!(margin <= lifetime / 2 + 1 || lifetime < 2, "margin {margin} of {lifetime}");
+                if lifetime >= 2 * MIN_RENEW_SPACING_MS {
+                    prop_assert!(at <= expires - margin, "renews at {at}, after expiry {expires} - margin {margin}");
+                    prop_assert!(at >= issued + MIN_RENEW_SPACING_MS, "renews within a second of issue");
+                    prop_assert!(expires - at >= (lifetime / 2).min(60_000), "less than min(60 s, half) left");
+                    prop_assert!(inside_margin(renew_at_ms(issued, expires, 0.0), issued, expires));
+                } else {
+                    prop_assert!(at <= expires.max(issued + MIN_RENEW_SPACING_MS.min(margin)));
+                }
+            }
+
+            #[test]
+            fn backoff_honours_retry_after_grows_and_stays_bounded(
+                attempt in 1u32..100,
+                jitter in 0.0f64..1.0,
+                retry_after in prop::option::of(0u64..10_000_000),
+                left in prop::option::of(-1_000_000_000i64..1_000_000_000),
+            ) {
+                let floor = retry_after.map(Duration::from_millis);
+                let d = retry_delay(attempt, jitter, floor, left);
+                let next = retry_delay(attempt + 1, jitter, floor, left);
+                prop_assert!(next >= d, "attempt {} waits {next:?}, less than {d:?}", attempt + 1);
+                prop_assert!(d >= Duration::from_millis(500));
+                if let Some(f) = floor {
+                    prop_assert!(d >= f, "{d:?} is below Retry-After {f:?}");
+                }
+                let cap = match left {
+                    Some(l) if l > 0 => (l / 3).clamp(1_000, 300_000),
+                    Some(_) => EXPIRED_RETRY_CAP_MS,
+                    None => 300_000,
+                };
+                let cap = Duration::from_millis(cap.max(500) as u64).max(floor.unwrap_or_default());
+                prop_assert!(d <= cap, "{d:?} above {cap:?}");
+            }
+
+            #[test]
+            fn the_queue_behaves_like_one_deadline_per_name(ops in prop::collection::vec(op(), 0..80)) {
+                let mut q = DeadlineQueue::default();
+                let mut model: HashMap<String, i64> = HashMap::new();
+                let head = |m: &HashMap<String, i64>| m.values().min().copied();
+                for op in ops {
+                    match op {
+                        Op::Schedule(n, t) => {
+                            let name = format!("i{n}");
+                            let before = head(&model);
+                            model.insert(name.clone(), t);
+                            prop_assert_eq!(q.schedule(&name, t), before != head(&model));
+                        }
+                        Op::Cancel(n) => {
+                            let name = format!("i{n}");
+                            q.cancel(&name);
+                            model.remove(&name);
+                        }
+                        Op::PopDue(now) => {
+                            let mut due: Vec<(i64, String)> =
+                                model.iter().filter(|(_, t)| **t <= now).map(|(n, t)| (*t, n.clone())).collect();
+                            due.sort();
+                            model.retain(|_, t| *t > now);
+                            let popped = q.pop_due(now);
+                            prop_assert_eq!(popped, due.into_iter().map(|(_, n)| n).collect::<Vec<_>>());
+                        }
+                    }
+                    prop_assert_eq!(q.len(), model.len());
+                    prop_assert_eq!(q.head(), head(&model));
+                    for (name, t) in &model {
+                        prop_assert_eq!(q.get(name), Some(*t));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -236,4 +236,43 @@ mod tests {
         get(port, "/callback?error=access_denied&state=s").await;
         assert!(waiter.await.unwrap().unwrap_err().contains("access_denied"));
     }
+
+    fn config() -> OauthConfig {
+        // Nothing listens on port 9: the code exchange fails, after the listener has closed.
+        OauthConfig { scopes: vec!["openid".into()], ..OauthConfig::example("http://127.0.0.1:9/token") }
+    }
+
+    /// This machine's address toward the outside world, if it has a route there (a UDP
+    /// "connect" only picks the source address; nothing is sent).
+    fn outside_address() -> Option<std::net::IpAddr> {
+        let socket = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+        socket.connect(("192.0.2.1", 9)).or_else(|_| socket.connect(("198.51.100.1", 9))).ok()?;
+        Some(socket.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+    }
+
+    #[tokio::test]
+    async fn the_listener_is_on_loopback_only_and_answers_one_right_callback() {
+        let pending = start(&config(), &Wire::default(), &[]).await.unwrap();
+        let port = pending.port();
+        let bound = pending.listener.local_addr().unwrap();
+        assert!(bound.ip().is_loopback(), "bound to {bound}");
+        let param = |name: &str| pending.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        assert_eq!(param("redirect_uri"), Some(format!("http://127.0.0.1:{port}/callback")));
+        let state = param("state").expect("a state");
+        if let Some(ip) = outside_address() {
+            assert!(TcpStream::connect((ip, port)).await.is_err(), "the sign-in listener answers on {ip}");
+        }
+
+        let finishing = tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            pending.finish(&http, &config(), &Wire::default(), None, Duration::from_secs(30)).await
+        });
+        assert!(get(port, "/callback?code=c1&state=not-it").await.starts_with("HTTP/1.1 400"));
+        assert!(get(port, "/callback?code=c1").await.starts_with("HTTP/1.1 400"), "a callback without state");
+        assert!(get(port, &format!("/callback?code=c2&state={state}")).await.starts_with("HTTP/1.1 200"));
+        let outcome = finishing.await.unwrap();
+        assert!(matches!(outcome, SignInOutcome::Failed { .. }), "{outcome:?}");
+        // A second callback, even with the right state, finds nothing listening.
+        assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err(), "the listener still answers");
+    }
 }

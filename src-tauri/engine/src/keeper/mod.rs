@@ -17,6 +17,8 @@
 //! every integration, so states and deadlines follow at once.
 
 mod error;
+#[cfg(test)]
+mod flight_properties;
 mod ops;
 mod run;
 pub mod slot;

@@ -269,3 +269,72 @@ mod tests {
         assert_eq!((slot.sign_in_ends_at(), slot.credential_expires_at()), (None, None));
     }
 }
+
+/// Property tests of the deadline rule (`make fuzz` runs more).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::OauthConfig;
+    use crate::proptest_support::{cases, config};
+    use crate::scheduler::renew_margin_ms;
+
+    fn oauth_slot(record: Record, jitter: f64) -> Slot {
+        let config = IntegrationConfig {
+            name: "reports".into(),
+            provider: "oauth2".into(),
+            probe_interval_secs: 1800,
+            kind: IntegrationKind::Oauth(OauthConfig::example("https://id.example/token")),
+        };
+        let mut slot = Slot::new(config, crate::providers::find("oauth2").unwrap(), record);
+        slot.jitter = jitter;
+        slot
+    }
+
+    proptest! {
+        #![proptest_config(config(cases(512)))]
+
+        /// The keeper's deadline for a token issued now: never before now, never after the
+        /// renewal margin; a pending retry or an expiry while failing comes first; nothing while
+        /// paused or signed out.
+        #[test]
+        fn the_next_deadline_is_in_time_for_the_renewal(
+            now in 0i64..4_000_000_000,
+            lifetime in 2i64..400 * 86_400,
+            jitter in 0.0f64..1.0,
+            retry_in in prop::option::of(0i64..10_000_000),
+            failures in 0u32..5,
+            refresh_left in prop::option::of(-86_400i64..400 * 86_400),
+            leads in prop::collection::vec(1u32..365, 0..5),
+            stopped in prop::sample::select(vec![None, Some(State::Paused), Some(State::NeedsSignIn)]),
+        ) {
+            let record = Record {
+                state: stopped.unwrap_or(State::Working),
+                paused: stopped == Some(State::Paused),
+                issued_at: Some(now),
+                access_expires_at: Some(now + lifetime),
+                refresh_expires_at: refresh_left.map(|l| now + l),
+                failures,
+                retry_at_ms: retry_in.map(|r| now * 1000 + r),
+                ..Record::default()
+            };
+            let slot = oauth_slot(record, jitter);
+            let deadline = slot.next_deadline_ms(now, &leads);
+            if stopped.is_some() {
+                prop_assert_eq!(deadline, None);
+                return Ok(());
+            }
+            let deadline = deadline.expect("a running integration has a deadline");
+            prop_assert!(deadline >= now * 1000, "deadline {deadline} before now {}", now * 1000);
+            let expires_ms = (now + lifetime) * 1000;
+            match retry_in {
+                Some(r) => prop_assert!(deadline <= now * 1000 + r, "after the retry"),
+                None => prop_assert!(deadline <= expires_ms - renew_margin_ms(lifetime * 1000), "after the margin"),
+            }
+            if failures > 0 {
+                prop_assert!(deadline <= expires_ms, "a failing integration sleeps past its expiry");
+            }
+        }
+    }
+}

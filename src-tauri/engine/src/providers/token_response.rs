@@ -265,11 +265,14 @@ mod tests {
     }
 
     /// Property tests: the parsers take whatever a network hands them. Quick enough for every
-    /// `cargo test` (a few hundred cases each, well under a second in a debug build).
+    /// `cargo test` (a few hundred cases each, well under a second in a debug build); `make fuzz`
+    /// runs many more (see [`crate::proptest_support`]).
     mod properties {
         use super::*;
         use proptest::collection::{btree_map, vec};
         use proptest::prelude::*;
+
+        use crate::proptest_support::{cases, config, heavy_cases, text};
 
         /// Put into every generated body: an error message must never contain it.
         const MARK: &str = "SEKRIT-7f3a";
@@ -293,18 +296,13 @@ mod tests {
             ])
         }
 
-        /// Short strings of any characters (no regex strategies: proptest without its defaults).
-        fn text(max: usize) -> impl Strategy<Value = String> {
-            vec(any::<char>(), 0..max).prop_map(|c| c.into_iter().collect())
-        }
-
         fn name() -> impl Strategy<Value = String> {
             vec(prop::sample::select(b"abcdefghijklmnopqrstuvwxyz_".to_vec()), 1..12)
                 .prop_map(|b| String::from_utf8(b).unwrap())
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+            #![proptest_config(config(cases(256)))]
 
             #[test]
             fn arbitrary_bytes_never_panic_nor_echo_the_body(
@@ -416,7 +414,7 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+            #![proptest_config(config(heavy_cases(12)))]
 
             #[test]
             fn bodies_above_the_limit_are_refused(
