@@ -32,6 +32,7 @@ pub use error::KeeperError;
 use slot::Slot;
 
 use crate::alerts::{self, Facts};
+use crate::clock::{Clock, SystemClock};
 use crate::history::{HistoryEntry, HistoryEvent};
 use crate::model::{IntegrationView, State};
 use crate::notify::{Notice, Notifier};
@@ -51,6 +52,8 @@ pub struct KeeperOptions {
     pub store: Arc<dyn SecretStore>,
     pub notifier: Arc<dyn Notifier>,
     pub open_url: UrlOpener,
+    /// Where time comes from ([`SystemClock`] unless a test steps its own).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl KeeperOptions {
@@ -66,6 +69,7 @@ impl KeeperOptions {
             open_url: Arc::new(|url: &Url| {
                 webbrowser::open(url.as_str()).map_err(|e| format!("could not open the browser: {e}"))
             }),
+            clock: SystemClock::shared(),
         })
     }
 }
@@ -101,6 +105,7 @@ struct Inner {
     store: Arc<dyn SecretStore>,
     notifier: Arc<dyn Notifier>,
     open_url: UrlOpener,
+    clock: Arc<dyn Clock>,
     /// Read inside the state mutex by every commit; written only by [`Keeper::set_warning_days`].
     settings: RwLock<Settings>,
     http: reqwest::Client,
@@ -127,6 +132,7 @@ impl Keeper {
         let (configs, file_problems) = integrations::load_all(&options.paths);
         let mut problems: Vec<String> = file_problems.iter().map(|e| e.to_string()).collect();
         let mut slots = HashMap::new();
+        let stamp = options.clock.stamp();
         for config in configs {
             let Some(profile) = crate::providers::find(&config.provider) else {
                 problems.push(format!("\"{}\" uses an unknown provider \"{}\"", config.name, config.provider));
@@ -134,7 +140,9 @@ impl Keeper {
             };
             match integrations::load_record(&options.paths, &config.name) {
                 Ok(record) => {
-                    slots.insert(config.name.clone(), Slot::new(config, profile, record));
+                    let mut slot = Slot::new(config, profile, record);
+                    slot.follow_clock(&stamp);
+                    slots.insert(slot.config.name.clone(), slot);
                 }
                 Err(e) => problems.push(e.to_string()),
             }
@@ -146,6 +154,7 @@ impl Keeper {
             store: options.store,
             notifier: options.notifier,
             open_url: options.open_url,
+            clock: options.clock,
             settings: RwLock::new(settings),
             http: crate::providers::wire::client(),
             state: Mutex::new(Shared { slots, queue: DeadlineQueue::default() }),
@@ -228,11 +237,14 @@ impl Keeper {
     /// records history, saves the record, emits an event and re-arms the scheduler.
     /// Returns the new view, or `None` when there is no such integration.
     fn commit(&self, name: &str, change: impl FnOnce(&mut Slot, i64)) -> Option<IntegrationView> {
-        let now = crate::clock::now();
+        let stamp = self.inner.clock.stamp();
+        let now = self.inner.clock.now();
         let (record, view, notices, head_moved) = {
             let mut shared = self.lock();
             let shared = &mut *shared;
             let slot = shared.slots.get_mut(name)?;
+            // Times written before a wall-clock step move with it, before anything reads them.
+            slot.follow_clock(&stamp);
             // Read under the state mutex: a commit racing `set_warning_days` either sees the new
             // lead times or is followed by that call's own re-commit of this integration.
             let (leads, expiring_soon_days) = {
@@ -313,6 +325,7 @@ mod tests {
             store: Arc::new(MemoryStore::new()),
             notifier: Arc::new(RecordingNotifier::default()),
             open_url: Arc::new(|_| Ok(())),
+            clock: SystemClock::shared(),
         })
         .expect("keeper opens")
     }

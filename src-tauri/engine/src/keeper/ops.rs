@@ -13,7 +13,6 @@ use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
 use crate::actions::revoke::{revoke, TokenKind};
 use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
-use crate::clock;
 use crate::history::HistoryEvent;
 use crate::model::{validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets, State};
 use crate::providers::token_response::normalize;
@@ -40,9 +39,14 @@ const MIN_REMAINING_SECS: i64 = 2;
 impl Keeper {
     // ---- secrets -------------------------------------------------------------------------
 
+    /// The keychain's secrets of `name`, their times in the current clock frame.
     async fn keychain_load(&self, name: &str) -> Result<Option<Secrets>, StoreError> {
         let (store, name) = (self.inner.store.clone(), name.to_string());
-        keychain_call(move || store.load(&name)).await
+        let mut loaded = keychain_call(move || store.load(&name)).await?;
+        if let Some(secrets) = &mut loaded {
+            secrets.follow_clock(&self.inner.clock.stamp());
+        }
+        Ok(loaded)
     }
 
     async fn keychain_save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
@@ -64,7 +68,14 @@ impl Keeper {
 
     /// The secrets of `name`: the in-memory copy, or the keychain's on first use.
     async fn secrets(&self, name: &str) -> Result<Secrets, KeeperError> {
-        if let Some(s) = self.lock().slots.get(name).ok_or_else(|| KeeperError::unknown(name))?.secrets.clone() {
+        let stamp = self.inner.clock.stamp();
+        let cached = {
+            let mut shared = self.lock();
+            let slot = shared.slots.get_mut(name).ok_or_else(|| KeeperError::unknown(name))?;
+            slot.follow_clock(&stamp);
+            slot.secrets.clone()
+        };
+        if let Some(s) = cached {
             return Ok(s);
         }
         let loaded = self.keychain_load(name).await?.unwrap_or_default();
@@ -117,7 +128,7 @@ impl Keeper {
                 shell_word(name)
             )));
         }
-        let now_ms = clock::now_millis();
+        let now_ms = self.inner.clock.now_millis();
         if let Some(token) = fresh(&secrets, now_ms) {
             return Ok(token);
         }
@@ -126,7 +137,7 @@ impl Keeper {
         let secrets = self.secrets(name).await?;
         // After a failed refresh the current token is still handed out while it works.
         match &secrets.access_token {
-            Some(t) if secrets.access_expires_at.is_none_or(|e| e - clock::now() >= MIN_REMAINING_SECS) => {
+            Some(t) if secrets.access_expires_at.is_none_or(|e| e - self.inner.clock.now() >= MIN_REMAINING_SECS) => {
                 Ok(t.clone())
             }
             _ => {
@@ -202,7 +213,8 @@ impl Keeper {
             Ok(held) => held,
             Err(e) => {
                 let reason = e.to_string();
-                self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
+                let now_ms = self.inner.clock.now_millis();
+                self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
                 return;
             }
         };
@@ -210,14 +222,15 @@ impl Keeper {
             Ok(s) => s,
             Err(e) => {
                 let reason = e.to_string();
-                self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
+                let now_ms = self.inner.clock.now_millis();
+                self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
                 return;
             }
         };
         if self.state_of(name).ok() == Some(State::NeedsSignIn) && why != Why::Forced {
             return;
         }
-        let now_ms = clock::now_millis();
+        let now_ms = self.inner.clock.now_millis();
         let (renew_at, retry_at) =
             self.lock().slots.get(name).map(|s| (s.renew_at_ms(), s.record.retry_at_ms)).unwrap_or_default();
         // After a failure only the scheduled retry (or an explicit `refresh`) may call the service
@@ -249,9 +262,10 @@ impl Keeper {
             }
             RefreshOutcome::TransientError { reason, retry_after } => {
                 tracing::warn!("{name}: renewal failed, will retry: {reason}");
+                let now_ms = self.inner.clock.now_millis();
                 self.commit(name, |slot, now| {
                     slot.busy = false;
-                    fail_transiently(slot, now, reason, retry_after)
+                    fail_transiently(slot, now, now_ms, reason, retry_after)
                 });
             }
             RefreshOutcome::PermanentError { reason } => {
@@ -274,7 +288,9 @@ impl Keeper {
     /// the tokens stay in memory (marked unsaved, retried at the next tick) — never dropped.
     async fn store_grant_locked(&self, name: &str, previous: &Secrets, grant: Grant, signed_in: bool) {
         let rule = self.lock().slots.get(name).map(|s| s.profile.refresh_token.clone()).unwrap_or_default();
-        let new = grant.apply_to(previous, clock::now(), &rule);
+        let stamp = self.inner.clock.stamp();
+        let mut new = grant.apply_to(previous, self.inner.clock.now(), &rule);
+        new.clock = Some(stamp);
         let saved = self.keychain_save(name, &new).await;
         self.commit(name, move |slot, now| {
             slot.busy = false;
@@ -425,7 +441,7 @@ impl Keeper {
         integrations::save(&self.inner.paths, &config)?;
         let mut record = Record::default();
         record.notices.problem = Some(crate::alerts::Problem::NeedsSignIn); // "not signed in yet" is no alarm
-        record.history.push(clock::now(), HistoryEvent::Added);
+        record.history.push(self.inner.clock.now(), HistoryEvent::Added);
         self.lock().slots.insert(name.clone(), Slot::new(config, profile, record));
         self.commit(&name, |_, _| {}).ok_or_else(|| KeeperError::unknown(&name))
     }
@@ -665,7 +681,12 @@ impl Keeper {
         }
         let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
         let _flight = flight.lock_owned().await;
-        let secrets = Secrets { api_token: Some(token), issued_at: Some(clock::now()), ..Secrets::default() };
+        let secrets = Secrets {
+            api_token: Some(token),
+            issued_at: Some(self.inner.clock.now()),
+            clock: Some(self.inner.clock.stamp()),
+            ..Secrets::default()
+        };
         self.keychain_save(name, &secrets).await?;
         self.commit(name, move |slot, now| {
             if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
@@ -735,12 +756,12 @@ fn fresh(secrets: &Secrets, now_ms: i64) -> Option<AccessToken> {
     }
 }
 
-fn fail_transiently(slot: &mut Slot, now: i64, reason: String, retry_after: Option<Duration>) {
+fn fail_transiently(slot: &mut Slot, now: i64, now_ms: i64, reason: String, retry_after: Option<Duration>) {
     slot.record.failures += 1;
     let left = slot.record.access_expires_at.map(|e| (e - now) * 1000);
     let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
     // Milliseconds, not the commit's whole seconds: a `Retry-After: 3` must mean 3 s, not 2.1.
-    slot.record.retry_at_ms = Some(clock::now_millis() + delay.as_millis() as i64);
+    slot.record.retry_at_ms = Some(now_ms + delay.as_millis() as i64);
     slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true });
     slot.record.detail = Some(reason);
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::ClockStamp;
 use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, State, UnixTime};
 use crate::providers::Profile;
 use crate::record::Record;
@@ -40,6 +41,16 @@ impl Slot {
             busy: false,
             signin_pending: false,
             jitter: rand::random::<f64>(),
+        }
+    }
+
+    /// Brings the record's and the in-memory secrets' times into the clock frame `now`
+    /// (see [`crate::clock`]): a no-op unless the wall clock was stepped since they were written.
+    pub fn follow_clock(&mut self, now: &ClockStamp) {
+        let calendar = self.is_api_token();
+        self.record.follow_clock(now, calendar);
+        if let Some(secrets) = &mut self.secrets {
+            secrets.follow_clock(now);
         }
     }
 
