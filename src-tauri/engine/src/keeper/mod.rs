@@ -94,6 +94,14 @@ pub struct IntegrationStatus {
     pub history: Vec<HistoryEntry>,
 }
 
+/// A fingerprint of a record file's contents (not for security: only "did it change").
+fn content_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The handle shells hold.
 #[derive(Clone)]
 pub struct Keeper {
@@ -141,6 +149,8 @@ impl Keeper {
             match integrations::load_record(&options.paths, &config.name) {
                 Ok(record) => {
                     let mut slot = Slot::new(config, profile, record);
+                    // as read: the first commit rewrites it only if something changed
+                    slot.saved_hash = Some(content_hash(&integrations::record_bytes(&slot.record)));
                     slot.follow_clock(&stamp);
                     slots.insert(slot.config.name.clone(), slot);
                 }
@@ -281,10 +291,20 @@ impl Keeper {
                     false
                 }
             };
-            (slot.record.clone(), slot.view(), notices, head_moved)
+            let bytes = integrations::record_bytes(&slot.record);
+            let hash = content_hash(&bytes);
+            let changed = slot.saved_hash != Some(hash);
+            slot.saved_hash = Some(hash);
+            (changed.then_some(bytes), slot.view(), notices, head_moved)
         };
-        if let Err(e) = integrations::save_record(&self.inner.paths, name, &record) {
-            tracing::warn!("{e}");
+        if let Some(bytes) = record {
+            if let Err(e) = integrations::save_record_bytes(&self.inner.paths, name, &bytes) {
+                tracing::warn!("{e}");
+                // written again at the next commit
+                if let Some(slot) = self.lock().slots.get_mut(name) {
+                    slot.saved_hash = None;
+                }
+            }
         }
         if head_moved {
             self.inner.wake.notify_one();
@@ -373,6 +393,20 @@ mod tests {
         // a keeper opened afterwards reads the saved lead times
         drop(keeper);
         assert_eq!(open(dir.path()).settings().warning_days, vec![30]);
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_changes_nothing_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = open(dir.path());
+        add_token_ending_in(&keeper, "jira", 100).await;
+        let file = keeper.paths().integration_record("jira");
+        assert!(file.exists());
+        std::fs::remove_file(&file).unwrap();
+        keeper.commit("jira", |_, _| {});
+        assert!(!file.exists(), "an unchanged record was written again");
+        keeper.commit("jira", |slot, _| slot.record.failures = 1);
+        assert!(file.exists(), "a changed record is written");
     }
 
     #[tokio::test]

@@ -730,10 +730,17 @@ struct Exclusive {
 /// and wait for the person; a script must not hang on it forever.
 const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`].
+/// Keychain calls running at once, per process. The Secret Service answers one call at a time
+/// anyway; without a bound, 32 concurrent refreshes would park 32 blocking threads on it, and the
+/// thread count would grow with the number of integrations.
+static KEYCHAIN_CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`] (counted once
+/// the call runs; waiting for a turn is bounded by the other calls' own timeouts).
 async fn keychain_call<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
+    let _turn = KEYCHAIN_CALLS.acquire().await.map_err(|e| StoreError::Failed(e.to_string()))?;
     match tokio::time::timeout(KEYCHAIN_TIMEOUT, tokio::task::spawn_blocking(call)).await {
         Ok(Ok(result)) => result,
         Ok(Err(e)) => Err(StoreError::Failed(e.to_string())),

@@ -27,6 +27,9 @@ pub struct Slot {
     pub signin_pending: bool,
     /// This integration's fixed jitter in [0, 1), so it renews at a stable, spread-out moment.
     pub jitter: f64,
+    /// A hash of the record file as last written (or read), so a commit that changes nothing
+    /// writes nothing: each write is two fsyncs, and a refresh commits four times.
+    pub saved_hash: Option<u64>,
 }
 
 impl Slot {
@@ -41,6 +44,7 @@ impl Slot {
             busy: false,
             signin_pending: false,
             jitter: rand::random::<f64>(),
+            saved_hash: None,
         }
     }
 
