@@ -9,7 +9,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run package bench fmt lint
+.PHONY: all deps build test run package bench bench-scale fmt lint
 all: build
 
 deps:
@@ -40,6 +40,11 @@ bench: deps
 	$(SESSION) scripts/bench.sh
 	TRAY_APP_BIN=$(CURDIR)/target/release/token-keeper TOKENKEEPER_BIN=$(CURDIR)/target/release/tokenkeeper \
 	  $(SESSION) $(CARGO) test -p tokenkeeper-tests --test tray_bench -- --nocapture
+
+# 100, 1,000 and 10,000 integrations kept alive by one daemon (SCALE_N=… to choose)
+bench-scale: deps
+	$(CARGO) build --release -p tokenkeeper
+	$(SESSION) scripts/bench-scale.sh
 
 fmt:
 	$(CARGO) fmt --all --check

@@ -40,6 +40,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as Async
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
+pub mod token_farm;
+
 // =============================================================================================
 // Small helpers
 // =============================================================================================

@@ -1,0 +1,31 @@
+//! `make bench-scale`: n = 100, 1,000, 10,000 integrations (or `SCALE_N=…`, comma-separated)
+//! kept alive by one daemon; prints a Markdown table of punctuality, memory, CPU and threads.
+//! A benchmark, not a test: `test = false` in Cargo.toml, run by scripts/bench-scale.sh.
+
+mod scale_support;
+
+use std::time::Duration;
+
+use scale_support::{run, Figures, RunSpec};
+use tokenkeeper_tests::require_test_session;
+
+#[test]
+fn bench_scale() {
+    require_test_session();
+    let sizes: Vec<usize> = std::env::var("SCALE_N")
+        .unwrap_or_else(|_| "100,1000,10000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("SCALE_N: numbers separated by commas"))
+        .collect();
+    let lifetime_s: u64 = std::env::var("SCALE_LIFETIME_S").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    let window = Duration::from_secs(std::env::var("SCALE_WINDOW_S").ok().and_then(|s| s.parse().ok()).unwrap_or(130));
+    println!("token lifetime {lifetime_s} s, measured for {} s after the catch-up\n", window.as_secs());
+    println!("{}", Figures::header());
+    for n in sizes {
+        let f = run(RunSpec { integrations: n, lifetime_s, window });
+        println!("{}", f.row());
+        if f.reused > 0 || f.not_working > 0 {
+            println!("   ^ {} refresh tokens reused, {} integrations not working at the end", f.reused, f.not_working);
+        }
+    }
+}
