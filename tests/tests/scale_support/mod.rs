@@ -15,11 +15,13 @@ use std::time::{Duration, Instant};
 
 use tokenkeeper_engine::clock::{Clock, SystemClock};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind, OauthConfig, Secrets, State};
+use tokenkeeper_engine::notify::RecordingNotifier;
 use tokenkeeper_engine::paths::Paths;
 use tokenkeeper_engine::record::Record;
 use tokenkeeper_engine::scheduler::renew_margin_ms;
 use tokenkeeper_engine::secret::{AccessToken, RefreshToken};
-use tokenkeeper_engine::store::{integrations, keychain::KeychainStore, SecretStore};
+use tokenkeeper_engine::store::{integrations, keychain::KeychainStore, memory::MemoryStore, SecretStore};
+use tokenkeeper_engine::{Keeper, KeeperOptions};
 use tokenkeeper_tests::token_farm::{FarmOptions, TokenFarm};
 use tokenkeeper_tests::{wait_until, Sandbox};
 
@@ -97,9 +99,8 @@ pub fn name_of(i: usize) -> String {
     format!("scale-{i:05}")
 }
 
-/// Writes n integrations as `add` + `login` would; returns (files, keychain) durations.
-fn seed(sb: &Sandbox, farm: &TokenFarm, n: usize) -> (Duration, Duration) {
-    let paths = paths_of(sb);
+/// Writes n integrations as `add` + `login` would; returns (files, secret store) durations.
+fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (Duration, Duration) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     // valid for an hour, issued four hours ago: inside the margin, so renewed at once
     let (issued, expires) = (now - 3 * 3600, now + 3600);
@@ -121,7 +122,7 @@ fn seed(sb: &Sandbox, farm: &TokenFarm, n: usize) -> (Duration, Duration) {
                 scopes: vec![],
             }),
         };
-        integrations::save(&paths, &config).expect("config written");
+        integrations::save(paths, &config).expect("config written");
         let record = Record {
             state: State::Working,
             detail: None,
@@ -130,10 +131,9 @@ fn seed(sb: &Sandbox, farm: &TokenFarm, n: usize) -> (Duration, Duration) {
             clock: frame.clone(),
             ..Record::default()
         };
-        integrations::save_record(&paths, &config.name, &record).expect("record written");
+        integrations::save_record(paths, &config.name, &record).expect("record written");
     }
     let files = started.elapsed();
-    let store = KeychainStore::new(sb.keychain_service()).expect("the session keychain");
     let started = Instant::now();
     for i in 0..n {
         let secrets = Secrets {
@@ -164,7 +164,11 @@ fn proc_status(pid: u32) -> (u64, u64) {
 
 /// The daemon's user + system CPU time, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
+}
+
+/// User + system time from a /proc `stat` line.
+fn stat_ticks(text: &str) -> u64 {
     // fields after the command name (which may hold spaces) — utime and stime are 14 and 15
     let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -190,7 +194,8 @@ pub fn run(spec: RunSpec) -> Figures {
     let margin_ms = renew_margin_ms(spec.lifetime_s as i64 * 1000);
     let farm = Arc::new(TokenFarm::start(FarmOptions { integrations: n, lifetime_s: spec.lifetime_s, margin_ms }));
     let sb = Sandbox::new();
-    let (setup_files, setup_keychain) = seed(&sb, &farm, n);
+    let keychain = KeychainStore::new(sb.keychain_service()).expect("the session keychain");
+    let (setup_files, setup_keychain) = seed(&paths_of(&sb), &keychain, &farm, n);
 
     let daemon = sb.spawn_daemon();
     let started = Instant::now();
@@ -247,4 +252,94 @@ fn unix_ms() -> i64 {
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// The same run with the keeper in this process and the in-memory secret store instead of a
+/// daemon and the keychain: for sizes the session's keychain cannot hold in reasonable time.
+/// Threads and CPU are those of the keeper's runtime (threads named "keeper"); memory is this
+/// process's growth from opening the keeper on (the store's copies of the secrets, which stand
+/// in for the keychain, are allocated before).
+pub fn run_in_process(spec: RunSpec) -> Figures {
+    let n = spec.integrations;
+    let margin_ms = renew_margin_ms(spec.lifetime_s as i64 * 1000);
+    let farm = Arc::new(TokenFarm::start(FarmOptions { integrations: n, lifetime_s: spec.lifetime_s, margin_ms }));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths = Paths::under(dir.path());
+    let store = Arc::new(MemoryStore::new());
+    let (setup_files, setup_store) = seed(&paths, store.as_ref(), &farm, n);
+    let me = std::process::id();
+    let rss_before = proc_status(me).0;
+
+    // like the daemon: tokio's multi-threaded runtime, one worker per core
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().thread_name("keeper").enable_all().build().expect("a runtime");
+    let keeper = runtime
+        .block_on(async {
+            Keeper::open(KeeperOptions {
+                paths: paths.clone(),
+                store: store.clone(),
+                notifier: Arc::new(RecordingNotifier::default()),
+                open_url: Arc::new(|_| Ok(())),
+                clock: SystemClock::shared(),
+            })
+        })
+        .expect("keeper opens");
+    let started = Instant::now();
+    runtime.spawn({
+        let keeper = keeper.clone();
+        async move { keeper.run(None).await }
+    });
+    let caught_up = wait_until(Duration::from_secs(600), Duration::from_millis(50), || farm.never_refreshed() == 0);
+    assert!(caught_up, "{} of {n} never renewed", farm.never_refreshed());
+    let catch_up = started.elapsed();
+
+    let window_start = unix_ms();
+    let ticks_start = keeper_threads(me).1;
+    let measured = Instant::now();
+    let mut threads_max = 0;
+    while measured.elapsed() < spec.window {
+        threads_max = threads_max.max(keeper_threads(me).0);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (threads, ticks_end) = keeper_threads(me);
+    let cpu_percent =
+        ticks_end.saturating_sub(ticks_start) as f64 / clock_ticks_per_second() / measured.elapsed().as_secs_f64()
+            * 100.0;
+    let rss_kib = proc_status(me).0.saturating_sub(rss_before);
+    let scored = farm.refreshes_since(window_start);
+    let mut lateness: Vec<i64> = scored.iter().map(|r| r.lateness_ms).collect();
+    lateness.sort_unstable();
+    let not_working = keeper.list().iter().filter(|v| !matches!(v.state, State::Working | State::Refreshing)).count();
+    runtime.shutdown_background();
+    Figures {
+        n,
+        setup_files,
+        setup_keychain: setup_store,
+        catch_up,
+        refreshes: scored.len(),
+        lateness_p50_ms: percentile(&lateness, 0.5),
+        lateness_p99_ms: percentile(&lateness, 0.99),
+        lateness_max_ms: lateness.last().copied().unwrap_or(0),
+        expired: scored.iter().filter(|r| r.expired).count(),
+        reused: farm.reused(),
+        rss_kib,
+        threads,
+        threads_max: threads_max.max(threads),
+        cpu_percent,
+        not_working,
+    }
+}
+
+/// This process's threads named "keeper" (the keeper's runtime): how many, and their CPU ticks.
+fn keeper_threads(pid: u32) -> (u64, u64) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return (0, 0) };
+    let (mut count, mut ticks) = (0, 0);
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "keeper" {
+            count += 1;
+            ticks += stat_ticks(&std::fs::read_to_string(task.path().join("stat")).unwrap_or_default());
+        }
+    }
+    (count, ticks)
 }
