@@ -1,7 +1,7 @@
 //! The short scale check of the CI suite: 300 integrations kept alive by one daemon for a few
 //! renewal rounds of a 10 s token. No token may expire before its refresh, none may be refreshed
 //! twice, renewals must be roughly on time, and the daemon's thread count must not grow with
-//! the number of integrations (30 vs 300). The long runs are `make bench-scale`.
+//! the number of integrations (30 vs 300, within the blocking pool's idle thread or two). The long runs are `make bench-scale`.
 
 mod scale_support;
 
@@ -29,5 +29,10 @@ fn three_hundred_integrations_are_renewed_on_time_with_the_threads_of_thirty() {
     check(&small);
     let large = run(spec(300));
     check(&large);
-    assert_eq!(large.threads_max, small.threads_max, "threads grow with integrations: 30 → {small:?}, 300 → {large:?}");
+    // tokio's blocking pool keeps an idle thread for 10 s, so the count may differ by one or two
+    // between runs; a thread per integration or per concurrent refresh would add dozens.
+    assert!(
+        large.threads_max <= small.threads_max + 2,
+        "threads grow with integrations: 30 → {small:?}, 300 → {large:?}"
+    );
 }
