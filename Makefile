@@ -41,7 +41,7 @@ bench: deps
 	TRAY_APP_BIN=$(CURDIR)/target/release/token-keeper TOKENKEEPER_BIN=$(CURDIR)/target/release/tokenkeeper \
 	  $(SESSION) $(CARGO) test -p tokenkeeper-tests --test tray_bench -- --nocapture
 
-# 100, 1,000 and 10,000 integrations kept alive by one daemon (SCALE_N=… to choose)
+# n integrations kept alive by one daemon (SCALE_N=…; SCALE_STORE=memory for 10,000)
 bench-scale: deps
 	$(CARGO) build --release -p tokenkeeper
 	$(SESSION) scripts/bench-scale.sh
