@@ -5,13 +5,14 @@
 #   make run     demo: a local OAuth server and the keeper renewing a 20-second token
 #   make bench   benchmarks (release build)
 #   make soak    the 10-minute fault soak (200 integrations); make crash: 2 x 500 kill -9 of the daemon
+#   make bench-scale  100 / 1,000 / 10,000 integrations (SCALE_STORE=memory for 10,000)
 #   make fuzz    the engine's property tests with many cases (FUZZ_CASES, default 10000 each)
 #   make fmt / make lint
 SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run package bench soak crash fuzz fmt lint
+.PHONY: all deps build test run package bench bench-scale soak crash fuzz fmt lint
 
 all: build
 
@@ -57,6 +58,11 @@ crash: deps
 FUZZ_CASES ?= 10000
 fuzz:
 	TOKENKEEPER_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p tokenkeeper-engine --lib -- properties --test-threads=2
+
+# n integrations kept alive by one daemon (SCALE_N=…; SCALE_STORE=memory for 10,000)
+bench-scale: deps
+	$(CARGO) build --release -p tokenkeeper
+	$(SESSION) scripts/bench-scale.sh
 
 fmt:
 	$(CARGO) fmt --all --check

@@ -51,6 +51,7 @@ pub mod crash;
 pub mod fleet;
 pub mod reuse_window;
 pub mod soak;
+pub mod token_farm;
 use reuse_window::ReuseWindow;
 
 // =============================================================================================

@@ -61,6 +61,7 @@ impl Server {
             store: Arc::new(MemoryStore::new()),
             notifier: Arc::new(RecordingNotifier::default()),
             open_url: Arc::new(|_| Ok(())),
+            clock: crate::clock::SystemClock::shared(),
         })
         .unwrap();
         let task = tokio::spawn(serve_with(keeper, request_timeout));

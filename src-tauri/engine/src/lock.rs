@@ -26,9 +26,27 @@ pub fn acquire_blocking(path: PathBuf) -> std::io::Result<IntegrationLock> {
     Ok(IntegrationLock { _file: file })
 }
 
-/// Waits for the lock without blocking the async runtime.
+/// Waits for the lock without blocking the async runtime. An uncontended lock (the usual case)
+/// is taken at once on the calling thread; only a held one waits on a blocking thread, so a
+/// keeper with thousands of integrations does not grow a thread per concurrent refresh.
 pub async fn acquire(path: PathBuf) -> std::io::Result<IntegrationLock> {
+    if let Some(held) = try_acquire(&path)? {
+        return Ok(held);
+    }
     tokio::task::spawn_blocking(move || acquire_blocking(path)).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+}
+
+/// The lock if it is free now; `None` if another holder has it.
+fn try_acquire(path: &std::path::Path) -> std::io::Result<Option<IntegrationLock>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(IntegrationLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -59,5 +77,18 @@ mod tests {
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(max.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_is_waited_for_and_a_free_one_taken_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/y.lock");
+        let first = acquire(path.clone()).await.unwrap();
+        assert!(try_acquire(&path).unwrap().is_none(), "held: not free");
+        let waiter = tokio::spawn(acquire(path.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "waits while held");
+        drop(first);
+        waiter.await.unwrap().unwrap();
     }
 }

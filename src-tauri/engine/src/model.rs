@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::clock::ClockStamp;
 use crate::secret::{AccessToken, ApiToken, ClientSecret, RefreshToken};
 
 /// Seconds since the Unix epoch (wall clock). Token lifetimes are wall-clock facts of the provider.
@@ -119,6 +120,23 @@ pub struct Secrets {
     /// Provider extras worth keeping that are not secret but belong to this grant
     /// (HighQ's `useremail`, an id token's subject).
     pub account: Option<String>,
+    /// The clock frame the times above were written in (see [`crate::clock`]).
+    pub clock: Option<ClockStamp>,
+}
+
+impl Secrets {
+    /// Moves the token times into the frame `now` after a wall-clock step. All three are
+    /// relative facts (an `expires_in`, a lifetime rule counted from receipt).
+    pub fn follow_clock(&mut self, now: &ClockStamp) {
+        let mut stamp = self.clock.take();
+        crate::clock::follow(&mut stamp, now, |secs| {
+            crate::clock::shift_all(
+                [&mut self.issued_at, &mut self.access_expires_at, &mut self.refresh_expires_at],
+                secs,
+            );
+        });
+        self.clock = stamp;
+    }
 }
 
 /// A site a sign-in reaches (Atlassian: a cloud id with its site's name and address), as the

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::NoticeLedger;
+use crate::clock::ClockStamp;
 use crate::history::History;
 use crate::model::{Site, State, UnixTime};
 
@@ -43,6 +44,32 @@ pub struct Record {
     pub notices: NoticeLedger,
     #[serde(default)]
     pub history: History,
+    /// The clock frame the times above were written in (see [`crate::clock`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockStamp>,
+}
+
+impl Record {
+    /// Moves the relative times into the frame `now` after a wall-clock step: token times,
+    /// retry and check times, and the expiry warnings already shown for a refresh token (so they
+    /// are not shown twice). `calendar_credential` (an API token's expiry date, chosen by a
+    /// person) keeps its warnings where they are. History stays as it happened.
+    pub fn follow_clock(&mut self, now: &ClockStamp, calendar_credential: bool) {
+        let mut stamp = self.clock.take();
+        crate::clock::follow(&mut stamp, now, |secs| {
+            crate::clock::shift_all(
+                [&mut self.issued_at, &mut self.access_expires_at, &mut self.refresh_expires_at],
+                secs,
+            );
+            crate::clock::shift_all([&mut self.retry_at_ms, &mut self.probe_at_ms], secs * 1000);
+            if !calendar_credential {
+                for (expiry, _) in &mut self.notices.expiry_warnings {
+                    *expiry += secs;
+                }
+            }
+        });
+        self.clock = stamp;
+    }
 }
 
 impl Default for Record {
@@ -61,6 +88,7 @@ impl Default for Record {
             probe_at_ms: None,
             notices: NoticeLedger::default(),
             history: History::default(),
+            clock: None,
         }
     }
 }

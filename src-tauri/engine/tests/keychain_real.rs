@@ -89,6 +89,7 @@ fn small(tag: &str) -> Secrets {
         access_expires_at: Some(1_700_003_600),
         refresh_expires_at: Some(1_702_592_000),
         account: Some("keeper@example.com".to_owned()),
+        clock: None,
     }
 }
 
@@ -103,6 +104,7 @@ fn large(tag: &str, chunks: usize) -> Secrets {
         access_expires_at: None,
         refresh_expires_at: None,
         account: None,
+        clock: None,
     }
 }
 

@@ -92,6 +92,8 @@ impl Grant {
             access_expires_at: self.expires_in.map(|s| now + s as i64),
             refresh_expires_at,
             account: self.account.clone().or_else(|| previous.account.clone()),
+            // the caller stamps it with the frame `now` was read in
+            clock: None,
         }
     }
 }

@@ -156,6 +156,7 @@ async fn run(integrations: usize, calls: Vec<Call>, delay_ms: u64, expires_in: u
         store: Arc::new(MemoryStore::new()),
         notifier: Arc::new(RecordingNotifier::default()),
         open_url: Arc::new(|_| Ok(())),
+        clock: crate::clock::SystemClock::shared(),
     })
     .unwrap();
     let names: Vec<String> = (0..integrations).map(|i| format!("i{i}")).collect();

@@ -34,6 +34,7 @@ pub use error::KeeperError;
 use slot::Slot;
 
 use crate::alerts::{self, Facts};
+use crate::clock::{Clock, SystemClock};
 use crate::history::{HistoryEntry, HistoryEvent};
 use crate::model::{IntegrationView, Site, State, UnixTime};
 use crate::notify::{Notice, Notifier};
@@ -53,6 +54,8 @@ pub struct KeeperOptions {
     pub store: Arc<dyn SecretStore>,
     pub notifier: Arc<dyn Notifier>,
     pub open_url: UrlOpener,
+    /// Where time comes from ([`SystemClock`] unless a test steps its own).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl KeeperOptions {
@@ -68,6 +71,7 @@ impl KeeperOptions {
             open_url: Arc::new(|url: &Url| {
                 webbrowser::open(url.as_str()).map_err(|e| format!("could not open the browser: {e}"))
             }),
+            clock: SystemClock::shared(),
         })
     }
 }
@@ -103,6 +107,14 @@ pub struct IntegrationStatus {
     pub sites: Vec<Site>,
 }
 
+/// A fingerprint of a record file's contents (not for security: only "did it change").
+fn content_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The handle shells hold.
 #[derive(Clone)]
 pub struct Keeper {
@@ -114,6 +126,7 @@ struct Inner {
     store: Arc<dyn SecretStore>,
     notifier: Arc<dyn Notifier>,
     open_url: UrlOpener,
+    clock: Arc<dyn Clock>,
     /// Read inside the state mutex by every commit; written only by [`Keeper::set_warning_days`].
     settings: RwLock<Settings>,
     http: reqwest::Client,
@@ -140,6 +153,7 @@ impl Keeper {
         let (configs, file_problems) = integrations::load_all(&options.paths);
         let mut problems: Vec<String> = file_problems.iter().map(|e| e.to_string()).collect();
         let mut slots = HashMap::new();
+        let stamp = options.clock.stamp();
         for config in configs {
             let Some(profile) = crate::providers::find(&config.provider) else {
                 problems.push(format!("\"{}\" uses an unknown provider \"{}\"", config.name, config.provider));
@@ -147,7 +161,11 @@ impl Keeper {
             };
             match integrations::load_record(&options.paths, &config.name) {
                 Ok(record) => {
-                    slots.insert(config.name.clone(), Slot::new(config, profile, record));
+                    let mut slot = Slot::new(config, profile, record);
+                    // as read: the first commit rewrites it only if something changed
+                    slot.saved_hash = Some(content_hash(&integrations::record_bytes(&slot.record)));
+                    slot.follow_clock(&stamp);
+                    slots.insert(slot.config.name.clone(), slot);
                 }
                 Err(e) => problems.push(e.to_string()),
             }
@@ -159,6 +177,7 @@ impl Keeper {
             store: options.store,
             notifier: options.notifier,
             open_url: options.open_url,
+            clock: options.clock,
             settings: RwLock::new(settings),
             http: crate::providers::wire::client(),
             state: Mutex::new(Shared { slots, queue: DeadlineQueue::default() }),
@@ -247,11 +266,14 @@ impl Keeper {
     /// records history, saves the record, emits an event and re-arms the scheduler.
     /// Returns the new view, or `None` when there is no such integration.
     fn commit(&self, name: &str, change: impl FnOnce(&mut Slot, i64)) -> Option<IntegrationView> {
-        let now = crate::clock::now();
+        let stamp = self.inner.clock.stamp();
+        let now = self.inner.clock.now();
         let (record, view, notices, head_moved) = {
             let mut shared = self.lock();
             let shared = &mut *shared;
             let slot = shared.slots.get_mut(name)?;
+            // Times written before a wall-clock step move with it, before anything reads them.
+            slot.follow_clock(&stamp);
             // Read under the state mutex: a commit racing `set_warning_days` either sees the new
             // lead times or is followed by that call's own re-commit of this integration.
             let (leads, expiring_soon_days) = {
@@ -290,10 +312,20 @@ impl Keeper {
                     false
                 }
             };
-            (slot.record.clone(), slot.view(), notices, head_moved)
+            let bytes = integrations::record_bytes(&slot.record);
+            let hash = content_hash(&bytes);
+            let changed = slot.saved_hash != Some(hash);
+            slot.saved_hash = Some(hash);
+            (changed.then_some(bytes), slot.view(), notices, head_moved)
         };
-        if let Err(e) = integrations::save_record(&self.inner.paths, name, &record) {
-            tracing::warn!("{e}");
+        if let Some(bytes) = record {
+            if let Err(e) = integrations::save_record_bytes(&self.inner.paths, name, &bytes) {
+                tracing::warn!("{e}");
+                // written again at the next commit
+                if let Some(slot) = self.lock().slots.get_mut(name) {
+                    slot.saved_hash = None;
+                }
+            }
         }
         if head_moved {
             self.inner.wake.notify_one();
@@ -344,6 +376,7 @@ mod tests {
             store: Arc::new(MemoryStore::new()),
             notifier: Arc::new(RecordingNotifier::default()),
             open_url: Arc::new(|_| Ok(())),
+            clock: SystemClock::shared(),
         })
         .expect("keeper opens")
     }
@@ -409,6 +442,7 @@ mod tests {
             store: Arc::new(MemoryStore::new()),
             notifier: Arc::new(NoService),
             open_url: Arc::new(|_| Ok(())),
+            clock: crate::clock::SystemClock::shared(),
         })
         .unwrap();
         add_token_ending_in(&keeper, "jira", 30).await;
@@ -429,6 +463,7 @@ mod tests {
             store: Arc::new(MemoryStore::new()),
             notifier: Arc::new(RecordingNotifier(shown.clone())),
             open_url: Arc::new(|_| Ok(())),
+            clock: crate::clock::SystemClock::shared(),
         })
         .unwrap();
         let running = tokio::spawn({
@@ -443,6 +478,20 @@ mod tests {
         running.abort();
         let shown = shown.lock().unwrap().clone();
         assert_eq!(shown, waiting, "shown once, as decided, and no new notice for the same problem");
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_changes_nothing_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = open(dir.path());
+        add_token_ending_in(&keeper, "jira", 100).await;
+        let file = keeper.paths().integration_record("jira");
+        assert!(file.exists());
+        std::fs::remove_file(&file).unwrap();
+        keeper.commit("jira", |_, _| {});
+        assert!(!file.exists(), "an unchanged record was written again");
+        keeper.commit("jira", |slot, _| slot.record.failures = 1);
+        assert!(file.exists(), "a changed record is written");
     }
 
     #[tokio::test]

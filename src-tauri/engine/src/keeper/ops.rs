@@ -14,7 +14,6 @@ use crate::actions::refresh::{refresh, RefreshOutcome};
 use crate::actions::revoke::{revoke, TokenKind};
 use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
 use crate::actions::sites::{list_sites, SitesOutcome};
-use crate::clock;
 use crate::history::HistoryEvent;
 use crate::model::{validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets, State};
 use crate::providers::token_response::normalize;
@@ -45,9 +44,14 @@ const FIRST_RETRY_MS: i64 = 2_000;
 impl Keeper {
     // ---- secrets -------------------------------------------------------------------------
 
+    /// The keychain's secrets of `name`, their times in the current clock frame.
     async fn keychain_load(&self, name: &str) -> Result<Option<Secrets>, StoreError> {
         let (store, name) = (self.inner.store.clone(), name.to_string());
-        keychain_call(move || store.load(&name)).await
+        let mut loaded = keychain_call(move || store.load(&name)).await?;
+        if let Some(secrets) = &mut loaded {
+            secrets.follow_clock(&self.inner.clock.stamp());
+        }
+        Ok(loaded)
     }
 
     async fn keychain_save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
@@ -69,7 +73,14 @@ impl Keeper {
 
     /// The secrets of `name`: the in-memory copy, or the keychain's on first use.
     async fn secrets(&self, name: &str) -> Result<Secrets, KeeperError> {
-        if let Some(s) = self.lock().slots.get(name).ok_or_else(|| KeeperError::unknown(name))?.secrets.clone() {
+        let stamp = self.inner.clock.stamp();
+        let cached = {
+            let mut shared = self.lock();
+            let slot = shared.slots.get_mut(name).ok_or_else(|| KeeperError::unknown(name))?;
+            slot.follow_clock(&stamp);
+            slot.secrets.clone()
+        };
+        if let Some(s) = cached {
             return Ok(s);
         }
         let loaded = self.keychain_load(name).await?.unwrap_or_default();
@@ -122,7 +133,7 @@ impl Keeper {
                 shell_word(name)
             )));
         }
-        let now_ms = clock::now_millis();
+        let now_ms = self.inner.clock.now_millis();
         if let Some(token) = fresh(&secrets, now_ms) {
             return Ok(token);
         }
@@ -131,7 +142,7 @@ impl Keeper {
         let secrets = self.secrets(name).await?;
         // After a failed refresh the current token is still handed out while it works.
         match &secrets.access_token {
-            Some(t) if secrets.access_expires_at.is_none_or(|e| e - clock::now() >= MIN_REMAINING_SECS) => {
+            Some(t) if secrets.access_expires_at.is_none_or(|e| e - self.inner.clock.now() >= MIN_REMAINING_SECS) => {
                 Ok(t.clone())
             }
             _ => {
@@ -207,7 +218,8 @@ impl Keeper {
             Ok(held) => held,
             Err(e) => {
                 let reason = e.to_string();
-                self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
+                let now_ms = self.inner.clock.now_millis();
+                self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
                 return;
             }
         };
@@ -215,14 +227,15 @@ impl Keeper {
             Ok(s) => s,
             Err(e) => {
                 let reason = e.to_string();
-                self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
+                let now_ms = self.inner.clock.now_millis();
+                self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
                 return;
             }
         };
         if self.state_of(name).ok() == Some(State::NeedsSignIn) && why != Why::Forced {
             return;
         }
-        let now_ms = clock::now_millis();
+        let now_ms = self.inner.clock.now_millis();
         let (renew_at, retry_at) =
             self.lock().slots.get(name).map(|s| (s.renew_at_ms(), s.record.retry_at_ms)).unwrap_or_default();
         // After a failure only the scheduled retry (or an explicit `refresh`) may call the service
@@ -258,9 +271,10 @@ impl Keeper {
             }
             RefreshOutcome::TransientError { reason, retry_after } => {
                 tracing::warn!("{name}: renewal failed, will retry: {reason}");
+                let now_ms = self.inner.clock.now_millis();
                 self.commit(name, |slot, now| {
                     slot.busy = false;
-                    fail_transiently(slot, now, reason, retry_after)
+                    fail_transiently(slot, now, now_ms, reason, retry_after)
                 });
             }
             RefreshOutcome::PermanentError { reason } => {
@@ -285,7 +299,7 @@ impl Keeper {
     /// each waiting out its own backoff — up to 30 s once expired — and start a fresh backoff. This
     /// is how a keeper notices that the network came back without watching the network itself.
     fn provider_is_back(&self, name: &str) {
-        let now_ms = clock::now_millis();
+        let now_ms = self.inner.clock.now_millis();
         let waiting: Vec<(String, i64)> = {
             let shared = self.lock();
             let Some(origin) = shared.slots.get(name).and_then(Slot::token_origin) else { return };
@@ -323,7 +337,9 @@ impl Keeper {
     /// the tokens stay in memory (marked unsaved, retried at the next tick) — never dropped.
     async fn store_grant_locked(&self, name: &str, previous: &Secrets, grant: Grant, signed_in: bool) {
         let rule = self.lock().slots.get(name).map(|s| s.profile.refresh_token.clone()).unwrap_or_default();
-        let new = grant.apply_to(previous, clock::now(), &rule);
+        let stamp = self.inner.clock.stamp();
+        let mut new = grant.apply_to(previous, self.inner.clock.now(), &rule);
+        new.clock = Some(stamp);
         let saved = self.keychain_save(name, &new).await;
         self.commit(name, move |slot, now| {
             slot.busy = false;
@@ -475,7 +491,7 @@ impl Keeper {
         integrations::save(&self.inner.paths, &config)?;
         let mut record = Record::default();
         record.notices.problem = Some(crate::alerts::Problem::NeedsSignIn); // "not signed in yet" is no alarm
-        record.history.push(clock::now(), HistoryEvent::Added);
+        record.history.push(self.inner.clock.now(), HistoryEvent::Added);
         self.lock().slots.insert(name.clone(), Slot::new(config, profile, record));
         self.commit(&name, |_, _| {}).ok_or_else(|| KeeperError::unknown(&name))
     }
@@ -739,7 +755,12 @@ impl Keeper {
         }
         let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
         let _flight = flight.lock_owned().await;
-        let secrets = Secrets { api_token: Some(token), issued_at: Some(clock::now()), ..Secrets::default() };
+        let secrets = Secrets {
+            api_token: Some(token),
+            issued_at: Some(self.inner.clock.now()),
+            clock: Some(self.inner.clock.stamp()),
+            ..Secrets::default()
+        };
         self.keychain_save(name, &secrets).await?;
         self.commit(name, move |slot, now| {
             if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
@@ -783,10 +804,17 @@ struct Exclusive {
 /// and wait for the person; a script must not hang on it forever.
 const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`].
+/// Keychain calls running at once, per process. The Secret Service answers one call at a time
+/// anyway; without a bound, 32 concurrent refreshes would park 32 blocking threads on it, and the
+/// thread count would grow with the number of integrations.
+static KEYCHAIN_CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`] (counted once
+/// the call runs; waiting for a turn is bounded by the other calls' own timeouts).
 async fn keychain_call<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
+    let _turn = KEYCHAIN_CALLS.acquire().await.map_err(|e| StoreError::Failed(e.to_string()))?;
     match tokio::time::timeout(KEYCHAIN_TIMEOUT, tokio::task::spawn_blocking(call)).await {
         Ok(Ok(result)) => result,
         Ok(Err(e)) => Err(StoreError::Failed(e.to_string())),
@@ -809,14 +837,14 @@ fn fresh(secrets: &Secrets, now_ms: i64) -> Option<AccessToken> {
     }
 }
 
-fn fail_transiently(slot: &mut Slot, now: i64, reason: String, retry_after: Option<Duration>) {
+fn fail_transiently(slot: &mut Slot, now: i64, now_ms: i64, reason: String, retry_after: Option<Duration>) {
     slot.record.failures += 1;
     let left = slot.record.access_expires_at.map(|e| (e - now) * 1000);
     let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
     // Milliseconds, not the commit's whole seconds: a `Retry-After: 3` must mean 3 s, not 2.1.
-    slot.record.retry_at_ms = Some(clock::now_millis() + delay.as_millis() as i64);
-    slot.not_before_ms = retry_after.map(|floor| clock::now_millis() + floor.as_millis() as i64);
-    slot.failed_at_ms = Some(clock::now_millis());
+    slot.record.retry_at_ms = Some(now_ms + delay.as_millis() as i64);
+    slot.not_before_ms = retry_after.map(|floor| now_ms + floor.as_millis() as i64);
+    slot.failed_at_ms = Some(now_ms);
     slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true });
     slot.record.detail = Some(reason);
 }

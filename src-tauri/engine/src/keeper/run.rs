@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ops::Why;
 use super::{Inner, Keeper};
-use crate::clock::{self, Wake};
+use crate::clock::Wake;
 use crate::model::{IntegrationKind, State};
 use crate::notify::{group, Notice, Notifier};
 
@@ -90,11 +90,13 @@ impl Keeper {
             self.commit(name, |_, _| {});
         }
         let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_TICKS));
+        let clock = self.inner.clock.clone();
+        let mut frame = clock.stamp();
         loop {
             let head = self.lock().queue.head();
             let wake = async {
                 match head {
-                    Some(at) => clock::sleep_until(at).await,
+                    Some(at) => clock.sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
@@ -106,7 +108,11 @@ impl Keeper {
             };
             tokio::select! {
                 why = wake => {
-                    if why == Wake::ClockChanged {
+                    // A step the timerfd did not report (no timerfd, or made while this process
+                    // was stopped) shows as a moved offset.
+                    let stepped = frame.step_since(&clock.stamp()).is_some();
+                    if why == Wake::ClockChanged || stepped {
+                        frame = clock.stamp();
                         tracing::info!("the wall clock changed: recomputing every deadline");
                         let names: Vec<String> = self.lock().slots.keys().cloned().collect();
                         for name in &names {
@@ -129,7 +135,7 @@ impl Keeper {
                     continue;
                 }
             }
-            let due = self.lock().queue.pop_due(clock::now_millis());
+            let due = self.lock().queue.pop_due(clock.now_millis());
             for name in due {
                 let keeper = self.clone();
                 let permits = permits.clone();
@@ -143,7 +149,7 @@ impl Keeper {
 
     /// Does whatever is due for one integration, then re-arms it (every path commits).
     async fn tick(&self, name: &str) {
-        let now_ms = clock::now_millis();
+        let now_ms = self.inner.clock.now_millis();
         let plan = {
             let shared = self.lock();
             let Some(slot) = shared.slots.get(name) else { return };

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::ClockStamp;
 use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, State, UnixTime};
 use crate::providers::{self, Profile};
 use crate::record::Record;
@@ -31,6 +32,9 @@ pub struct Slot {
     pub not_before_ms: Option<i64>,
     /// When its last renewal attempt failed (wall clock, ms).
     pub failed_at_ms: Option<i64>,
+    /// A hash of the record file as last written (or read), so a commit that changes nothing
+    /// writes nothing: each write is two fsyncs, and a refresh commits four times.
+    pub saved_hash: Option<u64>,
 }
 
 impl Slot {
@@ -47,6 +51,17 @@ impl Slot {
             jitter: rand::random::<f64>(),
             not_before_ms: None,
             failed_at_ms: None,
+            saved_hash: None,
+        }
+    }
+
+    /// Brings the record's and the in-memory secrets' times into the clock frame `now`
+    /// (see [`crate::clock`]): a no-op unless the wall clock was stepped since they were written.
+    pub fn follow_clock(&mut self, now: &ClockStamp) {
+        let calendar = self.is_api_token();
+        self.record.follow_clock(now, calendar);
+        if let Some(secrets) = &mut self.secrets {
+            secrets.follow_clock(now);
         }
     }
 

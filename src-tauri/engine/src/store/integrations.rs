@@ -79,5 +79,15 @@ pub fn load_record(paths: &Paths, name: &str) -> Result<Record, FileError> {
 }
 
 pub fn save_record(paths: &Paths, name: &str, record: &Record) -> Result<(), FileError> {
-    write_atomic(&paths.integration_record(name), &serde_json::to_vec_pretty(record).expect("records serialize"))
+    save_record_bytes(paths, name, &record_bytes(record))
+}
+
+/// The file contents of a record.
+pub fn record_bytes(record: &Record) -> Vec<u8> {
+    serde_json::to_vec_pretty(record).expect("records serialize")
+}
+
+/// Writes contents made by [`record_bytes`].
+pub fn save_record_bytes(paths: &Paths, name: &str, bytes: &[u8]) -> Result<(), FileError> {
+    write_atomic(&paths.integration_record(name), bytes)
 }

@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{SecretStore, StoreError};
+use crate::clock::ClockStamp;
 use crate::model::{validate_name, Secrets, UnixTime};
 use crate::secret::{AccessToken, ApiToken, ClientSecret, RefreshToken};
 
@@ -573,6 +574,8 @@ struct DocumentOut<'a> {
     refresh_expires_at: Option<UnixTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clock: Option<&'a ClockStamp>,
 }
 
 #[derive(Serialize)]
@@ -604,6 +607,8 @@ struct HeadIn<'a> {
     refresh_expires_at: Option<UnixTime>,
     #[serde(borrow, default)]
     account: Option<Text<'a>>,
+    #[serde(default)]
+    clock: Option<ClockStamp>,
     #[serde(default)]
     gen: Option<u8>,
     #[serde(default)]
@@ -695,6 +700,7 @@ fn encode_document(s: &Secrets) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         access_expires_at: s.access_expires_at,
         refresh_expires_at: s.refresh_expires_at,
         account: s.account.as_deref(),
+        clock: s.clock.as_ref(),
     })
 }
 
@@ -745,6 +751,7 @@ fn parse_head(name: &str, bytes: &[u8]) -> Result<Head, StoreError> {
             access_expires_at: doc.access_expires_at,
             refresh_expires_at: doc.refresh_expires_at,
             account: doc.account.map(Text::into_string),
+            clock: doc.clock,
         }));
     }
     let has_secrets = doc.access_token.is_some()
@@ -830,6 +837,7 @@ mod tests {
             access_expires_at: Some(1_700_003_600),
             refresh_expires_at: None,
             account: Some("keeper@example.com".into()),
+            clock: None,
         }
     }
 
@@ -1067,6 +1075,16 @@ mod tests {
         kc.delete("app").unwrap();
         assert_eq!(kc.load("app").unwrap(), None);
         assert!(map.users().is_empty());
+    }
+
+    #[test]
+    fn the_clock_frame_travels_with_the_times() {
+        let map = MapStore::new();
+        let kc = keychain(&map, 4096);
+        let stamped =
+            Secrets { clock: Some(ClockStamp { boot: "a-boot".into(), offset_ms: 1_699_000_000_123 }), ..small() };
+        kc.save("app", &stamped).unwrap();
+        assert_eq!(kc.load("app").unwrap(), Some(stamped));
     }
 
     #[test]
