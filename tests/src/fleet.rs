@@ -137,27 +137,33 @@ pub enum NoticeKind {
 }
 
 /// The (integration, kind) pairs in `notices`, a grouped notice counting once per integration it
-/// lists.
+/// lists, each by its own line (a group can mix "stopped working" and "is working again").
 pub fn notices_by_integration(notices: &[Notice]) -> Vec<(String, NoticeKind)> {
-    let mut out = Vec::new();
-    for n in notices.iter().filter(|n| n.app == "Token Keeper") {
-        let kind = if n.is_critical() {
+    let kind_of = |text: &str, critical: bool| {
+        if critical && text.contains("stopped working") {
             NoticeKind::SignInRefused
-        } else if n.summary.contains("working again") {
+        } else if text.contains("working again") {
             NoticeKind::WorkingAgain
-        } else if n.summary.contains("stopped working")
-            || n.summary.contains("may stop working")
-            || n.summary.contains("need your attention")
-        {
+        } else if text.contains("stopped working") || text.contains("may stop working") {
             NoticeKind::CannotRenew
         } else {
             NoticeKind::Other
-        };
+        }
+    };
+    let mut out = Vec::new();
+    for n in notices.iter().filter(|n| n.app == "Token Keeper") {
         let grouped: Vec<&str> = n.body.lines().filter_map(|l| l.strip_prefix("• ")).collect();
         if grouped.is_empty() {
-            out.push((n.summary.split(' ').next().unwrap_or_default().to_owned(), kind));
+            let name = n.summary.split(' ').next().unwrap_or_default().to_owned();
+            out.push((name, kind_of(&n.summary, n.is_critical())));
         } else {
-            out.extend(grouped.iter().map(|l| (l.split(' ').next().unwrap_or_default().to_owned(), kind)));
+            // A group is critical when one of its lines is a sign-in refusal, and its lines are
+            // the summaries only: "stopped working" in a critical group counts as a refusal (for
+            // the soak, which wants none, that errs on the strict side).
+            for line in grouped {
+                let name = line.split(' ').next().unwrap_or_default().to_owned();
+                out.push((name, kind_of(line, n.is_critical())));
+            }
         }
     }
     out
