@@ -61,6 +61,17 @@ impl NoticeLedger {
         self.unshown.drain(..excess);
     }
 
+    /// Whether a notice a previous process did not live to show still fits the state now: a
+    /// sign-in refusal only while signing in is still needed, "working again" only while it works,
+    /// a trouble warning only while no sign-in is needed instead.
+    pub fn still_relevant(notice: &Notice, state: State) -> bool {
+        match notice.urgency {
+            Urgency::Critical => state == State::NeedsSignIn,
+            Urgency::Low => matches!(state, State::Working | State::ExpiringSoon),
+            Urgency::Normal => state != State::NeedsSignIn,
+        }
+    }
+
     /// The notification service has shown `notice`.
     pub fn shown(&mut self, notice: &Notice) {
         self.unshown.retain(|n| n != notice);

@@ -58,7 +58,12 @@ impl Record {
         let mut stamp = self.clock.take();
         crate::clock::follow(&mut stamp, now, |secs| {
             crate::clock::shift_all(
-                [&mut self.issued_at, &mut self.access_expires_at, &mut self.refresh_expires_at],
+                [
+                    &mut self.issued_at,
+                    &mut self.access_expires_at,
+                    &mut self.refresh_expires_at,
+                    &mut self.signed_in_at,
+                ],
                 secs,
             );
             crate::clock::shift_all([&mut self.retry_at_ms, &mut self.probe_at_ms], secs * 1000);

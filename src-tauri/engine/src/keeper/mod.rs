@@ -316,10 +316,20 @@ impl Keeper {
             let hash = content_hash(&bytes);
             let changed = slot.saved_hash != Some(hash);
             slot.saved_hash = Some(hash);
-            (changed.then_some(bytes), slot.view(), notices, head_moved)
+            slot.write_seq += changed as u64;
+            let write = changed.then(|| (bytes, slot.write_seq, slot.written.clone()));
+            (write, slot.view(), notices, head_moved)
         };
-        if let Some(bytes) = record {
-            if let Err(e) = integrations::save_record_bytes(&self.inner.paths, name, &bytes) {
+        if let Some((bytes, seq, written)) = record {
+            let mut newest = written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // a newer commit already wrote its record: this older one must not overwrite it
+            let result = if *newest < seq {
+                integrations::save_record_bytes(&self.inner.paths, name, &bytes).map(|()| *newest = seq)
+            } else {
+                Ok(())
+            };
+            drop(newest);
+            if let Err(e) = result {
                 tracing::warn!("{e}");
                 // written again at the next commit
                 if let Some(slot) = self.lock().slots.get_mut(name) {
@@ -477,7 +487,10 @@ mod tests {
         }
         running.abort();
         let shown = shown.lock().unwrap().clone();
-        assert_eq!(shown, waiting, "shown once, as decided, and no new notice for the same problem");
+        // only what still fits the state: the critical notice, not the stale "working again"
+        let fitting: Vec<Notice> =
+            waiting.iter().filter(|n| n.urgency == crate::notify::Urgency::Critical).cloned().collect();
+        assert_eq!(shown, fitting, "shown once, as decided, and no new notice for the same problem");
     }
 
     #[tokio::test]

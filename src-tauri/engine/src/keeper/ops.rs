@@ -1,6 +1,7 @@
 //! The keeper's commands (token, refresh, pause, add, remove, sign in, store a token) and the
 //! refresh and probe procedures behind them. Each ends in exactly one [`Keeper::commit`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use oauth2::TokenResponse as _;
@@ -38,8 +39,8 @@ pub(super) enum Why {
 const MIN_REMAINING_SECS: i64 = 2;
 /// When the provider is seen back, the integrations waiting for it retry within this many ms.
 const PROVIDER_BACK_SPREAD_MS: i64 = 2_000;
-/// ...but not sooner after their own last failure than this (the first step of the backoff).
-const FIRST_RETRY_MS: i64 = 2_000;
+/// ...but not sooner after their own last failure than this.
+const PULL_AFTER_FAILURE_MS: i64 = 10_000;
 
 impl Keeper {
     // ---- secrets -------------------------------------------------------------------------
@@ -294,10 +295,12 @@ impl Keeper {
     }
 
     /// `name` renewed after failures, so its provider answers again: the other integrations of the
-    /// same token endpoint that wait to retry try now (spread over two seconds, never before a
-    /// `Retry-After`, never sooner than the first backoff step after their own failure) instead of
-    /// each waiting out its own backoff — up to 30 s once expired — and start a fresh backoff. This
-    /// is how a keeper notices that the network came back without watching the network itself.
+    /// same token endpoint whose token has already ended and that wait to retry try now (spread
+    /// over two seconds, never before a `Retry-After`, never sooner than 10 s after their own last
+    /// failure) instead of each waiting out its own backoff — up to 30 s once expired. Their
+    /// failure count stays, so a provider that still fails sees the backoff go on growing for the
+    /// integrations that still work, and at most one retry per 10 s from each ended one. This is
+    /// how a keeper notices that the network came back without watching the network itself.
     fn provider_is_back(&self, name: &str) {
         let now_ms = self.inner.clock.now_millis();
         let waiting: Vec<(String, i64)> = {
@@ -311,7 +314,8 @@ impl Keeper {
                         && slot.record.state != State::NeedsSignIn
                         && !slot.record.paused
                         && slot.record.retry_at_ms.is_some_and(|t| t > now_ms + PROVIDER_BACK_SPREAD_MS)
-                        && slot.failed_at_ms.is_none_or(|t| now_ms - t >= FIRST_RETRY_MS)
+                        && slot.failed_at_ms.is_none_or(|t| now_ms - t >= PULL_AFTER_FAILURE_MS)
+                        && slot.record.access_expires_at.is_some_and(|e| e * 1000 <= now_ms)
                         && slot.token_origin().as_ref() == Some(&origin)
                 })
                 .map(|(other, slot)| {
@@ -327,7 +331,6 @@ impl Keeper {
             self.commit(&other, |slot, _| {
                 if slot.record.retry_at_ms.is_some_and(|t| t > at) {
                     slot.record.retry_at_ms = Some(at);
-                    slot.record.failures = 0;
                 }
             });
         }
@@ -807,17 +810,27 @@ const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Keychain calls running at once, per process. The Secret Service answers one call at a time
 /// anyway; without a bound, 32 concurrent refreshes would park 32 blocking threads on it, and the
 /// thread count would grow with the number of integrations.
-static KEYCHAIN_CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+static KEYCHAIN_CALLS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(2)));
 
-/// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`] (counted once
-/// the call runs; waiting for a turn is bounded by the other calls' own timeouts).
+/// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`] for waiting
+/// for a turn and the call together. The turn goes with the blocking thread, so a call that hangs
+/// past its timeout still holds it: a hung keychain cannot pile up threads.
 async fn keychain_call<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    let _turn = KEYCHAIN_CALLS.acquire().await.map_err(|e| StoreError::Failed(e.to_string()))?;
-    match tokio::time::timeout(KEYCHAIN_TIMEOUT, tokio::task::spawn_blocking(call)).await {
+    let run = async {
+        let turn = KEYCHAIN_CALLS.clone().acquire_owned().await.map_err(|e| StoreError::Failed(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            call()
+        })
+        .await
+        .map_err(|e| StoreError::Failed(e.to_string()))
+    };
+    match tokio::time::timeout(KEYCHAIN_TIMEOUT, run).await {
         Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(StoreError::Failed(e.to_string())),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(StoreError::Locked(format!(
             "the keychain did not answer within {} s (is it waiting for you to unlock it?)",
             KEYCHAIN_TIMEOUT.as_secs()

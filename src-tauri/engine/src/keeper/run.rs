@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ops::Why;
 use super::{Inner, Keeper};
+use crate::alerts::NoticeLedger;
 use crate::clock::Wake;
 use crate::model::{IntegrationKind, State};
 use crate::notify::{group, Notice, Notifier};
@@ -81,13 +82,25 @@ impl Keeper {
     /// names whose "Sign in again" notification action was clicked.
     pub async fn run(&self, mut sign_in_requests: Option<mpsc::UnboundedReceiver<String>>) {
         // Notices a previous process decided but did not live to show.
-        let unshown: Vec<Notice> = self.lock().slots.values().flat_map(|s| s.record.notices.unshown.clone()).collect();
+        let unshown: Vec<Notice> = self
+            .lock()
+            .slots
+            .values()
+            .flat_map(|s| {
+                let state = s.record.state;
+                s.record.notices.unshown.iter().filter(move |n| NoticeLedger::still_relevant(n, state)).cloned()
+            })
+            .collect();
         for notice in unshown {
             let _ = self.inner.notices.send(NoticeJob::Show(notice));
         }
         let names: Vec<String> = self.lock().slots.keys().cloned().collect();
         for name in &names {
-            self.commit(name, |_, _| {});
+            // notices that no longer fit the state were not re-shown: they stop waiting
+            self.commit(name, |slot, _| {
+                let state = slot.record.state;
+                slot.record.notices.unshown.retain(|n| NoticeLedger::still_relevant(n, state));
+            });
         }
         let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_TICKS));
         let clock = self.inner.clock.clone();

@@ -35,6 +35,11 @@ pub struct Slot {
     /// A hash of the record file as last written (or read), so a commit that changes nothing
     /// writes nothing: each write is two fsyncs, and a refresh commits four times.
     pub saved_hash: Option<u64>,
+    /// Numbers the record writes of this integration; `written` is the newest one on disk. Writes
+    /// happen outside the state mutex, so two commits could otherwise land out of order, and with
+    /// `saved_hash` an older file would then stay.
+    pub write_seq: u64,
+    pub written: Arc<std::sync::Mutex<u64>>,
 }
 
 impl Slot {
@@ -52,6 +57,8 @@ impl Slot {
             not_before_ms: None,
             failed_at_ms: None,
             saved_hash: None,
+            write_seq: 0,
+            written: Arc::default(),
         }
     }
 
