@@ -27,6 +27,8 @@ fn soak_under_faults_hands_out_only_active_tokens_and_loses_nothing() {
         report.refreshes_ok as f64 >= 0.5 * report.ideal_refreshes_per_integration * cfg.integrations as f64,
         "{report}"
     );
-    // the provider seen back through one integration brings the others back (no 30 s wait each)
-    assert!(report.recovery.is_some_and(|d| d < std::time::Duration::from_secs(20)), "{report}");
+    // the provider seen back through one integration brings the others back: all within the
+    // 30 s retry cap of an ended token (one integration alone can take that long; 12 must not
+    // each wait out a cap after a failed retry: seen 36–40 s before)
+    assert!(report.recovery.is_some_and(|d| d < std::time::Duration::from_secs(30)), "{report}");
 }

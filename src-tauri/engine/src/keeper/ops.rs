@@ -40,7 +40,7 @@ const MIN_REMAINING_SECS: i64 = 2;
 /// When the provider is seen back, the integrations waiting for it retry within this many ms.
 const PROVIDER_BACK_SPREAD_MS: i64 = 2_000;
 /// ...but not sooner after their own last failure than this.
-const PULL_AFTER_FAILURE_MS: i64 = 10_000;
+const PULL_AFTER_FAILURE_MS: i64 = 5_000;
 
 impl Keeper {
     // ---- secrets -------------------------------------------------------------------------
@@ -296,11 +296,11 @@ impl Keeper {
 
     /// `name` renewed after failures, so its provider answers again: the other integrations of the
     /// same token endpoint whose token has already ended and that wait to retry try now (spread
-    /// over two seconds, never before a `Retry-After`, never sooner than 10 s after their own last
-    /// failure) instead of each waiting out its own backoff — up to 30 s once expired. Their
-    /// failure count stays, so a provider that still fails sees the backoff go on growing for the
-    /// integrations that still work, and at most one retry per 10 s from each ended one. This is
-    /// how a keeper notices that the network came back without watching the network itself.
+    /// over two seconds, never before a `Retry-After`, never sooner than 5 s after their own last
+    /// failure) instead of each waiting out its own backoff — up to 30 s once expired — and their
+    /// backoff starts again from its first step. Integrations whose token still works keep their
+    /// backoff; an ended one is pulled at most once per 5 s. This is how a keeper notices that the
+    /// network came back without watching the network itself.
     fn provider_is_back(&self, name: &str) {
         let now_ms = self.inner.clock.now_millis();
         let waiting: Vec<(String, i64)> = {
@@ -331,6 +331,9 @@ impl Keeper {
             self.commit(&other, |slot, _| {
                 if slot.record.retry_at_ms.is_some_and(|t| t > at) {
                     slot.record.retry_at_ms = Some(at);
+                    // one failure, not none: the state stays "retrying" (no "working again"
+                    // before it works), and a failure now waits 2–4 s, not 30 s
+                    slot.record.failures = slot.record.failures.min(1);
                 }
             });
         }
