@@ -127,16 +127,17 @@ pub struct SoakReport {
     pub answers: usize,
     /// Of those, the ones the provider's introspection called active.
     pub answers_active: usize,
-    /// Examples of inactive answers: (integration, seconds into the soak).
-    pub inactive_examples: Vec<(String, f64)>,
+    /// The inactive answers, with their timing.
+    pub inactive_examples: Vec<InactiveAnswer>,
     /// `token` calls that exited 4 (no valid token right now: the token had ended during a fault).
     pub unavailable: usize,
     /// `token` calls that exited 3 (needs sign-in).
     pub needs_sign_in_answers: usize,
     /// Other exits.
     pub other_failures: usize,
-    /// Longest wait for one `token` answer.
+    /// Longest wait for one `token` answer, and from asking to the provider's verdict on it.
     pub slowest_answer_ms: u128,
+    pub slowest_check_ms: u128,
     /// Integrations ever seen in `needs-sign-in` (from `list --json` every 2 s, and at the end).
     pub ever_needed_sign_in: BTreeSet<String>,
     /// Integrations ever seen `offline`.
@@ -193,8 +194,8 @@ impl fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "  token calls without a token: {} unavailable (exit 4), {} needs sign-in (exit 3), {} other; slowest answer {} ms",
-            self.unavailable, self.needs_sign_in_answers, self.other_failures, self.slowest_answer_ms
+            "  token calls without a token: {} unavailable (exit 4), {} needs sign-in (exit 3), {} other; slowest answer {} ms, slowest check {} ms",
+            self.unavailable, self.needs_sign_in_answers, self.other_failures, self.slowest_answer_ms, self.slowest_check_ms
         )?;
         writeln!(
             f,
@@ -228,6 +229,17 @@ impl fmt::Display for SoakReport {
     }
 }
 
+/// A token answer the provider did not call active, and how long after asking the script had
+/// the token and the provider's verdict: a check long after the answer may just have come after
+/// the token's end.
+#[derive(Debug)]
+pub struct InactiveAnswer {
+    pub name: String,
+    pub at_secs: f64,
+    pub answered_ms: u128,
+    pub checked_ms: u128,
+}
+
 /// One answer a script got.
 struct Answer {
     name: String,
@@ -235,6 +247,8 @@ struct Answer {
     exit: i32,
     active: bool,
     took: Duration,
+    /// From asking for the token to the provider's introspection answer.
+    checked: Duration,
 }
 
 /// Runs one soak in its own sandbox. Must run inside `tests/env/session.sh`.
@@ -264,7 +278,8 @@ pub fn run(cfg: &SoakConfig) -> Result<SoakReport> {
                     let exit = out.status.code().unwrap_or(-1);
                     let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
                     let active = exit == 0 && server.introspect(&token)["active"] == Value::Bool(true);
-                    answers.lock().unwrap().push(Answer { name: name.clone(), at: asked, exit, active, took });
+                    let checked = asked.elapsed();
+                    answers.lock().unwrap().push(Answer { name: name.clone(), at: asked, exit, active, took, checked });
                     thread::sleep(cfg.caller_pause);
                 }
             });
@@ -335,13 +350,19 @@ pub fn run(cfg: &SoakConfig) -> Result<SoakReport> {
     };
     for a in answers.into_inner().unwrap() {
         report.slowest_answer_ms = report.slowest_answer_ms.max(a.took.as_millis());
+        report.slowest_check_ms = report.slowest_check_ms.max(a.checked.as_millis());
         match a.exit {
             0 => {
                 report.answers += 1;
                 if a.active {
                     report.answers_active += 1;
                 } else {
-                    report.inactive_examples.push((a.name, (a.at - start).as_secs_f64()));
+                    report.inactive_examples.push(InactiveAnswer {
+                        name: a.name,
+                        at_secs: (a.at - start).as_secs_f64(),
+                        answered_ms: a.took.as_millis(),
+                        checked_ms: a.checked.as_millis(),
+                    });
                 }
             }
             3 => report.needs_sign_in_answers += 1,
