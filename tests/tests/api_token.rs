@@ -26,7 +26,7 @@ fn an_api_token_is_checked_before_it_is_saved() {
 
     sb.run_ok(&["login", "jira"], Some("good-token-123\n"));
     assert_eq!(token(&sb, "jira"), "good-token-123");
-    assert_eq!(state(&sb, "jira"), "working");
+    assert_eq!(settled_state(&sb, "jira"), "working");
     // A later bad token does not replace the good one.
     assert_eq!(exit_code(&sb.run(&["login", "jira"], Some("another-wrong\n"))), 2);
     assert_eq!(token(&sb, "jira"), "good-token-123");
@@ -42,7 +42,7 @@ fn revoked_case(name: &str, dead: ApiMode) {
     let notes = Notifications::new();
     let _daemon = sb.spawn_daemon();
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(state(&sb, name), "working");
+    assert_eq!(settled_state(&sb, name), "working");
     api.set(dead);
     assert!(wait_for_state(&sb, name, "needs-sign-in", Duration::from_secs(15)), "state: {}", state(&sb, name));
     let out = sb.run(&["token", name], None);

@@ -75,7 +75,7 @@ fn malformed_token_responses_are_refused_and_the_stored_tokens_stay() {
         assert!(!err.contains("panicked") && !err.contains("aaaaaaaaaa"), "{what}: {err}");
         assert_eq!(keychain_doc(&sb, "kept"), before, "{what}: the stored tokens changed");
     }
-    assert_eq!(state(&sb, "kept"), "working");
+    assert_eq!(settled_state(&sb, "kept"), "working");
     // And a good one is taken.
     let fresh = server.sign_in("test-native", SCOPE).expect("a token response from the server");
     sb.run_ok(&["login", "kept", "--from-response", "-"], Some(&fresh.to_string()));

@@ -103,6 +103,18 @@ pub fn state(sb: &Sandbox, name: &str) -> String {
     listed(sb, name)["state"].as_str().unwrap().to_string()
 }
 
+/// The state once a renewal in flight has ended: a daemon renewing short tokens is briefly
+/// `refreshing` every few seconds, which is not what a test asserting `working` means to catch.
+pub fn settled_state(sb: &Sandbox, name: &str) -> String {
+    let mut now = state(sb, name);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while now == "refreshing" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        now = state(sb, name);
+    }
+    now
+}
+
 pub fn wait_for_state(sb: &Sandbox, name: &str, want: &str, timeout: Duration) -> bool {
     wait_until(timeout, Duration::from_millis(200), || state(sb, name) == want)
 }

@@ -49,7 +49,7 @@ fn the_daemon_keeps_a_rotating_token_valid_for_30_seconds() {
     assert_ne!(stored, first_refresh_token, "the rotated refresh token was not stored");
     assert!(server.is_active(&stored), "the stored refresh token is not active");
     assert!(!server.is_active(&first_refresh_token), "the first refresh token should be consumed");
-    assert_eq!(state(&sb, "reports"), "working");
+    assert_eq!(settled_state(&sb, "reports"), "working");
 
     let status = sb.run_ok(&["status", "reports", "--json"], None);
     assert!(status.contains("refreshed"), "history records refreshes: {status}");
@@ -99,7 +99,7 @@ fn a_revoked_grant_needs_sign_in_notifies_once_and_keeps_the_refresh_token() {
 
     // Signing in again (through the running daemon) brings it back, with one low-urgency notice.
     login(&sb, name);
-    assert_eq!(state(&sb, name), "working");
+    assert_eq!(settled_state(&sb, name), "working");
     let back = notes.wait_for(|n| n.summary == format!("{name} is working again"), Duration::from_secs(10));
     assert!(back.is_some_and(|n| n.urgency.eq_ignore_ascii_case("LOW")), "{:?}", notes.all());
     let t = token(&sb, name);
@@ -234,7 +234,7 @@ fn the_probe_notices_a_revoked_grant_between_two_refreshes() {
     login(&sb, "probed");
     let _daemon = sb.spawn_daemon();
     std::thread::sleep(Duration::from_secs(6));
-    assert_eq!(state(&sb, "probed"), "working");
+    assert_eq!(settled_state(&sb, "probed"), "working");
     let refreshes = server.count_events("refresh_token.consumed");
     server.revoke(&stored_refresh_token(&sb, "probed"));
     assert!(wait_for_state(&sb, "probed", "needs-sign-in", Duration::from_secs(15)), "state: {}", state(&sb, "probed"));

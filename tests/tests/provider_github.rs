@@ -80,7 +80,7 @@ fn github_sign_in_renewal_and_a_bad_refresh_token_with_http_200() {
     assert_eq!(server.form_answers(), 0, "every token request asked for JSON");
     assert!(server.errors().is_empty(), "no errors while working: {:?}", server.errors());
     assert_ne!(stored_refresh_token(&sb, name), first_refresh_token, "rotation stored");
-    assert_eq!(state(&sb, name), "working");
+    assert_eq!(settled_state(&sb, name), "working");
 
     // The user revokes the app: GitHub answers bad_refresh_token with HTTP 200.
     server.revoke_all();

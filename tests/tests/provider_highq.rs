@@ -78,7 +78,7 @@ fn the_daemon_keeps_a_highq_token_valid_and_notices_a_revocation() {
         probes.iter().all(|p| p == &format!("/acme/api/3/users/{HIGHQ_EMAIL}?type=email")),
         "the probe names the account e-mail: {probes:?}"
     );
-    assert_eq!(state(&sb, name), "working");
+    assert_eq!(settled_state(&sb, name), "working");
 
     server.revoke_all();
     assert!(wait_for_state(&sb, name, "needs-sign-in", Duration::from_secs(15)), "state: {}", state(&sb, name));
@@ -133,7 +133,7 @@ fn an_expired_highq_access_token_is_renewed_after_a_403() {
     sb.run_ok(&["refresh", name], None);
     let t = token(&sb, name);
     assert!(server.is_active(&t));
-    assert_eq!(state(&sb, name), "working");
+    assert_eq!(settled_state(&sb, name), "working");
 }
 
 fn time_now_year() -> i64 {
