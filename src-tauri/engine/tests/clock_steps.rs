@@ -4,140 +4,23 @@
 //! after the step reads the shifted times.
 //!
 //! The in-process keeper runs on a [`SteppableClock`] with the in-memory secret store, against a
-//! tiny local token endpoint (below) that answers every POST with a fresh token pair.
+//! tiny local token endpoint (tests/support) that answers every POST with a fresh token pair.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokenkeeper_engine::clock::{Clock, SteppableClock};
-use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind, NextAction, OauthConfig, State};
-use tokenkeeper_engine::notify::RecordingNotifier;
-use tokenkeeper_engine::paths::Paths;
-use tokenkeeper_engine::store::memory::MemoryStore;
-use tokenkeeper_engine::{Event, Keeper, KeeperOptions};
+use support::{Setup, TokenEndpoint};
+use tokenkeeper_engine::clock::Clock;
+use tokenkeeper_engine::model::{NextAction, State};
+use tokenkeeper_engine::{Event, Keeper};
 
 /// Every token this endpoint issues lives this long.
 const LIFETIME_S: i64 = 8;
 /// The renewal margin of an 8 s token (a quarter, at least min(60 s, half)): 4 s.
 const MARGIN_S: i64 = 4;
 const HOUR_MS: i64 = 3_600_000;
-
-/// A token endpoint: answers each POST with a new pair, and notes when (in real time).
-/// Hand-written on a std listener: a dozen lines, and the engine has no HTTP server dependency.
-struct TokenEndpoint {
-    url: String,
-    refreshes: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl TokenEndpoint {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/token", listener.local_addr().unwrap());
-        let refreshes = Arc::new(Mutex::new(Vec::new()));
-        let seen = refreshes.clone();
-        std::thread::spawn(move || {
-            for (n, stream) in listener.incoming().enumerate() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                seen.lock().unwrap().push(Instant::now());
-                let json = format!(
-                    r#"{{"access_token":"at-{n}","refresh_token":"rt-{n}","token_type":"Bearer","expires_in":{LIFETIME_S}}}"#
-                );
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-                    json.len()
-                );
-            }
-        });
-        Self { url, refreshes }
-    }
-
-    fn count(&self) -> usize {
-        self.refreshes.lock().unwrap().len()
-    }
-
-    fn first(&self) -> Option<Instant> {
-        self.refreshes.lock().unwrap().first().copied()
-    }
-}
-
-struct Setup {
-    _dir: tempfile::TempDir,
-    paths: Paths,
-    store: Arc<MemoryStore>,
-    clock: Arc<SteppableClock>,
-    notices: RecordingNotifier,
-    endpoint: TokenEndpoint,
-}
-
-impl Setup {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Self {
-            paths: Paths::under(dir.path()),
-            _dir: dir,
-            store: Arc::new(MemoryStore::new()),
-            clock: Arc::new(SteppableClock::new()),
-            notices: RecordingNotifier::default(),
-            endpoint: TokenEndpoint::start(),
-        }
-    }
-
-    fn open(&self) -> Keeper {
-        Keeper::open(KeeperOptions {
-            paths: self.paths.clone(),
-            store: self.store.clone(),
-            notifier: Arc::new(self.notices.clone()),
-            open_url: Arc::new(|_| Ok(())),
-            clock: self.clock.clone(),
-        })
-        .expect("keeper opens")
-    }
-
-    /// Adds "svc" and signs it in with an 8 s token; returns the keeper and when (real time).
-    async fn signed_in(&self) -> (Keeper, Instant) {
-        let keeper = self.open();
-        let config = IntegrationConfig {
-            name: "svc".into(),
-            provider: "oauth2".into(),
-            probe_interval_secs: 1800,
-            kind: IntegrationKind::Oauth(OauthConfig {
-                issuer: None,
-                authorize_url: "http://127.0.0.1:9/authorize".parse().unwrap(),
-                token_url: self.endpoint.url.parse().unwrap(),
-                revocation_url: None,
-                probe_url: None,
-                sites_url: None,
-                client_id: "c".into(),
-                has_client_secret: false,
-                scopes: vec![],
-            }),
-        };
-        keeper.add(config, None).await.expect("added");
-        let body = format!(
-            r#"{{"access_token":"at-0","refresh_token":"rt-0","token_type":"Bearer","expires_in":{LIFETIME_S}}}"#
-        );
-        let received = Instant::now();
-        let view = keeper.store_response("svc", body.as_bytes()).await.expect("signed in");
-        assert_eq!(view.state, State::Working);
-        (keeper, received)
-    }
-}
 
 /// The renewal time shown, in the clock's current frame (whole seconds).
 fn renew_at(keeper: &Keeper) -> i64 {
@@ -175,7 +58,7 @@ async fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 /// Steps the clock by `step_ms` right after sign-in and checks that the renewal stays where the
 /// token's lifetime puts it in real time.
 async fn renewal_follows_a_step(step_ms: i64) {
-    let setup = Setup::new();
+    let setup = Setup::new(TokenEndpoint::start(LIFETIME_S, Duration::ZERO));
     let (keeper, received) = setup.signed_in().await;
     let expires_before = keeper.status("svc").unwrap().view.access_expires_at.unwrap();
     let states = record_states(&keeper);
@@ -229,7 +112,7 @@ async fn an_hour_forward_does_not_make_the_token_look_expired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keeper_started_after_a_step_reads_the_shifted_times() {
-    let setup = Setup::new();
+    let setup = Setup::new(TokenEndpoint::start(LIFETIME_S, Duration::ZERO));
     let (keeper, _) = setup.signed_in().await;
     let expires_before = keeper.status("svc").unwrap().view.access_expires_at.unwrap();
     let renew_before = renew_at(&keeper);

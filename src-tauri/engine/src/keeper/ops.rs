@@ -16,7 +16,9 @@ use crate::actions::revoke::{revoke, TokenKind};
 use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
 use crate::actions::sites::{list_sites, SitesOutcome};
 use crate::history::HistoryEvent;
-use crate::model::{validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets, State};
+use crate::model::{
+    validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets, State, UnixTime,
+};
 use crate::providers::token_response::normalize;
 use crate::providers::{self, Profile, ProfileKind};
 use crate::record::Record;
@@ -33,6 +35,14 @@ pub(super) enum Why {
     TokenRequest,
     /// The keeper or a script asked for it (`refresh`, a refused probe): always runs.
     Forced,
+}
+
+/// How the tokens being stored came.
+enum Issued {
+    /// An interactive sign-in or a handed-over response: counted from now.
+    SignedIn,
+    /// A renewal: counted from when the keeper asked (UNIX seconds), not from the answer.
+    Renewed { asked_at: UnixTime },
 }
 
 /// A token the keeper may hand out: valid for at least this long.
@@ -259,13 +269,17 @@ impl Keeper {
             return;
         };
         self.commit(name, |slot, _| slot.busy = true);
+        // The provider's clock started the new token somewhere between asking and the answer:
+        // its life is counted from the asking, so a slow answer (seconds, on a bad network)
+        // never makes the keeper believe a token lives longer than it does.
+        let asked_at = self.inner.clock.now();
         let outcome =
             refresh(&self.inner.http, &oauth, &profile.wire, secrets.client_secret.as_ref(), &refresh_token).await;
         match outcome {
             RefreshOutcome::Refreshed(grant) => {
                 tracing::info!("{name}: renewed (the new token is valid for {} s)", grant.expires_in.unwrap_or(0));
                 let after_trouble = self.lock().slots.get(name).is_some_and(|s| s.record.failures > 0);
-                self.store_grant_locked(name, &secrets, grant, false).await;
+                self.store_grant_locked(name, &secrets, grant, Issued::Renewed { asked_at }).await;
                 if after_trouble {
                     self.provider_is_back(name);
                 }
@@ -341,10 +355,14 @@ impl Keeper {
 
     /// Stores new tokens: keychain first, then memory and record. If the keychain write fails
     /// the tokens stay in memory (marked unsaved, retried at the next tick) — never dropped.
-    async fn store_grant_locked(&self, name: &str, previous: &Secrets, grant: Grant, signed_in: bool) {
+    async fn store_grant_locked(&self, name: &str, previous: &Secrets, grant: Grant, issued: Issued) {
         let rule = self.lock().slots.get(name).map(|s| s.profile.refresh_token.clone()).unwrap_or_default();
         let stamp = self.inner.clock.stamp();
-        let mut new = grant.apply_to(previous, self.inner.clock.now(), &rule);
+        let (issued_at, signed_in) = match issued {
+            Issued::SignedIn => (self.inner.clock.now(), true),
+            Issued::Renewed { asked_at } => (asked_at, false),
+        };
+        let mut new = grant.apply_to(previous, issued_at, &rule);
         new.clock = Some(stamp);
         let saved = self.keychain_save(name, &new).await;
         self.commit(name, move |slot, now| {
@@ -700,7 +718,7 @@ impl Keeper {
         let exclusive = self.exclusive(name).await?;
         let previous = self.keychain_load(name).await?.unwrap_or_default();
         let access_token = grant.access_token.clone();
-        self.store_grant_locked(name, &previous, grant, true).await;
+        self.store_grant_locked(name, &previous, grant, Issued::SignedIn).await;
         drop(exclusive);
         self.list_sites(name, &access_token).await;
         let view = self.status(name)?.view;
