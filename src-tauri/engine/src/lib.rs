@@ -4,7 +4,7 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`paths`];
+//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`];
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
@@ -34,5 +34,6 @@ pub mod secret;
 pub mod settings;
 pub mod setup;
 pub mod store;
+pub mod text;
 
 pub use keeper::{Event, IntegrationStatus, Keeper, KeeperError, KeeperOptions};

@@ -53,10 +53,13 @@ impl Record {
     /// Moves the relative times into the frame `now` after a wall-clock step: token times,
     /// retry and check times, and the expiry warnings already shown for a refresh token (so they
     /// are not shown twice). `calendar_credential` (an API token's expiry date, chosen by a
-    /// person) keeps its warnings where they are. History stays as it happened.
-    pub fn follow_clock(&mut self, now: &ClockStamp, calendar_credential: bool) {
+    /// person) keeps its warnings where they are. History stays as it happened. Returns the
+    /// step in whole seconds when there was one.
+    pub fn follow_clock(&mut self, now: &ClockStamp, calendar_credential: bool) -> Option<i64> {
         let mut stamp = self.clock.take();
+        let mut step = None;
         crate::clock::follow(&mut stamp, now, |secs| {
+            step = Some(secs);
             crate::clock::shift_all(
                 [
                     &mut self.issued_at,
@@ -74,6 +77,7 @@ impl Record {
             }
         });
         self.clock = stamp;
+        step
     }
 }
 

@@ -130,15 +130,7 @@ impl PendingDevice {
             Ok(answer) => DeviceOutcome::SignedIn(Grant::from_answer(&answer)),
             Err(RequestTokenError::ServerResponse(response)) => {
                 let code = response.error().as_ref().to_string();
-                let description = response
-                    .error_description()
-                    .map(|d| format!(": {}", d.chars().take(200).collect::<String>()))
-                    .unwrap_or_default();
-                let plain = wire.explain_error(&code, response.error_description().map(String::as_str));
-                let reason = match plain {
-                    Some(plain) => format!("{plain} (the service answered {code}{description})"),
-                    None => format!("the service answered {code}{description}"),
-                };
+                let reason = wire.describe_error(&code, response.error_description().map(String::as_str));
                 match response.error() {
                     DeviceCodeErrorResponseType::ExpiredToken => DeviceOutcome::Expired,
                     DeviceCodeErrorResponseType::AccessDenied => DeviceOutcome::Denied { reason },

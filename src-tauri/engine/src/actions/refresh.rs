@@ -63,14 +63,7 @@ pub fn classify(error: RequestTokenError<WireError, oauth2::basic::BasicErrorRes
     match error {
         RequestTokenError::ServerResponse(response) => {
             let code = response.error().as_ref().to_string();
-            let description = response
-                .error_description()
-                .map(|d| format!(": {}", d.chars().take(200).collect::<String>()))
-                .unwrap_or_default();
-            let reason = match wire.explain_error(&code, response.error_description().map(String::as_str)) {
-                Some(plain) => format!("{plain} (the service answered {code}{description})"),
-                None => format!("the service answered {code}{description}"),
-            };
+            let reason = wire.describe_error(&code, response.error_description().map(String::as_str));
             let permanent = matches!(
                 response.error(),
                 BasicErrorResponseType::InvalidGrant

@@ -20,6 +20,7 @@ use crate::model::OauthConfig;
 use crate::providers::wire::TokenHttp;
 use crate::providers::Wire;
 use crate::secret::ClientSecret;
+use crate::text;
 
 /// How long a sign-in waits for the browser.
 pub const SIGNIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -142,9 +143,9 @@ async fn wait_for_code(listener: &TcpListener, expected_state: &str) -> Result<S
             )
             .await;
             let detail = param("error_description")
-                .map(|d| format!(": {}", d.chars().take(200).collect::<String>()))
+                .map(|d| format!(": {}", text::one_line(&d, text::MAX_CHARS)))
                 .unwrap_or_default();
-            return Err(format!("the service answered {error}{detail}"));
+            return Err(format!("the service answered {}{detail}", text::one_line(&error, 80)));
         }
         if let Some(code) = param("code") {
             respond(

@@ -67,12 +67,8 @@ pub fn read(status: u16, body: &[u8], host: &str) -> SitesOutcome {
     }
 }
 
-/// A field cut to a length people can read.
-fn bounded(mut s: String) -> String {
-    if let Some((at, _)) = s.char_indices().nth(200) {
-        s.truncate(at);
-    }
-    s
+fn bounded(s: String) -> String {
+    crate::text::one_line(&s, crate::text::MAX_CHARS)
 }
 
 #[cfg(test)]
@@ -92,6 +88,15 @@ mod tests {
             }])
         );
         assert_eq!(read(200, b"[]", "h"), SitesOutcome::Listed(vec![]));
+    }
+
+    #[test]
+    fn names_are_one_printable_line_and_short() {
+        let long = "x".repeat(500);
+        let body = format!(r#"[{{"id":"1","name":"Evil\u001b[2J\nSite","url":"{long}"}}]"#);
+        let SitesOutcome::Listed(sites) = read(200, body.as_bytes(), "h") else { panic!() };
+        assert_eq!(sites[0].name, "Evil [2J Site");
+        assert_eq!(sites[0].url.chars().count(), 201, "200 and an ellipsis");
     }
 
     #[test]

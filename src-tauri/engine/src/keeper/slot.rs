@@ -64,9 +64,12 @@ impl Slot {
 
     /// Brings the record's and the in-memory secrets' times into the clock frame `now`
     /// (see [`crate::clock`]): a no-op unless the wall clock was stepped since they were written.
+    /// The in-memory retry floor and last failure move with the record's times.
     pub fn follow_clock(&mut self, now: &ClockStamp) {
         let calendar = self.is_api_token();
-        self.record.follow_clock(now, calendar);
+        if let Some(secs) = self.record.follow_clock(now, calendar) {
+            crate::clock::shift_all([&mut self.not_before_ms, &mut self.failed_at_ms], secs * 1000);
+        }
         if let Some(secrets) = &mut self.secrets {
             secrets.follow_clock(now);
         }
@@ -272,6 +275,26 @@ mod tests {
         // A sign-in from before the keeper kept its time: only the refresh token counts.
         let slot = atlassian(None, Some(now + 90 * DAY));
         assert_eq!((slot.sign_in_ends_at(), slot.credential_expires_at()), (None, Some(now + 90 * DAY)));
+    }
+
+    #[test]
+    fn a_clock_step_moves_the_retry_floor_and_the_last_failure_with_the_record() {
+        use crate::clock::ClockStamp;
+        let now_ms = 1_000 * DAY * 1000;
+        let mut slot = atlassian(None, Some(now_ms / 1000 + 90 * DAY));
+        let frame = |offset_ms| ClockStamp { boot: "b".into(), offset_ms };
+        slot.record.clock = Some(frame(0));
+        slot.record.retry_at_ms = Some(now_ms + 30_000);
+        slot.not_before_ms = Some(now_ms + 20_000);
+        slot.failed_at_ms = Some(now_ms);
+        // the wall clock went an hour back
+        slot.follow_clock(&frame(-3_600_000));
+        assert_eq!(slot.record.retry_at_ms, Some(now_ms + 30_000 - 3_600_000));
+        assert_eq!(slot.not_before_ms, Some(now_ms + 20_000 - 3_600_000), "Retry-After still holds in real time");
+        assert_eq!(slot.failed_at_ms, Some(now_ms - 3_600_000));
+        // no step: nothing moves
+        slot.follow_clock(&frame(-3_600_000));
+        assert_eq!(slot.failed_at_ms, Some(now_ms - 3_600_000));
     }
 
     #[test]

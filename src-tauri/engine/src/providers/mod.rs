@@ -73,6 +73,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::model::UnixTime;
+use crate::text;
 
 /// One provider's profile.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -257,6 +258,19 @@ impl Wire {
 
     /// The plain-language explanation of an error: a code named in its description first (the
     /// more specific), then the error code itself.
+    /// The reason shown for an error answer of the token endpoint: the profile's plain words
+    /// first, then the service's own code and words (as printable text).
+    pub fn describe_error(&self, code: &str, description: Option<&str>) -> String {
+        let answered = match description {
+            Some(d) => format!("{}: {}", text::one_line(code, 80), text::one_line(d, text::MAX_CHARS)),
+            None => text::one_line(code, 80),
+        };
+        match self.explain_error(code, description) {
+            Some(plain) => format!("{plain} (the service answered {answered})"),
+            None => format!("the service answered {answered}"),
+        }
+    }
+
     pub fn explain_error(&self, code: &str, description: Option<&str>) -> Option<&str> {
         description
             .and_then(|d| {
@@ -372,6 +386,18 @@ pub fn find(id: &str) -> Option<Profile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_error_is_described_in_plain_words_on_one_printable_line() {
+        let wire = find("microsoft").unwrap().wire;
+        let reason = wire.describe_error("invalid_grant", Some("AADSTS70008: expired\n\u{1b}[2Jfake line"));
+        assert!(!reason.chars().any(char::is_control), "{reason:?}");
+        assert!(
+            reason.ends_with("(the service answered invalid_grant: AADSTS70008: expired  [2Jfake line)"),
+            "{reason}"
+        );
+        assert_eq!(Wire::default().describe_error("x\ny", None), "the service answered x y");
+    }
 
     #[test]
     fn built_in_profiles_parse_and_have_unique_ids() {

@@ -103,14 +103,8 @@ fn plain_io_reason(err: &io::Error) -> String {
 
 /// One line, at most [`MAX_MESSAGE_CHARS`] characters, no trailing full stop.
 fn tidy_message(message: &str) -> String {
-    let one_line: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let trimmed = one_line.trim().trim_end_matches('.');
-    if trimmed.chars().count() <= MAX_MESSAGE_CHARS {
-        return trimmed.to_owned();
-    }
-    let mut short: String = trimmed.chars().take(MAX_MESSAGE_CHARS).collect();
-    short.push('…');
-    short
+    let one_line = crate::text::one_line(message, usize::MAX);
+    crate::text::one_line(one_line.trim_end_matches('.'), MAX_MESSAGE_CHARS)
 }
 
 /// Replaces the file at `path` with `bytes` in one step.

@@ -501,11 +501,7 @@ fn vanished(err: &KeyringError) -> bool {
 
 /// A platform detail kept short, on one line.
 fn short(detail: &str) -> String {
-    let line: String = detail.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if line.chars().count() <= 200 {
-        return line;
-    }
-    line.chars().take(200).chain(std::iter::once('…')).collect()
+    crate::text::one_line(detail, crate::text::MAX_CHARS)
 }
 
 /// Maps a keyring error to plain words. Never formats the variants that carry item bytes.
