@@ -23,6 +23,8 @@
 //! clock changed, and a process started later corrects what it loads by the same rule. Calendar
 //! facts — an API token's expiry date chosen by a person, history entries — are not shifted.
 //! Across a reboot (another boot id) the offsets are not comparable; times are taken as they are.
+//! On macOS the boot clock is CLOCK_MONOTONIC (it counts sleep there) and the frame lives as long
+//! as the process; on systems with neither, steps are not followed (see `imp` below).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -310,15 +312,23 @@ mod imp {
     use super::Wake;
     use std::time::Duration;
 
-    fn started() -> std::time::Instant {
-        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        *START.get_or_init(std::time::Instant::now)
+    /// macOS: CLOCK_MONOTONIC keeps counting while the Mac sleeps (std's `Instant`, on
+    /// CLOCK_UPTIME_RAW, stops), so a sleep is not mistaken for a wall-clock step. Steps are
+    /// followed within a process (the boot id below is the process's own).
+    #[cfg(target_os = "macos")]
+    pub fn since_boot_millis() -> i64 {
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(|t| t.tv_sec() * 1000 + t.tv_nsec() / 1_000_000)
+            .unwrap_or(0)
     }
 
-    /// No portable boot clock here: time since this process started, so steps are followed
-    /// within a process (its boot id is its own).
+    /// Elsewhere no clock that counts sleep is used: the wall clock itself, so the frame's
+    /// offset never moves and no step is ever applied. A process-time clock would stop during
+    /// sleep and make every sleep look like a step forward — tokens would seem to live longer
+    /// than they do; not following a real step only renews early or late once.
+    #[cfg(not(target_os = "macos"))]
     pub fn since_boot_millis() -> i64 {
-        started().elapsed().as_millis() as i64
+        super::now_millis()
     }
 
     pub fn boot_id() -> &'static str {
