@@ -47,24 +47,9 @@ impl Rig {
 /// `tokenkeeper add NAME --provider oauth2` with the fixture's authorization endpoint and the
 /// proxy's token endpoint (the client secret on stdin).
 pub fn add_through_proxy(sb: &Sandbox, server: &OidcServer, proxy: &FaultProxy, name: &str) -> Result<()> {
-    let out = sb.run(
-        &[
-            "add",
-            name,
-            "--provider",
-            "oauth2",
-            "--authorize-url",
-            &server.authorize_url(),
-            "--token-url",
-            &format!("{}/token", proxy.url()),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret-stdin",
-            "--scope",
-            FLEET_SCOPE,
-        ],
-        Some(&format!("{CLIENT_SECRET}\n")),
-    );
+    let (authorize, token) = (server.authorize_url(), format!("{}/token", proxy.url()));
+    let args = ["--provider", "oauth2", "--authorize-url", &authorize, "--token-url", &token, "--scope", FLEET_SCOPE];
+    let out = sb.add_confidential(name, &args, CLIENT_ID, CLIENT_SECRET);
     if !out.status.success() {
         bail!("add {name}: {}", String::from_utf8_lossy(&out.stderr));
     }

@@ -1771,6 +1771,27 @@ impl Sandbox {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `tokenkeeper add NAME ARGS… --client-id ID --client-secret-stdin` with `secret` on stdin,
+    /// as a keeper adds a confidential client; its output, whatever the exit code.
+    pub fn add_confidential(&self, name: &str, args: &[&str], client_id: &str, secret: &str) -> Output {
+        let mut all = vec!["add", name];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--client-id", client_id, "--client-secret-stdin"]);
+        self.run(&all, Some(&format!("{secret}\n")))
+    }
+
+    /// [`Sandbox::add_confidential`], failing on a non-zero exit.
+    pub fn add_confidential_ok(&self, name: &str, args: &[&str], client_id: &str, secret: &str) {
+        let out = self.add_confidential(name, args, client_id, secret);
+        assert!(
+            out.status.success(),
+            "`tokenkeeper add {name} {}` failed with {}:\nstderr: {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Starts `tokenkeeper daemon` with its stdout and stderr in `logs/daemon-<n>.log` and waits
     /// (up to 20 s) until its socket exists. Panics with its log when it exits or does not come up.
     pub fn spawn_daemon(&self) -> Daemon {

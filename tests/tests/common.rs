@@ -16,22 +16,9 @@ pub const SCOPE: &str = "openid offline_access email";
 /// `tokenkeeper add NAME --provider oauth2 --issuer … --client-id test-native` with the client
 /// secret on stdin.
 pub fn add_oauth(sb: &Sandbox, server: &OidcServer, name: &str) {
-    sb.run_ok(
-        &[
-            "add",
-            name,
-            "--provider",
-            "oauth2",
-            "--issuer",
-            &server.issuer(),
-            "--client-id",
-            "test-native",
-            "--client-secret-stdin",
-            "--scope",
-            SCOPE,
-        ],
-        Some("test-secret\n"),
-    );
+    let issuer = server.issuer();
+    let args = ["--provider", "oauth2", "--issuer", &issuer, "--scope", SCOPE];
+    sb.add_confidential_ok(name, &args, "test-native", "test-secret");
 }
 
 /// `tokenkeeper login NAME --no-browser`: reads the URL (its only stdout line), completes the

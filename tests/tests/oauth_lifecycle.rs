@@ -213,24 +213,9 @@ fn the_probe_notices_a_revoked_grant_between_two_refreshes() {
     // found by discovery), every 5 s.
     let server = server(60);
     let sb = Sandbox::new();
-    sb.run_ok(
-        &[
-            "add",
-            "probed",
-            "--provider",
-            "oauth2",
-            "--issuer",
-            &server.issuer(),
-            "--client-id",
-            "test-native",
-            "--client-secret-stdin",
-            "--scope",
-            SCOPE,
-            "--probe-interval",
-            "5",
-        ],
-        Some("test-secret\n"),
-    );
+    let issuer = server.issuer();
+    let args = ["--provider", "oauth2", "--issuer", &issuer, "--scope", SCOPE, "--probe-interval", "5"];
+    sb.add_confidential_ok("probed", &args, "test-native", "test-secret");
     login(&sb, "probed");
     let _daemon = sb.spawn_daemon();
     std::thread::sleep(Duration::from_secs(6));

@@ -19,22 +19,8 @@ use tokenkeeper_tests::{require_test_session, wait_until, Fault, FaultProxy, Not
 /// `tokenkeeper add NAME --provider atlassian --base-url BASE …` with the client secret. Each
 /// test has its own name: the notification log is shared by the tests running at once.
 fn add_atlassian(sb: &Sandbox, name: &str, base_url: &str) {
-    sb.run_ok(
-        &[
-            "add",
-            name,
-            "--provider",
-            "atlassian",
-            "--base-url",
-            base_url,
-            "--client-id",
-            ATLASSIAN_CLIENT_ID,
-            "--client-secret-stdin",
-            "--scope",
-            "read:jira-work",
-        ],
-        Some(&format!("{ATLASSIAN_CLIENT_SECRET}\n")),
-    );
+    let args = ["--provider", "atlassian", "--base-url", base_url, "--scope", "read:jira-work"];
+    sb.add_confidential_ok(name, &args, ATLASSIAN_CLIENT_ID, ATLASSIAN_CLIENT_SECRET);
 }
 
 /// `tokenkeeper status NAME --json`.

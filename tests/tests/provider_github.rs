@@ -27,30 +27,21 @@ fn dates_around(days: i64) -> Vec<String> {
         .collect()
 }
 
+/// `tokenkeeper add NAME --provider github` against the stand-in, with `secret` on stdin.
+fn add_github(sb: &Sandbox, server: &GitHub, name: &str, more: &[&str], secret: &str) {
+    let (base, user) = (server.base_url(), server.user_url());
+    let mut args = vec!["--provider", "github", "--base-url", &base, "--probe-url", &user];
+    args.extend_from_slice(more);
+    sb.add_confidential_ok(name, &args, GITHUB_CLIENT_ID, secret);
+}
+
 #[test]
 fn github_sign_in_renewal_and_a_bad_refresh_token_with_http_200() {
     require_test_session();
     let server = GitHub::start(Duration::from_secs(5));
     let sb = Sandbox::new();
     let name = "GitHub sync";
-    sb.run_ok(
-        &[
-            "add",
-            name,
-            "--provider",
-            "github",
-            "--base-url",
-            &server.base_url(),
-            "--probe-url",
-            &server.user_url(),
-            "--client-id",
-            GITHUB_CLIENT_ID,
-            "--client-secret-stdin",
-            "--probe-interval",
-            "5",
-        ],
-        Some(&format!("{GITHUB_CLIENT_SECRET}\n")),
-    );
+    add_github(&sb, &server, name, &["--probe-interval", "5"], GITHUB_CLIENT_SECRET);
     let file = sb.root().join("github-token.json");
     std::fs::write(&file, server.sign_in_response()).unwrap();
     sb.run_ok(&["login", name, "--from-response", file.to_str().unwrap()], None);
@@ -107,22 +98,7 @@ fn wrong_client_credentials_with_http_200_are_not_retried_forever() {
     let server = GitHub::start(Duration::from_secs(300));
     let sb = Sandbox::new();
     let name = "gh-wrong-secret";
-    sb.run_ok(
-        &[
-            "add",
-            name,
-            "--provider",
-            "github",
-            "--base-url",
-            &server.base_url(),
-            "--probe-url",
-            &server.user_url(),
-            "--client-id",
-            GITHUB_CLIENT_ID,
-            "--client-secret-stdin",
-        ],
-        Some("not-the-secret\n"),
-    );
+    add_github(&sb, &server, name, &[], "not-the-secret");
     let file = sb.root().join("github-token.json");
     std::fs::write(&file, server.sign_in_response()).unwrap();
     sb.run_ok(&["login", name, "--from-response", file.to_str().unwrap()], None);

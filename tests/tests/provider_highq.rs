@@ -15,22 +15,9 @@ use providers_support::*;
 use tokenkeeper_tests::{require_test_session, Notifications, Sandbox};
 
 fn add_highq(sb: &Sandbox, server: &HighQ, name: &str) {
-    sb.run_ok(
-        &[
-            "add",
-            name,
-            "--provider",
-            "highq",
-            "--instance-url",
-            &server.instance_url(),
-            "--client-id",
-            HIGHQ_CLIENT_ID,
-            "--client-secret-stdin",
-            "--probe-interval",
-            "5",
-        ],
-        Some(&format!("{HIGHQ_CLIENT_SECRET}\n")),
-    );
+    let instance = server.instance_url();
+    let args = ["--provider", "highq", "--instance-url", &instance, "--probe-interval", "5"];
+    sb.add_confidential_ok(name, &args, HIGHQ_CLIENT_ID, HIGHQ_CLIENT_SECRET);
 }
 
 fn sign_in_with_xml(sb: &Sandbox, server: &HighQ, name: &str) -> String {

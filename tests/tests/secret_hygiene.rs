@@ -97,22 +97,15 @@ fn a_removed_integrations_client_secret_is_gone_from_the_daemons_memory() {
     let daemon = sb.spawn_daemon();
     let pid = daemon.pid().unwrap();
     let secret = format!("client-secret-{}", std::process::id() as u64 * 7919 + 17);
-    sb.run_ok(
-        &[
-            "add",
-            "leaving",
-            "--provider",
-            "oauth2",
-            "--authorize-url",
-            "http://127.0.0.1:9/authorize",
-            "--token-url",
-            "http://127.0.0.1:9/token",
-            "--client-id",
-            "c",
-            "--client-secret-stdin",
-        ],
-        Some(&format!("{secret}\n")),
-    );
+    let args = [
+        "--provider",
+        "oauth2",
+        "--authorize-url",
+        "http://127.0.0.1:9/authorize",
+        "--token-url",
+        "http://127.0.0.1:9/token",
+    ];
+    sb.add_confidential_ok("leaving", &args, "c", &secret);
     assert!(sb.keychain_secret("leaving").is_some_and(|doc| doc.contains(&secret)), "the secret was not stored");
     // Make the daemon read it back from the keychain too (a refresh loads the secrets).
     let _ = sb.run(&["refresh", "leaving"], None);

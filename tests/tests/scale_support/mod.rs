@@ -61,7 +61,47 @@ pub struct Figures {
     pub not_working: usize,
 }
 
+/// What the keeper's process showed at the end of the window.
+struct ProcessFigures {
+    rss_kib: u64,
+    threads: u64,
+    threads_max: u64,
+    cpu_percent: f64,
+    not_working: usize,
+}
+
 impl Figures {
+    /// The figures of a run: the refreshes the farm scored since `window_start` (UNIX ms).
+    fn of_run(
+        n: usize,
+        (setup_files, setup_keychain): (Duration, Duration),
+        catch_up: Duration,
+        farm: &TokenFarm,
+        window_start: i64,
+        process: ProcessFigures,
+    ) -> Figures {
+        let scored = farm.refreshes_since(window_start);
+        let mut lateness: Vec<i64> = scored.iter().map(|r| r.lateness_ms).collect();
+        lateness.sort_unstable();
+        Figures {
+            n,
+            setup_files,
+            setup_keychain,
+            catch_up,
+            refreshes: scored.len(),
+            lateness_p50_ms: percentile(&lateness, 0.5),
+            lateness_p99_ms: percentile(&lateness, 0.99),
+            lateness_max_ms: lateness.last().copied().unwrap_or(0),
+            expired: scored.iter().filter(|r| r.expired).count(),
+            reused: farm.reused(),
+            rss_kib: process.rss_kib,
+            threads: process.threads,
+            threads_max: process.threads_max.max(process.threads),
+            cpu_percent: process.cpu_percent,
+            not_working: process.not_working,
+        }
+    }
+
     pub fn header() -> &'static str {
         "| n | setup files | setup keychain | catch-up | refreshes | lateness p50 / p99 / max | expired | RSS | RSS/integration | CPU | threads (max) |\n|---|---|---|---|---|---|---|---|---|---|---|"
     }
@@ -196,7 +236,7 @@ pub fn run(spec: RunSpec) -> Figures {
     let farm = Arc::new(TokenFarm::start(FarmOptions { integrations: n, lifetime_s: spec.lifetime_s, margin_ms }));
     let sb = Sandbox::new();
     let keychain = KeychainStore::new(sb.keychain_service()).expect("the session keychain");
-    let (setup_files, setup_keychain) = seed(&paths_of(&sb), &keychain, &farm, n);
+    let setup = seed(&paths_of(&sb), &keychain, &farm, n);
 
     let daemon = sb.spawn_daemon();
     let started = Instant::now();
@@ -216,9 +256,6 @@ pub fn run(spec: RunSpec) -> Figures {
     let cpu_percent =
         (cpu_ticks(pid) - ticks_start) as f64 / clock_ticks_per_second() / measured.elapsed().as_secs_f64() * 100.0;
     let (rss_kib, threads) = proc_status(pid);
-    let scored = farm.refreshes_since(window_start);
-    let mut lateness: Vec<i64> = scored.iter().map(|r| r.lateness_ms).collect();
-    lateness.sort_unstable();
 
     let out = sb.run_ok(&["list", "--json"], None);
     let listed: serde_json::Value = serde_json::from_str(&out).expect("list --json");
@@ -227,23 +264,8 @@ pub fn run(spec: RunSpec) -> Figures {
         .map(|a| a.iter().filter(|v| v["state"] != "working" && v["state"] != "refreshing").count())
         .unwrap_or(n);
     drop(daemon);
-    Figures {
-        n,
-        setup_files,
-        setup_keychain,
-        catch_up,
-        refreshes: scored.len(),
-        lateness_p50_ms: percentile(&lateness, 0.5),
-        lateness_p99_ms: percentile(&lateness, 0.99),
-        lateness_max_ms: lateness.last().copied().unwrap_or(0),
-        expired: scored.iter().filter(|r| r.expired).count(),
-        reused: farm.reused(),
-        rss_kib,
-        threads,
-        threads_max: threads_max.max(threads),
-        cpu_percent,
-        not_working,
-    }
+    let process = ProcessFigures { rss_kib, threads, threads_max, cpu_percent, not_working };
+    Figures::of_run(n, setup, catch_up, &farm, window_start, process)
 }
 
 fn unix_ms() -> i64 {
@@ -267,7 +289,7 @@ pub fn run_in_process(spec: RunSpec) -> Figures {
     let dir = tempfile::tempdir().expect("temp dir");
     let paths = Paths::under(dir.path());
     let store = Arc::new(MemoryStore::new());
-    let (setup_files, setup_store) = seed(&paths, store.as_ref(), &farm, n);
+    let setup = seed(&paths, store.as_ref(), &farm, n);
     let me = std::process::id();
     let rss_before = proc_status(me).0;
 
@@ -307,28 +329,10 @@ pub fn run_in_process(spec: RunSpec) -> Figures {
         ticks_end.saturating_sub(ticks_start) as f64 / clock_ticks_per_second() / measured.elapsed().as_secs_f64()
             * 100.0;
     let rss_kib = proc_status(me).0.saturating_sub(rss_before);
-    let scored = farm.refreshes_since(window_start);
-    let mut lateness: Vec<i64> = scored.iter().map(|r| r.lateness_ms).collect();
-    lateness.sort_unstable();
     let not_working = keeper.list().iter().filter(|v| !matches!(v.state, State::Working | State::Refreshing)).count();
     runtime.shutdown_background();
-    Figures {
-        n,
-        setup_files,
-        setup_keychain: setup_store,
-        catch_up,
-        refreshes: scored.len(),
-        lateness_p50_ms: percentile(&lateness, 0.5),
-        lateness_p99_ms: percentile(&lateness, 0.99),
-        lateness_max_ms: lateness.last().copied().unwrap_or(0),
-        expired: scored.iter().filter(|r| r.expired).count(),
-        reused: farm.reused(),
-        rss_kib,
-        threads,
-        threads_max: threads_max.max(threads),
-        cpu_percent,
-        not_working,
-    }
+    let process = ProcessFigures { rss_kib, threads, threads_max, cpu_percent, not_working };
+    Figures::of_run(n, setup, catch_up, &farm, window_start, process)
 }
 
 /// This process's threads named "keeper" (the keeper's runtime): how many, and their CPU ticks.
