@@ -6,13 +6,14 @@
 #   make bench   benchmarks (release build)
 #   make soak    the 10-minute fault soak (200 integrations); make crash: 2 x 500 kill -9 of the daemon
 #   make bench-scale  100 / 1,000 / 10,000 integrations (SCALE_STORE=memory for 10,000)
+#   make bench-keychain  a keychain write's cost from 1 to 10,000 items (KEYCHAIN_N)
 #   make fuzz    the engine's property tests with many cases (FUZZ_CASES, default 10000 each)
 #   make fmt / make lint
 SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run package bench bench-scale soak crash fuzz fmt lint
+.PHONY: all deps build test run package bench bench-scale bench-keychain soak crash fuzz fmt lint
 
 all: build
 
@@ -63,6 +64,10 @@ fuzz:
 bench-scale: deps
 	$(CARGO) build --release -p tokenkeeper
 	$(SESSION) scripts/bench-scale.sh
+
+# what one keychain write costs as gnome-keyring fills up to KEYCHAIN_N items (default 10,000)
+bench-keychain: deps
+	$(SESSION) $(CARGO) test --release -p tokenkeeper-tests --test keychain_bench -- --nocapture
 
 fmt:
 	$(CARGO) fmt --all --check
