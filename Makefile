@@ -1,6 +1,6 @@
 # Token Keeper: top-level entry points. `make test` is what CI runs (.ci/run).
 #   make deps    install missing build/test dependencies (apt packages, node, the fixture's npm packages)
-#   make build   debug build of the workspace
+#   make build   debug build of the `tokenkeeper` command and the tray app
 #   make test    everything, against real services (keychain, notifications, OAuth server), headless
 #   make run     demo: a local OAuth server and the keeper renewing a 20-second token
 #   make bench   benchmarks (release build)
@@ -20,8 +20,11 @@ all: build
 deps:
 	scripts/ensure-deps.sh
 
+# the two programs one package at a time, as they ship and as the tests run them (built together,
+# cargo would unify their features: the command would link the app's GUI libraries)
 build:
-	$(CARGO) build --workspace
+	$(CARGO) build -p tokenkeeper
+	$(CARGO) build -p token-keeper
 
 # extra arguments for the test binaries: make test TEST_ARGS='harness_'
 test: deps build

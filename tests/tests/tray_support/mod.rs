@@ -56,12 +56,16 @@ pub fn binaries() -> (PathBuf, PathBuf) {
         if app.is_none() || cli.is_none() {
             // one package at a time: together, cargo would unify their features and rebuild both
             for package in ["token-keeper", "tokenkeeper"] {
-                let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                     .args(["build", "-p", package])
                     .current_dir(workspace_root())
-                    .status()
+                    .output()
                     .expect("run cargo build");
-                assert!(status.success(), "cargo build -p {package} failed");
+                // the reason first: CI shows the panic message, not always the output before it
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let tail: Vec<&str> = stderr.lines().rev().take(30).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                assert!(out.status.success(), "cargo build -p {package} failed:\n{}", tail.join("\n"));
             }
         }
         let debug = target_dir().join("debug");
