@@ -70,7 +70,7 @@ bench-scale: deps
 
 # what one keychain write costs as gnome-keyring fills up to KEYCHAIN_N items (default 10,000)
 bench-keychain: deps
-	$(SESSION) $(CARGO) test --release -p tokenkeeper-tests --test keychain_bench -- --nocapture
+	$(SESSION) $(CARGO) test -p tokenkeeper-tests --test keychain_bench -- --nocapture
 
 fmt:
 	$(CARGO) fmt --all --check

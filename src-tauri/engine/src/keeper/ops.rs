@@ -45,8 +45,9 @@ enum Issued {
     Renewed { asked_at: UnixTime },
 }
 
-/// A token the keeper may hand out: valid for at least this long.
-const MIN_REMAINING_SECS: i64 = 2;
+/// A token the keeper may hand out: valid for at least this long (ms), so a script has time to
+/// use it. Compared in milliseconds: whole seconds on both sides made "2 s" mean "more than 1 s".
+const MIN_REMAINING_MS: i64 = 3_000;
 /// When the provider is seen back, the integrations waiting for it retry within this many ms.
 const PROVIDER_BACK_SPREAD_MS: i64 = 2_000;
 /// ...but not sooner after their own last failure than this.
@@ -153,7 +154,11 @@ impl Keeper {
         let secrets = self.secrets(name).await?;
         // After a failed refresh the current token is still handed out while it works.
         match &secrets.access_token {
-            Some(t) if secrets.access_expires_at.is_none_or(|e| e - self.inner.clock.now() >= MIN_REMAINING_SECS) => {
+            Some(t)
+                if secrets
+                    .access_expires_at
+                    .is_none_or(|e| e * 1000 - self.inner.clock.now_millis() >= MIN_REMAINING_MS) =>
+            {
                 Ok(t.clone())
             }
             _ => {

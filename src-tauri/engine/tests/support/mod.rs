@@ -62,6 +62,12 @@ impl TokenEndpoint {
         Self { url, lifetime_s, refreshes }
     }
 
+    /// A token address nothing listens on: every renewal fails to connect (a provider that
+    /// is down). Sign-ins through [`Setup::signed_in`] still give tokens of `lifetime_s`.
+    pub fn unreachable(lifetime_s: i64) -> Self {
+        Self { url: "http://127.0.0.1:9/token".into(), lifetime_s, refreshes: Arc::default() }
+    }
+
     pub fn count(&self) -> usize {
         self.refreshes.lock().unwrap().len()
     }
