@@ -256,8 +256,6 @@ impl Wire {
         self.explanations.get(code).map(String::as_str)
     }
 
-    /// The plain-language explanation of an error: a code named in its description first (the
-    /// more specific), then the error code itself.
     /// The reason shown for an error answer of the token endpoint: the profile's plain words
     /// first, then the service's own code and words (as printable text).
     pub fn describe_error(&self, code: &str, description: Option<&str>) -> String {
@@ -271,6 +269,8 @@ impl Wire {
         }
     }
 
+    /// The plain-language explanation of an error: a code named in its description first (the
+    /// more specific), then the error code itself.
     pub fn explain_error(&self, code: &str, description: Option<&str>) -> Option<&str> {
         description
             .and_then(|d| {
