@@ -69,7 +69,8 @@ impl Grant {
             refresh_token: answer.refresh_token().map(|r| RefreshToken::new(r.secret().clone())),
             expires_in: answer.expires_in().map(|d| d.as_secs()),
             refresh_token_expires_in: answer.extra_fields().refresh_token_expires_in,
-            account: answer.extra_fields().useremail.clone(),
+            // shown in `status` and the window, and used in the probe's address (percent-encoded)
+            account: answer.extra_fields().useremail.as_deref().map(|e| crate::text::one_line(e, 254)),
         }
     }
 
