@@ -48,3 +48,12 @@ impl From<crate::store::files::FileError> for KeeperError {
         KeeperError::Failed(e.to_string())
     }
 }
+
+/// A name as one shell word, for hints people copy ("tokenkeeper login 'HighQ reporting'").
+pub(super) fn shell_word(name: &str) -> String {
+    if name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}

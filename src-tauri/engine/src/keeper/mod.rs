@@ -15,13 +15,22 @@
 //! The keeper's own [`Settings`] (warning lead times) sit behind a `std::sync::RwLock`, read by
 //! each commit inside the state mutex; [`Keeper::set_warning_days`] saves them and re-commits
 //! every integration, so states and deadlines follow at once.
+//!
+//! The commands live one concern per file: `token` (a valid token now), `renewal`
+//! (refresh, probe, provider back), `sign_in` (every way to sign in), `manage` (add, pause,
+//! remove), `keychain_io` (secrets in and out of the keychain, the refresh locks); `run` is the
+//! scheduler loop that drives them, `slot` one integration's state.
 
 mod error;
 #[cfg(test)]
 mod flight_properties;
-mod ops;
+mod keychain_io;
+mod manage;
+mod renewal;
 mod run;
+mod sign_in;
 pub mod slot;
+mod token;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

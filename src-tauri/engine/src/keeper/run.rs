@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::ops::Why;
+use super::renewal::Why;
 use super::{Inner, Keeper};
 use crate::alerts::NoticeLedger;
 use crate::clock::Wake;

@@ -1,0 +1,158 @@
+//! The keeper's side of the keychain: an integration's secrets loaded and saved off the async
+//! runtime (at most two calls at once, each with a timeout), the two locks that make a refresh
+//! the only one on the machine, and memory reconciled with the keychain after another process's
+//! renewal or a refused save.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Keeper, KeeperError};
+use crate::model::Secrets;
+use crate::record::Record;
+use crate::store::StoreError;
+
+impl Keeper {
+    /// The keychain's secrets of `name`, their times in the current clock frame.
+    pub(super) async fn keychain_load(&self, name: &str) -> Result<Option<Secrets>, StoreError> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        let mut loaded = keychain_call(move || store.load(&name)).await?;
+        if let Some(secrets) = &mut loaded {
+            secrets.follow_clock(&self.inner.clock.stamp());
+        }
+        Ok(loaded)
+    }
+
+    pub(super) async fn keychain_save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
+        let (store, name, secrets) = (self.inner.store.clone(), name.to_string(), secrets.clone());
+        keychain_call(move || store.save(&name, &secrets)).await
+    }
+
+    pub(super) async fn keychain_delete(&self, name: &str) -> Result<(), StoreError> {
+        let (store, name) = (self.inner.store.clone(), name.to_string());
+        keychain_call(move || store.delete(&name)).await
+    }
+
+    /// Takes, in this order, the two locks that make this the only refresh, sign-in store or
+    /// removal of `name` anywhere on the machine: the in-process flight mutex and the
+    /// cross-process file lock. Both are released when the returned guard drops.
+    pub(super) async fn exclusive(&self, name: &str) -> Result<Exclusive, KeeperError> {
+        let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
+        let flight = flight.lock_owned().await;
+        let file = crate::lock::acquire(self.inner.paths.lock_file(name))
+            .await
+            .map_err(|e| KeeperError::Failed(format!("could not take the refresh lock of \"{name}\": {e}")))?;
+        Ok(Exclusive { _flight: flight, _file: file })
+    }
+
+    /// The secrets of `name`: the in-memory copy, or the keychain's on first use.
+    pub(super) async fn secrets(&self, name: &str) -> Result<Secrets, KeeperError> {
+        let stamp = self.inner.clock.stamp();
+        let cached = {
+            let mut shared = self.lock();
+            let slot = shared.slots.get_mut(name).ok_or_else(|| KeeperError::unknown(name))?;
+            slot.follow_clock(&stamp);
+            slot.secrets.clone()
+        };
+        if let Some(s) = cached {
+            return Ok(s);
+        }
+        let loaded = self.keychain_load(name).await?.unwrap_or_default();
+        let mut shared = self.lock();
+        let slot = shared.slots.get_mut(name).ok_or_else(|| KeeperError::unknown(name))?;
+        Ok(slot.secrets.get_or_insert(loaded).clone())
+    }
+
+    /// Inside the refresh locks: makes memory and keychain agree. Unsaved tokens in memory are
+    /// newer than the keychain and are written first; otherwise the keychain wins (another
+    /// process may have refreshed).
+    pub(super) async fn reconcile(&self, name: &str) -> Result<Secrets, KeeperError> {
+        let (unsaved, memory) = {
+            let shared = self.lock();
+            let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
+            (slot.unsaved, slot.secrets.clone())
+        };
+        if let (true, Some(memory)) = (unsaved, memory.clone()) {
+            let saved = self.keychain_save(name, &memory).await;
+            self.commit(name, |slot, _| slot.unsaved = saved.is_err());
+            return Ok(memory);
+        }
+        let stored = self.keychain_load(name).await?;
+        let secrets = match (stored, memory) {
+            (Some(stored), _) => stored,
+            (None, Some(memory)) => memory,
+            (None, None) => Secrets::default(),
+        };
+        let adopted = secrets.clone();
+        self.commit(name, move |slot, _| {
+            copy_times(&mut slot.record, &adopted);
+            slot.secrets = Some(adopted);
+        });
+        Ok(secrets)
+    }
+
+    /// Keeps the tokens in memory when a save was refused earlier: retried at each tick.
+    pub(super) async fn retry_unsaved(&self, name: &str) {
+        let memory = self.lock().slots.get(name).filter(|s| s.unsaved).and_then(|s| s.secrets.clone());
+        if let Some(memory) = memory {
+            let saved = self.keychain_save(name, &memory).await;
+            self.commit(name, |slot, now| {
+                slot.unsaved = saved.is_err();
+                if saved.is_ok() {
+                    slot.record.retry_at_ms = None;
+                    slot.record.detail = None;
+                } else {
+                    slot.record.retry_at_ms = Some(now * 1000 + 30_000);
+                }
+            });
+        }
+    }
+}
+
+/// Both locks of one integration, held together (see [`Keeper::exclusive`]).
+pub(super) struct Exclusive {
+    _flight: tokio::sync::OwnedMutexGuard<()>,
+    _file: crate::lock::IntegrationLock,
+}
+
+/// How long a keychain call may take. A locked keychain on a desktop may show an unlock prompt
+/// and wait for the person; a script must not hang on it forever.
+const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Keychain calls running at once, per process. The Secret Service answers one call at a time
+/// anyway; without a bound, 32 concurrent refreshes would park 32 blocking threads on it, and the
+/// thread count would grow with the number of integrations.
+static KEYCHAIN_CALLS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(2)));
+
+/// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`] for waiting
+/// for a turn and the call together. The turn goes with the blocking thread, so a call that hangs
+/// past its timeout still holds it: a hung keychain cannot pile up threads.
+async fn keychain_call<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let run = async {
+        let turn = KEYCHAIN_CALLS.clone().acquire_owned().await.map_err(|e| StoreError::Failed(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            call()
+        })
+        .await
+        .map_err(|e| StoreError::Failed(e.to_string()))
+    };
+    match tokio::time::timeout(KEYCHAIN_TIMEOUT, run).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(StoreError::Locked(format!(
+            "the keychain did not answer within {} s (is it waiting for you to unlock it?)",
+            KEYCHAIN_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+pub(super) fn copy_times(record: &mut Record, secrets: &Secrets) {
+    record.issued_at = secrets.issued_at;
+    record.access_expires_at = secrets.access_expires_at;
+    if secrets.refresh_expires_at.is_some() || secrets.refresh_token.is_some() {
+        record.refresh_expires_at = secrets.refresh_expires_at;
+    }
+}

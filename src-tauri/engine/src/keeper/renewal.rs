@@ -1,0 +1,354 @@
+//! Renewing and checking: one refresh under both locks with every outcome committed, the probe
+//! (a refused token gets one forced renewal before `Needs sign-in`), and, when a provider answers
+//! again after trouble, the other integrations waiting for it pulled forward.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::error::shell_word;
+use super::keychain_io::copy_times;
+use super::token::fresh;
+use super::{Keeper, KeeperError, Slot};
+use crate::actions::oauth::Grant;
+use crate::actions::probe::{probe, Credential, ProbeOutcome};
+use crate::actions::refresh::{refresh, RefreshOutcome};
+use crate::history::HistoryEvent;
+use crate::model::{IntegrationKind, IntegrationView, Secrets, State, UnixTime};
+use crate::providers;
+use crate::scheduler::retry_delay;
+
+/// Why a refresh was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The scheduler's deadline: skipped when another process already renewed.
+    Scheduled,
+    /// A `token` request inside the margin: skipped when another process already renewed.
+    TokenRequest,
+    /// The keeper or a script asked for it (`refresh`, a refused probe): always runs.
+    Forced,
+}
+
+/// How the tokens being stored came.
+pub(super) enum Issued {
+    /// An interactive sign-in or a handed-over response: counted from now.
+    SignedIn,
+    /// A renewal: counted from when the keeper asked (UNIX seconds), not from the answer.
+    Renewed { asked_at: UnixTime },
+}
+
+/// When the provider is seen back, the integrations waiting for it retry within this many ms.
+const PROVIDER_BACK_SPREAD_MS: i64 = 2_000;
+/// ...but not sooner after their own last failure than this.
+const PULL_AFTER_FAILURE_MS: i64 = 5_000;
+
+impl Keeper {
+    /// Refreshes now (OAuth) and checks the token where a probe is configured; an API token is
+    /// checked. Err when the result is not a working token.
+    pub async fn refresh(&self, name: &str) -> Result<IntegrationView, KeeperError> {
+        if self.is_api_token(name)? {
+            self.probe_integration(name).await;
+        } else {
+            self.refresh_integration(name, Why::Forced).await;
+            if self.state_of(name)? != State::NeedsSignIn && self.has_probe(name) {
+                self.probe_integration(name).await;
+            }
+        }
+        let view = self.status(name)?.view;
+        match view.state {
+            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(format!(
+                "\"{name}\" needs you to sign in again ({}): run `tokenkeeper login {}`",
+                view.detail.clone().unwrap_or_default(),
+                shell_word(name)
+            ))),
+            State::Retrying | State::Offline => Err(KeeperError::Unavailable(format!(
+                "\"{name}\" could not be renewed right now ({}); Token Keeper keeps trying",
+                view.detail.clone().unwrap_or_default()
+            ))),
+            _ => Ok(view),
+        }
+    }
+
+    fn has_probe(&self, name: &str) -> bool {
+        self.lock().slots.get(name).is_some_and(|s| probe_url(s).is_some())
+    }
+
+    /// One refresh of an OAuth integration under both locks; every outcome is committed.
+    pub(super) async fn refresh_integration(&self, name: &str, why: Why) {
+        let Some((oauth, profile)) = ({
+            let shared = self.lock();
+            shared.slots.get(name).and_then(|s| match &s.config.kind {
+                IntegrationKind::Oauth(o) => Some((o.clone(), s.profile.clone())),
+                IntegrationKind::ApiToken(_) => None,
+            })
+        }) else {
+            return;
+        };
+        let _exclusive = match self.exclusive(name).await {
+            Ok(held) => held,
+            Err(e) => {
+                let reason = e.to_string();
+                let now_ms = self.inner.clock.now_millis();
+                self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
+                return;
+            }
+        };
+        let secrets = match self.reconcile(name).await {
+            Ok(s) => s,
+            Err(e) => {
+                let reason = e.to_string();
+                let now_ms = self.inner.clock.now_millis();
+                self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
+                return;
+            }
+        };
+        if self.state_of(name).ok() == Some(State::NeedsSignIn) && why != Why::Forced {
+            return;
+        }
+        let now_ms = self.inner.clock.now_millis();
+        let (renew_at, retry_at) =
+            self.lock().slots.get(name).map(|s| (s.renew_at_ms(), s.record.retry_at_ms)).unwrap_or_default();
+        // After a failure only the scheduled retry (or an explicit `refresh`) may call the service
+        // again: scripts asking for a token in a loop must not defeat the backoff.
+        let backing_off = retry_at.is_some_and(|t| now_ms < t);
+        let not_needed = match why {
+            Why::Forced => false,
+            Why::TokenRequest => backing_off || fresh(&secrets, now_ms).is_some(),
+            Why::Scheduled => backing_off || (retry_at.is_none() && renew_at.is_some_and(|at| now_ms < at)),
+        };
+        if not_needed {
+            self.commit(name, |_, _| {});
+            return;
+        }
+        let Some(refresh_token) = secrets.refresh_token.clone() else {
+            self.commit(name, |slot, _| {
+                slot.record.state = State::NeedsSignIn;
+                slot.record.detail = Some("there is no refresh token; sign in again".into());
+            });
+            return;
+        };
+        self.commit(name, |slot, _| slot.busy = true);
+        // The provider's clock started the new token somewhere between asking and the answer:
+        // its life is counted from the asking, so a slow answer (seconds, on a bad network)
+        // never makes the keeper believe a token lives longer than it does.
+        let asked_at = self.inner.clock.now();
+        let outcome =
+            refresh(&self.inner.http, &oauth, &profile.wire, secrets.client_secret.as_ref(), &refresh_token).await;
+        match outcome {
+            RefreshOutcome::Refreshed(grant) => {
+                tracing::info!("{name}: renewed (the new token is valid for {} s)", grant.expires_in.unwrap_or(0));
+                let after_trouble = self.lock().slots.get(name).is_some_and(|s| s.record.failures > 0);
+                self.store_grant_locked(name, &secrets, grant, Issued::Renewed { asked_at }).await;
+                if after_trouble {
+                    self.provider_is_back(name);
+                }
+            }
+            RefreshOutcome::TransientError { reason, retry_after } => {
+                tracing::warn!("{name}: renewal failed, will retry: {reason}");
+                let now_ms = self.inner.clock.now_millis();
+                self.commit(name, |slot, now| {
+                    slot.busy = false;
+                    fail_transiently(slot, now, now_ms, reason, retry_after)
+                });
+            }
+            RefreshOutcome::PermanentError { reason } => {
+                tracing::warn!("{name}: needs sign-in: {reason}");
+                self.commit(name, |slot, now| {
+                    slot.busy = false;
+                    slot.record
+                        .history
+                        .push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: false });
+                    slot.record.state = State::NeedsSignIn;
+                    slot.record.detail = Some(reason);
+                    slot.record.failures = 0;
+                    slot.record.retry_at_ms = None;
+                });
+            }
+        }
+    }
+
+    /// `name` renewed after failures, so its provider answers again: the other integrations of the
+    /// same token endpoint whose token has already ended and that wait to retry try now (spread
+    /// over two seconds, never before a `Retry-After`, never sooner than 5 s after their own last
+    /// failure) instead of each waiting out its own backoff — up to 30 s once expired — and their
+    /// backoff starts again from its first step. Integrations whose token still works keep their
+    /// backoff; an ended one is pulled at most once per 5 s. This is how a keeper notices that the
+    /// network came back without watching the network itself.
+    fn provider_is_back(&self, name: &str) {
+        let now_ms = self.inner.clock.now_millis();
+        let waiting: Vec<(String, i64)> = {
+            let shared = self.lock();
+            let Some(origin) = shared.slots.get(name).and_then(Slot::token_origin) else { return };
+            shared
+                .slots
+                .iter()
+                .filter(|(other, slot)| {
+                    *other != name
+                        && slot.record.state != State::NeedsSignIn
+                        && !slot.record.paused
+                        && slot.record.retry_at_ms.is_some_and(|t| t > now_ms + PROVIDER_BACK_SPREAD_MS)
+                        && slot.failed_at_ms.is_none_or(|t| now_ms - t >= PULL_AFTER_FAILURE_MS)
+                        && slot.record.access_expires_at.is_some_and(|e| e * 1000 <= now_ms)
+                        && slot.token_origin().as_ref() == Some(&origin)
+                })
+                .map(|(other, slot)| {
+                    let soon = now_ms + (rand::random::<f64>() * PROVIDER_BACK_SPREAD_MS as f64) as i64;
+                    (other.clone(), soon.max(slot.not_before_ms.unwrap_or(0)))
+                })
+                .collect()
+        };
+        if !waiting.is_empty() {
+            tracing::info!("{name}: the provider answers again; {} other integrations retry now", waiting.len());
+        }
+        for (other, at) in waiting {
+            self.commit(&other, |slot, _| {
+                if slot.record.retry_at_ms.is_some_and(|t| t > at) {
+                    slot.record.retry_at_ms = Some(at);
+                    // one failure, not none: the state stays "retrying" (no "working again"
+                    // before it works), and a failure now waits 2–4 s, not 30 s
+                    slot.record.failures = slot.record.failures.min(1);
+                }
+            });
+        }
+    }
+
+    /// Stores new tokens: keychain first, then memory and record. If the keychain write fails
+    /// the tokens stay in memory (marked unsaved, retried at the next tick) — never dropped.
+    pub(super) async fn store_grant_locked(&self, name: &str, previous: &Secrets, grant: Grant, issued: Issued) {
+        let rule = self.lock().slots.get(name).map(|s| s.profile.refresh_token.clone()).unwrap_or_default();
+        let stamp = self.inner.clock.stamp();
+        let (issued_at, signed_in) = match issued {
+            Issued::SignedIn => (self.inner.clock.now(), true),
+            Issued::Renewed { asked_at } => (asked_at, false),
+        };
+        let mut new = grant.apply_to(previous, issued_at, &rule);
+        new.clock = Some(stamp);
+        let saved = self.keychain_save(name, &new).await;
+        self.commit(name, move |slot, now| {
+            slot.busy = false;
+            copy_times(&mut slot.record, &new);
+            slot.secrets = Some(new);
+            slot.unsaved = saved.is_err();
+            slot.record.failures = 0;
+            slot.record.retry_at_ms = None;
+            if signed_in {
+                if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
+                    slot.record.notices.problem = None; // the first sign-in is no "working again"
+                }
+                slot.record.state = State::Working;
+                slot.record.signed_in_at = Some(now);
+                slot.record.history.push(now, HistoryEvent::SignedIn);
+                slot.record.probe_at_ms = probe_url(slot).map(|_| next_probe_ms(slot, now));
+            } else {
+                slot.record.history.push(now, HistoryEvent::Refreshed { expires_at: slot.record.access_expires_at });
+            }
+            if let Err(e) = saved {
+                slot.record.detail =
+                    Some(format!("new tokens are kept in memory until the keychain accepts them: {e}"));
+                slot.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e.to_string() });
+                slot.record.retry_at_ms = Some(now * 1000 + 5_000);
+            }
+        });
+    }
+
+    /// Checks the token with the probe. A refused OAuth token gets one forced refresh and a
+    /// second check; refused again (or an API token refused once) means `Needs sign-in`.
+    pub(super) async fn probe_integration(&self, name: &str) {
+        match self.probe_once(name).await {
+            Some(ProbeOutcome::Refused { reason }) if !self.is_api_token(name).unwrap_or(true) => {
+                self.refresh_integration(name, Why::Forced).await;
+                if self.state_of(name).ok() == Some(State::NeedsSignIn) {
+                    return;
+                }
+                if let Some(ProbeOutcome::Refused { .. }) = self.probe_once(name).await {
+                    self.mark_refused(name, format!("{reason}, even after renewing it"));
+                }
+            }
+            Some(ProbeOutcome::Refused { reason }) => self.mark_refused(name, reason),
+            _ => {}
+        }
+    }
+
+    fn mark_refused(&self, name: &str, reason: String) {
+        self.commit(name, |slot, _| {
+            slot.record.state = State::NeedsSignIn;
+            slot.record.detail = Some(reason);
+        });
+    }
+
+    /// One probe; records it and schedules the next one. `None` when there is nothing to probe.
+    async fn probe_once(&self, name: &str) -> Option<ProbeOutcome> {
+        let (url, wire, username, flight) = {
+            let shared = self.lock();
+            let slot = shared.slots.get(name)?;
+            let username = match &slot.config.kind {
+                IntegrationKind::ApiToken(a) => a.username.clone(),
+                IntegrationKind::Oauth(_) => None,
+            };
+            (probe_url(slot)?, slot.profile.wire.clone(), username, slot.flight.clone())
+        };
+        let _flight = flight.lock_owned().await;
+        let secrets = self.secrets(name).await.ok()?;
+        let token = secrets
+            .api_token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .or_else(|| secrets.access_token.as_ref().map(|t| t.expose().to_string()))?;
+        let credential = match &username {
+            Some(u) => Credential::Basic { username: u, token: &token },
+            None => Credential::Bearer(&token),
+        };
+        // HighQ's probe names the account the service reported at sign-in (`{account}`).
+        let outcome = match providers::fill_account(&url, secrets.account.as_deref()) {
+            Some(url) => probe(&self.inner.http, &url, credential, &wire).await,
+            None => ProbeOutcome::Inconclusive {
+                reason: "the service did not say which account signed in, so the token cannot be checked".into(),
+                retry_after: None,
+            },
+        };
+        let recorded = outcome.clone();
+        self.commit(name, move |slot, now| {
+            let (accepted, reason, retry) = match &recorded {
+                ProbeOutcome::Accepted => (true, None, None),
+                ProbeOutcome::Refused { reason } => (false, Some(reason.clone()), None),
+                ProbeOutcome::Inconclusive { reason, retry_after } => {
+                    (false, Some(reason.clone()), Some(retry_delay(1, slot.jitter, *retry_after, None)))
+                }
+            };
+            slot.record.history.push(now, HistoryEvent::Checked { accepted, reason });
+            slot.record.probe_at_ms = Some(match retry {
+                Some(delay) => now * 1000 + delay.as_millis() as i64,
+                None => next_probe_ms(slot, now),
+            });
+            if accepted && slot.is_api_token() {
+                slot.record.failures = 0;
+            }
+        });
+        Some(outcome)
+    }
+}
+
+fn fail_transiently(slot: &mut Slot, now: i64, now_ms: i64, reason: String, retry_after: Option<Duration>) {
+    slot.record.failures += 1;
+    let left = slot.record.access_expires_at.map(|e| (e - now) * 1000);
+    let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
+    // Milliseconds, not the commit's whole seconds: a `Retry-After: 3` must mean 3 s, not 2.1.
+    slot.record.retry_at_ms = Some(now_ms + delay.as_millis() as i64);
+    slot.not_before_ms = retry_after.map(|floor| now_ms + floor.as_millis() as i64);
+    slot.failed_at_ms = Some(now_ms);
+    slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true });
+    slot.record.detail = Some(reason);
+}
+
+pub(super) fn probe_url(slot: &Slot) -> Option<Url> {
+    match &slot.config.kind {
+        IntegrationKind::ApiToken(a) => Some(a.probe_url.clone()),
+        IntegrationKind::Oauth(o) => o.probe_url.clone(),
+    }
+}
+
+/// The next probe: the integration's interval, minus up to a tenth of it as jitter.
+pub(super) fn next_probe_ms(slot: &Slot, now: i64) -> i64 {
+    let interval = slot.config.probe_interval_secs.max(5) as i64 * 1000;
+    now * 1000 + interval - (interval as f64 * 0.1 * rand::random::<f64>()) as i64
+}

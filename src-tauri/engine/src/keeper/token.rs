@@ -1,0 +1,84 @@
+//! `token`: a valid token, at once — from memory while it is outside its renewal margin, after
+//! a renewal inside it, and while renewals fail the current one as long as it has a few seconds
+//! left; never one the keeper knows is dead.
+
+use super::error::shell_word;
+use super::renewal::Why;
+use super::{Keeper, KeeperError};
+use crate::model::{Secrets, State};
+use crate::scheduler::inside_margin;
+use crate::secret::AccessToken;
+
+/// A token the keeper may hand out: valid for at least this long (ms), so a script has time to
+/// use it. Compared in milliseconds: whole seconds on both sides made "2 s" mean "more than 1 s".
+const MIN_REMAINING_MS: i64 = 3_000;
+
+impl Keeper {
+    /// A currently valid access token (or the API token), refreshing first when inside the
+    /// margin. Never a token the keeper knows is dead.
+    pub async fn token(&self, name: &str) -> Result<AccessToken, KeeperError> {
+        self.refuse_if_signed_out(name)?;
+        let secrets = self.secrets(name).await?;
+        if let Some(api) = &secrets.api_token {
+            return Ok(AccessToken::new(api.expose().to_string()));
+        }
+        if self.is_api_token(name)? {
+            return Err(KeeperError::NeedsSignIn(format!(
+                "\"{name}\" has no API token yet: add one with `tokenkeeper login {}`",
+                shell_word(name)
+            )));
+        }
+        let now_ms = self.inner.clock.now_millis();
+        if let Some(token) = fresh(&secrets, now_ms) {
+            return Ok(token);
+        }
+        self.refresh_integration(name, Why::TokenRequest).await;
+        self.refuse_if_signed_out(name)?;
+        let secrets = self.secrets(name).await?;
+        // After a failed refresh the current token is still handed out while it works.
+        match &secrets.access_token {
+            Some(t)
+                if secrets
+                    .access_expires_at
+                    .is_none_or(|e| e * 1000 - self.inner.clock.now_millis() >= MIN_REMAINING_MS) =>
+            {
+                Ok(t.clone())
+            }
+            _ => {
+                let detail = self.lock().slots.get(name).and_then(|s| s.record.detail.clone()).unwrap_or_default();
+                Err(KeeperError::Unavailable(format!(
+                    "\"{name}\" has no valid token right now and cannot be renewed: {detail}"
+                )))
+            }
+        }
+    }
+
+    fn refuse_if_signed_out(&self, name: &str) -> Result<(), KeeperError> {
+        let shared = self.lock();
+        let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
+        if slot.record.state == State::NeedsSignIn {
+            let why = slot.record.detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
+            return Err(KeeperError::NeedsSignIn(format!(
+                "\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {}`",
+                shell_word(name)
+            )));
+        }
+        Ok(())
+    }
+
+    pub(super) fn is_api_token(&self, name: &str) -> Result<bool, KeeperError> {
+        Ok(self.lock().slots.get(name).ok_or_else(|| KeeperError::unknown(name))?.is_api_token())
+    }
+}
+
+/// The access token, if it is outside the renewal margin.
+pub(super) fn fresh(secrets: &Secrets, now_ms: i64) -> Option<AccessToken> {
+    let token = secrets.access_token.clone()?;
+    match secrets.access_expires_at {
+        None => Some(token),
+        Some(exp) => {
+            let issued = secrets.issued_at.unwrap_or(exp) * 1000;
+            (!inside_margin(now_ms, issued, exp * 1000)).then_some(token)
+        }
+    }
+}
