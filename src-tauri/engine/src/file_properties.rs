@@ -179,14 +179,11 @@ fn valid_files() -> Vec<(&'static str, Vec<u8>)> {
         probe_interval_secs: 1800,
         kind: IntegrationKind::Oauth(OauthConfig {
             issuer: Some(Url::parse("https://id.example").unwrap()),
-            authorize_url: Url::parse("https://id.example/authorize").unwrap(),
-            token_url: Url::parse("https://id.example/token").unwrap(),
             revocation_url: Some(Url::parse("https://id.example/revoke").unwrap()),
             probe_url: Some(Url::parse("https://id.example/me").unwrap()),
-            sites_url: None,
-            client_id: "cid".into(),
             has_client_secret: true,
             scopes: vec!["openid".into(), "offline_access".into()],
+            ..OauthConfig::example("https://id.example/token")
         }),
     };
     integrations::save(&paths, &oauth).unwrap();

@@ -415,13 +415,11 @@ pub fn site_for_cloud_id(profile: &Profile, cloud_id: &str, base: Option<&Url>) 
     if cloud_id.is_empty() || !cloud_id.chars().all(plain) {
         return Err("a cloud id is letters, digits and dashes, such as 1324a887-45db-1bf4-1e99-ef0ff456d421".into());
     }
+    let mut values = BTreeMap::from([("cloud_id".to_string(), cloud_id.to_string())]);
     if let Some(base) = base {
         if !secure_or_loopback(base) || base.query().is_some() || base.fragment().is_some() {
             return Err("the service address must be an https:// address without ?query or #fragment".into());
         }
-    }
-    let mut values = BTreeMap::from([("cloud_id".to_string(), cloud_id.to_string())]);
-    if let Some(base) = base {
         values.insert("base".into(), base.as_str().trim_end_matches('/').to_string());
     }
     profile.expand(template, &values).map_err(|e| e.to_string())

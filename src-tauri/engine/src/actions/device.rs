@@ -170,17 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn plain_http_to_another_host_is_refused_before_any_request() {
-        let config = OauthConfig {
-            issuer: None,
-            authorize_url: "https://id.example/a".parse().unwrap(),
-            token_url: "https://id.example/t".parse().unwrap(),
-            revocation_url: None,
-            probe_url: None,
-            sites_url: None,
-            client_id: "c".into(),
-            has_client_secret: false,
-            scopes: vec![],
-        };
+        let config = OauthConfig::example("https://id.example/t");
         let url: Url = "http://id.example/device".parse().unwrap();
         let outcome = start(&reqwest::Client::new(), &config, &url, &Wire::default(), None).await;
         assert!(matches!(outcome, Err(DeviceOutcome::Refused { reason }) if reason.contains("not secure")));

@@ -84,23 +84,18 @@ impl Keeper {
         }) else {
             return;
         };
+        // The locks or the keychain failed: an attempt that failed, retried like any other.
+        let failed = |e: KeeperError| {
+            let (reason, now_ms) = (e.to_string(), self.inner.clock.now_millis());
+            self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
+        };
         let _exclusive = match self.exclusive(name).await {
             Ok(held) => held,
-            Err(e) => {
-                let reason = e.to_string();
-                let now_ms = self.inner.clock.now_millis();
-                self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
-                return;
-            }
+            Err(e) => return failed(e),
         };
         let secrets = match self.reconcile(name).await {
             Ok(s) => s,
-            Err(e) => {
-                let reason = e.to_string();
-                let now_ms = self.inner.clock.now_millis();
-                self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
-                return;
-            }
+            Err(e) => return failed(e),
         };
         if self.state_of(name).ok() == Some(State::NeedsSignIn) && why != Why::Forced {
             return;

@@ -233,15 +233,9 @@ mod tests {
             provider: "atlassian".into(),
             probe_interval_secs: 1800,
             kind: IntegrationKind::Oauth(OauthConfig {
-                issuer: None,
                 authorize_url: url("https://auth.atlassian.com/authorize"),
-                token_url: url("https://auth.atlassian.com/oauth/token"),
-                revocation_url: None,
-                probe_url: None,
-                sites_url: None,
-                client_id: "c".into(),
                 has_client_secret: true,
-                scopes: vec![],
+                ..OauthConfig::example("https://auth.atlassian.com/oauth/token")
             }),
         };
         let record =
