@@ -4,12 +4,16 @@
 //! - config: `integrations/<name>.toml` (one file per integration, so adding one never rewrites
 //!   another, and a damaged file breaks only its own integration) and `settings.toml`;
 //! - state: `integrations/<name>.json` (state, history, what was notified);
-//! - runtime: the local socket and the per-integration lock files (`$XDG_RUNTIME_DIR/tokenkeeper`,
-//!   which is private to the user). Cron jobs, systemd timers and some ssh sessions have no
-//!   `XDG_RUNTIME_DIR`: they use the user's runtime directory all the same, `/run/user/UID`, when
-//!   it exists and is the user's own and private (systemd-logind makes it while the user is
-//!   logged in, or always with `loginctl enable-linger`), so they find the running keeper and
-//!   take the same locks; the state directory only where there is no such directory.
+//! - state: `locks/<name>.lock`, one refresh at a time per integration (see [`crate::lock`]).
+//!   Beside the records, not in the runtime directory: every process that keeps the same records
+//!   must take the same lock, and a process started by cron or ssh often has no
+//!   `XDG_RUNTIME_DIR` — with the locks there, it took other locks and refreshed alongside;
+//! - runtime: the local socket (`$XDG_RUNTIME_DIR/tokenkeeper`, which is private to the user).
+//!   Cron jobs, systemd timers and some ssh sessions have no `XDG_RUNTIME_DIR`: they use the
+//!   user's runtime directory all the same, `/run/user/UID`, when it exists and is the user's own
+//!   and private (systemd-logind makes it while the user is logged in, or always with `loginctl
+//!   enable-linger`), so they find the running keeper; the state directory only where there is no
+//!   such directory.
 
 use std::path::{Path, PathBuf};
 
@@ -53,7 +57,7 @@ impl Paths {
         self.state.join("integrations").join(format!("{name}.json"))
     }
     pub fn lock_file(&self, name: &str) -> PathBuf {
-        self.runtime.join("locks").join(format!("{name}.lock"))
+        self.state.join("locks").join(format!("{name}.lock"))
     }
     pub fn socket(&self) -> PathBuf {
         self.runtime.join("tokenkeeper.sock")
