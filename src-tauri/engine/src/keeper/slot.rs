@@ -326,7 +326,7 @@ mod properties {
     use crate::actions::oauth::Grant;
     use crate::keeper::keychain_io::copy_times;
     use crate::model::OauthConfig;
-    use crate::proptest_support::{cases, config};
+    use crate::properties::support::{cases, config};
     use crate::providers::RefreshTokenRule;
     use crate::scheduler::{renew_margin, MIN_RENEW_SPACING};
     use crate::secret::{AccessToken, RefreshToken};
