@@ -430,6 +430,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn typed_addresses_follow_the_engines_rule() {
+        assert!(web_address(Field::Issuer, "https://login.example.com").is_ok());
+        assert!(web_address(Field::Issuer, "http://127.0.0.1:8080").is_ok());
+        for refused in ["http://login.example.com", "http://localhost:8080", "file:///etc/passwd"] {
+            let e = web_address(Field::Issuer, refused).unwrap_err();
+            assert!(matches!(&e, KeeperError::BadInput(m) if m.starts_with("Sign-in service address: ")), "{e}");
+        }
+    }
+
+    #[test]
+    fn preset_forms_come_from_the_field_table() {
+        let highq = preset_view(&providers::find("highq").unwrap());
+        let keys: Vec<&str> = highq.inputs.iter().map(|i| i.key).collect();
+        assert_eq!(keys, ["instance_url", "client_id", "client_secret"], "HighQ takes no scopes");
+        let generic = preset_view(&providers::find("oauth2").unwrap());
+        assert!(generic.needs_addresses);
+        assert!(!generic.inputs.iter().any(|i| i.key == "token_url"), "the wizard's own page asks for addresses");
+        assert!(generic.form.iter().any(|i| i.key == "token_url"));
+        let json = serde_json::to_value(fields()).unwrap();
+        assert_eq!(json[0]["key"], "name");
+        assert!(json.as_array().unwrap().iter().all(|row| row["hint"].as_str().is_some_and(|h| !h.is_empty())));
+    }
+
+    #[test]
     fn lead_times_are_read_from_what_was_typed() {
         assert_eq!(parse_days("14, 3, 1").unwrap(), vec![14, 3, 1]);
         assert_eq!(parse_days(" 30 7;1 ").unwrap(), vec![30, 7, 1]);
