@@ -77,9 +77,7 @@ impl KeeperOptions {
             paths,
             store: Arc::new(store),
             notifier: Arc::new(crate::notify::DesktopNotifier::new(actions)),
-            open_url: Arc::new(|url: &Url| {
-                webbrowser::open(url.as_str()).map_err(|e| format!("could not open the browser: {e}"))
-            }),
+            open_url: Arc::new(|url: &Url| crate::address::open_in_browser(url, webbrowser::open)),
             clock: SystemClock::shared(),
         })
     }
