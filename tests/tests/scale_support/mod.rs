@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokenkeeper_engine::clock::{Clock, SystemClock};
+use tokenkeeper_engine::clock::{Moment, Span};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind, OauthConfig, Secrets, State};
 use tokenkeeper_engine::notify::RecordingNotifier;
 use tokenkeeper_engine::paths::Paths;
 use tokenkeeper_engine::record::Record;
-use tokenkeeper_engine::clock::{Moment, Span};
 use tokenkeeper_engine::scheduler::renew_margin;
 use tokenkeeper_engine::secret::{AccessToken, RefreshToken};
 use tokenkeeper_engine::store::{integrations, keychain::KeychainStore, memory::MemoryStore, SecretStore};
