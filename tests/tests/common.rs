@@ -147,6 +147,8 @@ pub struct ApiServer {
 pub enum ApiMode {
     /// 200 JSON for this exact Authorization header value, 401 otherwise.
     Accept(String),
+    /// 200 JSON for any of these Authorization header values, 401 otherwise.
+    AcceptAny(Vec<String>),
     /// 401 for everything (revoked).
     Revoked,
     /// 200 with an HTML sign-in page.
@@ -183,7 +185,10 @@ impl ApiServer {
                     ApiMode::Accept(good) if *good == auth => {
                         ("200 OK", "application/json", r#"{"accountId":"42"}"#.to_string())
                     }
-                    ApiMode::Accept(_) | ApiMode::Revoked => {
+                    ApiMode::AcceptAny(good) if good.contains(&auth) => {
+                        ("200 OK", "application/json", r#"{"accountId":"42"}"#.to_string())
+                    }
+                    ApiMode::Accept(_) | ApiMode::AcceptAny(_) | ApiMode::Revoked => {
                         ("401 Unauthorized", "application/json", r#"{"message":"Unauthorized"}"#.to_string())
                     }
                     ApiMode::LoginPage => (
