@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, State};
+use tokenkeeper_engine::about::About;
 use tokenkeeper_engine::model::IntegrationView;
-use tokenkeeper_engine::profile_file;
 use tokenkeeper_engine::providers::discovery::Discovered;
 use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::{ApiToken, ClientSecret};
@@ -35,8 +35,13 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         presets,
         open_register_page,
         add_preset,
-        import_profile,
+        crate::profile_inbox::read_profile,
+        crate::profile_inbox::opened_profile,
+        crate::profile_inbox::add_profile,
+        crate::profile_inbox::forget_profile,
         save_api_token,
+        about,
+        sign_in_ways,
         settings,
         set_warning_days,
         set_autostart
@@ -350,7 +355,7 @@ async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<Inte
 }
 
 /// OpenID Connect discovery, for an OAuth integration with an issuer.
-async fn discovered(inputs: &Inputs, profile: &Profile) -> Result<Option<Discovered>, KeeperError> {
+pub(crate) async fn discovered(inputs: &Inputs, profile: &Profile) -> Result<Option<Discovered>, KeeperError> {
     match (&inputs.issuer, profile.kind) {
         (Some(issuer), ProfileKind::Oauth) => {
             let client = providers::wire::client();
@@ -363,28 +368,12 @@ async fn discovered(inputs: &Inputs, profile: &Profile) -> Result<Option<Discove
     }
 }
 
-/// What importing a profile file did (no secret: only whether the file held one).
+/// What adding an administrator's profile file did (no secret: only whether the file held one).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Imported {
-    view: IntegrationView,
-    had_client_secret: bool,
-}
-
-/// "Import profile…": an administrator's profile file, read by the window and sent as text; its
-/// client secret goes to the keychain. Errors never quote the file (it may hold the secret).
-#[tauri::command]
-async fn import_profile(state: State<'_, AppState>, file_name: String, text: String) -> Result<Imported, KeeperError> {
-    let shown: String = file_name.chars().filter(|c| !c.is_control()).take(100).collect();
-    let parsed = profile_file::parse(&shown, &text, None).map_err(|e| KeeperError::BadInput(e.to_string()))?;
-    drop(text);
-    let profile = find_profile(&parsed.inputs.provider)?;
-    let discovered = discovered(&parsed.inputs, &profile).await?;
-    let config = setup::build_config(&parsed.inputs, &profile, discovered.as_ref())
-        .map_err(|e| KeeperError::BadInput(format!("the profile file {shown}: {}", e.describe(Field::key))))?;
-    let had_client_secret = parsed.client_secret.is_some();
-    let view = state.keeper.add(config, parsed.client_secret).await?;
-    Ok(Imported { view, had_client_secret })
+pub struct Imported {
+    pub view: IntegrationView,
+    pub had_client_secret: bool,
 }
 
 /// Checks the token against the integration's check address; saves it only if it works.
@@ -399,6 +388,25 @@ async fn save_api_token(
         return Err(KeeperError::BadInput("Please paste the token first.".into()));
     }
     state.keeper.store_api_token(&name, ApiToken::new(token)).await
+}
+
+/// What an integration is (service, site, account) and the commands a script uses it with.
+#[tauri::command]
+fn about(state: State<'_, AppState>, name: String) -> Result<About, KeeperError> {
+    state.keeper.about(&name)
+}
+
+/// The ways an integration can be signed in to, so the window offers only those that work.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInWays {
+    /// A code typed at the service's address on any device (only where the service offers it).
+    with_code: bool,
+}
+
+#[tauri::command]
+async fn sign_in_ways(state: State<'_, AppState>, name: String) -> Result<SignInWays, KeeperError> {
+    Ok(SignInWays { with_code: state.keeper.can_sign_in_with_code(&name).await })
 }
 
 /// What the settings page shows.

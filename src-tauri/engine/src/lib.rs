@@ -4,12 +4,13 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`];
+//! - ground: [`model`], [`about`], [`secret`], [`clock`], [`paths`], [`text`];
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
 //! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`].
 
+pub mod about;
 pub mod actions;
 pub mod alerts;
 pub mod clock;
