@@ -92,9 +92,11 @@ async fn tour(theme: &str) -> Result<()> {
     // ---- integrations, set up by a script meanwhile: working, ending soon, broken, never signed in ----
     let soon = (time::OffsetDateTime::now_utc().date() + time::Duration::days(5)).to_string();
     let refused = ProbeServer::start("tok").await?;
-    for (name, url, expires) in
-        [("Billing export", probe.url(), None), ("Jira sync", probe.url(), Some(&soon)), ("Wiki token", refused.url(), None)]
-    {
+    for (name, url, expires) in [
+        ("Billing export", probe.url(), None),
+        ("Jira sync", probe.url(), Some(&soon)),
+        ("Wiki token", refused.url(), None),
+    ] {
         let mut args = vec!["add", name, "--provider", "api-token", "--probe-url", &url];
         if let Some(date) = expires {
             args.extend(["--expires", date]);
@@ -110,7 +112,10 @@ async fn tour(theme: &str) -> Result<()> {
     session.wait_text("li[data-name='Wiki token'] .badge", SHORT, |t| t == "Needs sign-in").await?;
     session.wait_text("li[data-name='Jira sync'] .badge", SHORT, |t| t == "Expiring soon").await?;
     let order = session
-        .script("return [...document.querySelectorAll('li[data-name]')].map(li => li.dataset.name).join(', ')", json!([]))
+        .script(
+            "return [...document.querySelectorAll('li[data-name]')].map(li => li.dataset.name).join(', ')",
+            json!([]),
+        )
         .await?;
     ensure!(order == "HighQ reporting, Wiki token, Jira sync, Billing export", "not problems first: {order}");
     shot(&session, "list", theme).await?;

@@ -139,13 +139,11 @@ mod tests {
     }
 
     #[test]
-    fn a_service_of_its_own_shows_its_host_and_a_preset_without_a_site_none() {
+    fn a_service_without_a_site_has_none_unless_the_sign_in_listed_sites() {
+        // a service without a preset is named by its host already
         let generic = providers::find("oauth2").unwrap();
         let config = oauth("x", "oauth2", "https://login.example.com/authorize");
-        assert_eq!(
-            About::of(&config, &generic, "login.example.com".into(), &[], None).site.as_deref(),
-            Some("login.example.com")
-        );
+        assert_eq!(About::of(&config, &generic, "login.example.com".into(), &[], None).site, None);
         let google = providers::find("google").unwrap();
         let config = oauth("g", "google", "https://accounts.google.com/o/oauth2/v2/auth");
         assert_eq!(About::of(&config, &google, "Google".into(), &[], None).site, None);
