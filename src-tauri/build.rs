@@ -20,6 +20,8 @@ fn main() {
         "sign_in_with_code",
         "discover",
         "presets",
+        "fields",
+        "preview_preset",
         "open_register_page",
         "add_preset",
         "read_profile",

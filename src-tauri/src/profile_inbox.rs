@@ -19,9 +19,8 @@ use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind};
 use tokenkeeper_engine::profile_file::{self, MAX_FILE_BYTES};
 use tokenkeeper_engine::providers;
 use tokenkeeper_engine::secret::ClientSecret;
-use tokenkeeper_engine::setup::{self, Field};
+use tokenkeeper_engine::setup;
 use tokenkeeper_engine::KeeperError;
-use url::Url;
 
 use crate::app::AppState;
 use crate::commands::Imported;
@@ -59,8 +58,8 @@ pub struct ProfilePreview {
     kind: &'static str,
     /// Where the browser goes to sign in (OAuth), as a host.
     sign_in_host: Option<String>,
-    /// Every host the tokens will be sent to, each once.
-    hosts: Vec<String>,
+    /// Every host it will talk to, the sign-in page's first, with what each receives.
+    hosts: Vec<setup::SecretHost>,
     /// An integration of that name exists already: the keeper chooses another.
     name_taken: bool,
     has_client_secret: bool,
@@ -80,12 +79,13 @@ impl ProfileInbox {
         let profile = providers::find(&parsed.inputs.provider).ok_or_else(|| {
             KeeperError::BadInput(format!("the profile file {shown} names a service Token Keeper does not know"))
         })?;
-        let discovered = crate::commands::discovered(&parsed.inputs, &profile).await?;
-        let config = setup::build_config(&parsed.inputs, &profile, discovered.as_ref())
-            .map_err(|e| KeeperError::BadInput(format!("the profile file {shown}: {}", e.describe(Field::key))))?;
-        let (sign_in_host, hosts) = hosts_of(&config);
+        let config =
+            crate::commands::prepared(&parsed.inputs, &profile, &format!("the profile file {shown}: ")).await?;
+        let hosts = setup::secret_hosts(&config);
+        let sign_in_host =
+            hosts.iter().find(|h| h.uses.contains(&setup::AddressUse::SignInPage)).map(|h| h.host.clone());
         let service = if profile.id == "oauth2" || profile.id == "api-token" {
-            hosts.first().cloned().unwrap_or_else(|| profile.name.clone())
+            hosts.first().map(|h| h.host.clone()).unwrap_or_else(|| profile.name.clone())
         } else {
             profile.name.clone()
         };
@@ -127,34 +127,6 @@ impl ProfileInbox {
             .map_err(|e| KeeperError::BadInput(format!("the profile file {file_name} could not be read: {e}")))?;
         self.read(state, &file_name, &text).await
     }
-}
-
-/// Where the browser signs in, and every host the tokens go to (each once, in the order used).
-// TODO(net): the engine's function for these hosts replaces this once it is on main.
-fn hosts_of(config: &IntegrationConfig) -> (Option<String>, Vec<String>) {
-    let host = |u: &Url| {
-        u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_string(),
-        })
-    };
-    let (sign_in, urls): (Option<&Url>, Vec<&Url>) = match &config.kind {
-        IntegrationKind::Oauth(o) => (
-            Some(&o.authorize_url),
-            [Some(&o.token_url), o.revocation_url.as_ref(), o.probe_url.as_ref(), o.sites_url.as_ref()]
-                .into_iter()
-                .flatten()
-                .collect(),
-        ),
-        IntegrationKind::ApiToken(a) => (None, vec![&a.probe_url]),
-    };
-    let mut hosts: Vec<String> = Vec::new();
-    for h in urls.into_iter().filter_map(host) {
-        if !hosts.contains(&h) {
-            hosts.push(h);
-        }
-    }
-    (sign_in.and_then(host), hosts)
 }
 
 /// A profile file's text from the window (chosen, or dropped on it): what the keeper confirms.
@@ -224,42 +196,4 @@ async fn open_file(app: AppHandle, path: PathBuf) {
     let result = inbox.read_path(&state, &path).await;
     *lock(&inbox.opened) = Some(result);
     crate::window::open(&app, OPENED_ROUTE);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokenkeeper_engine::model::{ApiTokenConfig, OauthConfig};
-
-    #[test]
-    fn every_host_a_token_goes_to_is_listed_once() {
-        let config = IntegrationConfig {
-            name: "x".into(),
-            provider: "oauth2".into(),
-            probe_interval_secs: 60,
-            kind: IntegrationKind::Oauth(OauthConfig {
-                issuer: None,
-                authorize_url: "https://login.example.com/authorize".parse().unwrap(),
-                token_url: "https://login.example.com/token".parse().unwrap(),
-                revocation_url: Some("https://revoke.example.net/r".parse().unwrap()),
-                probe_url: Some("http://127.0.0.1:8080/me".parse().unwrap()),
-                sites_url: None,
-                client_id: "c".into(),
-                has_client_secret: false,
-                scopes: vec![],
-            }),
-        };
-        let (sign_in, hosts) = hosts_of(&config);
-        assert_eq!(sign_in.as_deref(), Some("login.example.com"));
-        assert_eq!(hosts, ["login.example.com", "revoke.example.net", "127.0.0.1:8080"]);
-        let token = IntegrationConfig {
-            kind: IntegrationKind::ApiToken(ApiTokenConfig {
-                probe_url: "https://acme.atlassian.net/rest/api/3/myself".parse().unwrap(),
-                username: None,
-                expires: None,
-            }),
-            ..config
-        };
-        assert_eq!(hosts_of(&token), (None, vec!["acme.atlassian.net".to_string()]));
-    }
 }

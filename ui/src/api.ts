@@ -62,7 +62,7 @@ export interface PresetInput {
   key: string;
   label: string;
   hint: string;
-  input: 'url' | 'text' | 'email' | 'password' | 'date';
+  input: 'url' | 'text' | 'email' | 'password' | 'date' | 'number' | 'checkbox';
   required: boolean;
   default: string | null;
 }
@@ -90,6 +90,16 @@ export interface Imported {
   hadClientSecret: boolean;
 }
 
+/** One host an integration talks to, and what it gets (the engine's words). */
+export interface SecretHost {
+  host: string;
+  receivesSecret: boolean;
+  /** On another site than the sign-in page. */
+  otherSite: boolean;
+  /** "login.example.com: you sign in there …; receives …". */
+  sentence: string;
+}
+
 /** An administrator's profile file, read and waiting for the keeper's confirmation. */
 export interface ProfilePreview {
   id: number;
@@ -100,8 +110,8 @@ export interface ProfilePreview {
   kind: 'oauth' | 'api-token';
   /** Where the browser goes to sign in (a host). */
   signInHost: string | null;
-  /** Every host the tokens will be sent to. */
-  hosts: string[];
+  /** Every host it will talk to, the sign-in page's first, with what each receives. */
+  hosts: SecretHost[];
   /** An integration of that name exists: the keeper chooses another. */
   nameTaken: boolean;
   hasClientSecret: boolean;

@@ -121,7 +121,12 @@ function failedPage(root: HTMLElement, error: string): void {
 
 function confirmPage(root: HTMLElement, page: Page, p: ProfilePreview): void {
   stepTitle(root, 'Check what the file sets up', `Step 2 of 3 · ${p.fileName}`);
-  const places = h('ul', { class: 'hosts', id: 'profile-hosts' }, ...p.hosts.map((host) => h('li', {}, h('strong', {}, host))));
+  // each host in bold, then what it receives ("…: receives the token at each check")
+  const places = h(
+    'ul',
+    { class: 'hosts', id: 'profile-hosts' },
+    ...p.hosts.map((x) => h('li', { class: x.otherSite ? 'other-site' : null }, h('strong', {}, x.host), x.sentence.slice(x.host.length))),
+  );
   const name = h('input', { type: 'text', id: 'profile-name', value: p.name, autocomplete: 'off', spellcheck: 'false', maxlength: '64', 'aria-describedby': 'profile-name-hint profile-error' });
   const error = h('p', { class: 'error', role: 'alert', id: 'profile-error' });
   const add = h('button', { type: 'submit', class: 'primary', id: 'profile-add' }, p.kind === 'oauth' ? 'Add and sign in' : 'Add it');
@@ -140,7 +145,7 @@ function confirmPage(root: HTMLElement, page: Page, p: ProfilePreview): void {
       p.kind === 'oauth' && p.signInHost
         ? h('p', { id: 'profile-sign-in' }, `It connects ${p.service}. You will sign in at `, h('strong', {}, p.signInHost), ', in your browser.')
         : h('p', { id: 'profile-sign-in' }, `It connects ${p.service}. You will paste a token you create there.`),
-      h('p', {}, `Token Keeper will send your ${p.kind === 'oauth' ? 'sign-in' : 'token'} only to ${p.hosts.length === 1 ? 'this place' : 'these places'}:`),
+      h('p', {}, `Token Keeper will talk only to ${p.hosts.length === 1 ? 'this place' : 'these places'}:`),
       places,
       h('p', { class: 'hint' }, 'Add it only if you expected a file from your administrator and you know these places. If in doubt, ask them first.'),
     ),

@@ -1,8 +1,8 @@
 // The services behind the "Connect a service" door, in the keeper's words: what each is for, and
 // for each value its form asks, what it is called there and who or what gives it. The values
 // themselves (which exist, which the service needs) come from the engine's field table through
-// the `presets` command; this table only words them for one service, and hides those the service
-// ignores. A service's own screen labels are quoted in “…”.
+// the `presets` command; this table only words them for one service. A service's own screen
+// labels are quoted in “…”.
 
 export interface FieldWords {
   label?: string;
@@ -50,9 +50,9 @@ export const SERVICES: Service[] = [
       client_secret: {
         label: 'App secret',
         hint: `Your HighQ administrator gives you this with the app ID (HighQ calls it “Client secret”). ${SECRET_KEPT}`,
+        // HighQ's token requests carry it ("API access mechanism using OAuth2")
         required: true,
       },
-      scopes: { hidden: true },
     },
   },
   {
@@ -70,7 +70,6 @@ export const SERVICES: Service[] = [
       username: {
         label: 'Your Atlassian e-mail',
         hint: 'The e-mail address you sign in to Atlassian with. Atlassian accepts the token only together with it.',
-        required: true,
       },
       // asked with the token itself, on the next page
       expires: { hidden: true },
