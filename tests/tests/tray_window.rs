@@ -1,8 +1,8 @@
 //! The real window through WebDriver (tauri-driver + WebKitWebDriver), with the real tray seen over
 //! D-Bus and a real OpenID Connect provider on 127.0.0.1:
 //! - first run: the welcome page with its three doors; a service of its own is added through
-//!   "Other service (advanced)" (issuer discovery), the "browser" (tests/tray/browser.sh, via the
-//!   system opener) signs in and it turns "Working";
+//!   "Other service (advanced)" (issuer discovery) after a dialog shows every host it talks to,
+//!   the "browser" (tests/tray/browser.sh, via the system opener) signs in and it turns "Working";
 //! - the provider forgets the grant: "Needs sign-in" in the window and in the tray menu, an urgent
 //!   notification read back from dunst, and its "Sign in again" action recovers;
 //! - details: service and site, the history, "Renew now" and sign-in with a code (the provider
@@ -82,6 +82,11 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
         "discovery filled the token address: {value}"
     );
     session.click("#add-submit").await?;
+    // a service without settings in Token Keeper: every host it talks to is shown first
+    let hosts = confirm_hosts(&session).await?;
+    ensure!(hosts.starts_with(&format!("127.0.0.1:{}: you sign in there", oidc.port)), "the hosts: {hosts:?}");
+    session.screenshot(&shots.join("window-confirm-hosts.png")).await?;
+    session.click("dialog[open] button.primary").await?;
     // the system opener runs the "browser", which signs in by itself
     session.wait_text("#signin-status", Duration::from_secs(60), |t| t.starts_with("Done: Reports is working")).await?;
     session.screenshot(&shots.join("window-wizard-3-done.png")).await?;
@@ -228,6 +233,9 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.fill("#name", "Jira token").await?;
     session.fill("#probe-url", &probe.url()).await?;
     session.click("#add-submit").await?;
+    let hosts = confirm_hosts(&session).await?;
+    ensure!(hosts.starts_with(&format!("127.0.0.1:{}: receives the token", probe.port)), "the hosts: {hosts:?}");
+    session.click("dialog[open] button.primary").await?;
     session.wait_text("#page-title", SHORT, |t| t == "Token for Jira token").await?;
     session.fill("#token", "wrong-token").await?;
     session.click("#token-save").await?;
@@ -457,6 +465,12 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.end().await;
     driver.stop().await;
     Ok(())
+}
+
+/// The confirm dialog before adding a service of its own: its list of hosts, as text.
+async fn confirm_hosts(session: &tray_support::webdriver::Session) -> Result<String> {
+    session.wait_for("dialog[open] #confirm-hosts", SHORT).await?;
+    session.text("#confirm-hosts").await
 }
 
 async fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {

@@ -4,7 +4,7 @@
 // here (and only in here, technical.ts and the engine's technical fields).
 import { api, message, type Preset } from './api';
 import { h } from './dom';
-import { signInStep, stepTitle } from './flow';
+import { addConfirmed, signInStep, stepTitle } from './flow';
 import type { Page } from './page';
 import { fieldBlock, formFields, renderServiceForm } from './service_form';
 import { door, pageTitle } from './widgets';
@@ -151,7 +151,7 @@ function oauthForm(root: HTMLElement, page: Page): void {
       }
       submit.disabled = true;
       try {
-        const view = await api.addPreset({
+        const view = await addConfirmed({
           provider: preset.id,
           name: name.value,
           values: {
@@ -165,8 +165,10 @@ function oauthForm(root: HTMLElement, page: Page): void {
           },
           clientSecret: clientSecret.value || undefined,
         });
-        clientSecret.value = '';
-        signInStep(root, page, view.name, 'Step 3 of 3 · Sign in');
+        if (view) {
+          clientSecret.value = '';
+          signInStep(root, page, view.name, 'Step 3 of 3 · Sign in');
+        }
       } catch (e) {
         error.textContent = message(e);
         if (!authorize.value || !token.value) addresses.open = true;

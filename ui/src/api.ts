@@ -100,6 +100,13 @@ export interface SecretHost {
   sentence: string;
 }
 
+/** What a form would add: its hosts, and whether the keeper must confirm them first. */
+export interface PresetPreview {
+  name: string;
+  needsConfirmation: boolean;
+  hosts: SecretHost[];
+}
+
 /** An administrator's profile file, read and waiting for the keeper's confirmation. */
 export interface ProfilePreview {
   id: number;
@@ -166,6 +173,8 @@ export const api = {
   /** Opens the preset's own page for registering an app in the system browser. */
   openRegisterPage: (provider: string) => invoke<void>('open_register_page', { provider }),
   addPreset: (form: PresetForm) => invoke<IntegrationView>('add_preset', { form }),
+  /** Checks a form as `addPreset` would and says every host it will talk to; adds nothing. */
+  previewPreset: (form: PresetForm) => invoke<PresetPreview>('preview_preset', { form }),
   /** A profile file's text, read and kept waiting (its client secret stays in the app). */
   readProfile: (fileName: string, text: string) => invoke<ProfilePreview>('read_profile', { fileName, text }),
   /** The profile file a launch brought (double-click), once; null when there is none. */

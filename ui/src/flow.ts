@@ -1,6 +1,7 @@
 // The last step of adding an integration, whichever way it was described (a service's form, the
 // advanced forms, an administrator's file): sign in in the browser, or give the API token.
-import { api, message } from './api';
+import { api, message, type PresetForm, type SecretHost } from './api';
+import { showDialog } from './dialog';
 import { announce, h } from './dom';
 import { type Page, routeOf } from './page';
 import { renderTokenForm } from './token_form';
@@ -55,4 +56,36 @@ export function tokenStep(root: HTMLElement, page: Page, name: string, step: str
       page.go('');
     },
   });
+}
+
+/** Each host in bold, then what it receives ("…: receives the token at each check"). */
+export function hostList(id: string, hosts: SecretHost[]): HTMLElement {
+  return h(
+    'ul',
+    { class: 'hosts', id },
+    ...hosts.map((x) => h('li', { class: x.otherSite ? 'other-site' : null }, h('strong', {}, x.host), x.sentence.slice(x.host.length))),
+  );
+}
+
+/** Adds what a form describes; a service Token Keeper has no settings for is added only after
+ * the keeper has seen every host it will talk to and said yes. Null when the keeper said no. */
+export async function addConfirmed(form: PresetForm): Promise<{ name: string } | null> {
+  const preview = await api.previewPreset(form);
+  if (preview.needsConfirmation) {
+    const yes = await showDialog(
+      `Add ${preview.name}?`,
+      [
+        `Token Keeper will talk only to ${preview.hosts.length === 1 ? 'this place' : 'these places'}:`,
+        hostList('confirm-hosts', preview.hosts),
+        'Add it only if you know these places.',
+      ],
+      [
+        { label: 'Back', value: false },
+        { label: 'Add it', value: true, kind: 'primary' },
+      ],
+      false,
+    );
+    if (!yes) return null;
+  }
+  return api.addPreset(form);
 }

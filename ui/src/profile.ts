@@ -4,7 +4,7 @@
 // given another name if the file's is taken, and has confirmed.
 import { api, message, type ProfilePreview } from './api';
 import { announce, h } from './dom';
-import { signInStep, stepTitle, tokenStep } from './flow';
+import { hostList, signInStep, stepTitle, tokenStep } from './flow';
 import { go, type Page } from './page';
 import { pageTitle } from './widgets';
 
@@ -121,12 +121,7 @@ function failedPage(root: HTMLElement, error: string): void {
 
 function confirmPage(root: HTMLElement, page: Page, p: ProfilePreview): void {
   stepTitle(root, 'Check what the file sets up', `Step 2 of 3 · ${p.fileName}`);
-  // each host in bold, then what it receives ("…: receives the token at each check")
-  const places = h(
-    'ul',
-    { class: 'hosts', id: 'profile-hosts' },
-    ...p.hosts.map((x) => h('li', { class: x.otherSite ? 'other-site' : null }, h('strong', {}, x.host), x.sentence.slice(x.host.length))),
-  );
+  const places = hostList('profile-hosts', p.hosts);
   const name = h('input', { type: 'text', id: 'profile-name', value: p.name, autocomplete: 'off', spellcheck: 'false', maxlength: '64', 'aria-describedby': 'profile-name-hint profile-error' });
   const error = h('p', { class: 'error', role: 'alert', id: 'profile-error' });
   const add = h('button', { type: 'submit', class: 'primary', id: 'profile-add' }, p.kind === 'oauth' ? 'Add and sign in' : 'Add it');

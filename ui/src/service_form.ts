@@ -3,7 +3,7 @@
 // insisted on, each with where its value comes from.
 import { api, message, type Preset, type PresetInput } from './api';
 import { h } from './dom';
-import { signInStep, stepTitle, tokenStep } from './flow';
+import { addConfirmed, signInStep, stepTitle, tokenStep } from './flow';
 import type { Page } from './page';
 import type { FieldWords } from './services';
 
@@ -103,7 +103,11 @@ export function renderServiceForm(root: HTMLElement, page: Page, o: ServiceFormO
     for (const { f, el } of inputs) if (f.key !== 'client_secret') values[f.key] = el.value;
     submit.disabled = true;
     try {
-      const view = await api.addPreset({ provider: o.preset.id, name: name.value, values, clientSecret: secret?.el.value || undefined });
+      const view = await addConfirmed({ provider: o.preset.id, name: name.value, values, clientSecret: secret?.el.value || undefined });
+      if (!view) {
+        submit.disabled = false;
+        return;
+      }
       if (secret) secret.el.value = '';
       if (oauth) signInStep(root, page, view.name, 'Step 3 of 3 · Sign in');
       else tokenStep(root, page, view.name, 'Step 3 of 3 · The token', o.service);
