@@ -60,7 +60,7 @@ fn bao_api_within(
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.with_context(|| format!("{url}"))?;
+        let response = request.send().await.with_context(|| url.clone())?;
         let status = response.status().as_u16();
         let text = response.text().await?;
         let value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text)? };

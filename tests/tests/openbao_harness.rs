@@ -10,10 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokenkeeper_engine::clock::{Moment, Span};
 use tokenkeeper_engine::secret::{AppRoleSecretId, VaultToken};
 use tokenkeeper_engine::shared::auth::{self, Credential};
 use tokenkeeper_engine::shared::client::{Address, ClientSettings, VaultClient};
-use tokenkeeper_engine::shared::lease::{self, KeeperId, Kept, Publish, TakeOutcome, CLOCK_ALLOWANCE_MS};
+use tokenkeeper_engine::shared::lease::{self, KeeperId, Kept, Publish, TakeOutcome, CLOCK_ALLOWANCE};
 use tokenkeeper_engine::shared::openbao::OpenBaoStore;
 use tokenkeeper_engine::shared::store::{Cas, RecordPath, SharedStore, Version};
 use tokenkeeper_engine::shared::{VaultError, VaultErrorKind};
@@ -43,8 +44,8 @@ fn path(p: &str) -> RecordPath {
     RecordPath::parse(p).unwrap()
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+fn now() -> Moment {
+    Moment::from_millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64)
 }
 
 /// What `bao kv get` shows of a record: its version and data.
@@ -221,7 +222,7 @@ async fn race_for_lease(a: &Arc<OpenBaoStore>, b: &Arc<OpenBaoStore>, lease_path
         let (start, lease_path, me) = (start.clone(), lease_path.clone(), KeeperId::new(me));
         tokio::spawn(async move {
             start.wait().await;
-            lease::take(&*store, &lease_path, &me, now_ms(), Duration::from_secs(30)).await
+            lease::take(&*store, &lease_path, &me, now(), Span::from_secs(30)).await
         })
     };
     let (ra, rb) = (race(a.clone(), "a"), race(b.clone(), "b"));
@@ -335,17 +336,17 @@ async fn an_expired_lease_is_taken_over_and_its_old_holder_learns_it() {
     let b_store = dev_store(&dev).await;
     let (a, b) = (KeeperId::new("keeper-a"), KeeperId::new("keeper-b"));
     let jira = lease::lease_path("jira").unwrap();
-    let t = now_ms();
-    let one_second = Duration::from_secs(1);
+    let t = now();
+    let one_second = Span::SECOND;
     let TakeOutcome::Taken(mut a_lease) = lease::take(&a_store, &jira, &a, t, one_second).await.unwrap() else {
         panic!("a takes the free lease")
     };
     assert_eq!(
-        lease::take(&b_store, &jira, &b, t + 500, one_second).await.unwrap(),
-        TakeOutcome::Busy { holder: a.clone(), until_ms: t + 1_000 }
+        lease::take(&b_store, &jira, &b, t.plus(Span::from_millis(500)), one_second).await.unwrap(),
+        TakeOutcome::Busy { holder: a.clone(), until: t.plus(Span::SECOND) }
     );
     // a is killed: b waits out the lease (and the clock allowance), then takes it over
-    let later = t + 1_000 + CLOCK_ALLOWANCE_MS;
+    let later = t.plus(Span::SECOND).plus(CLOCK_ALLOWANCE);
     let TakeOutcome::Taken(b_lease) = lease::take(&b_store, &jira, &b, later, one_second).await.unwrap() else {
         panic!("b takes over the lapsed lease")
     };
@@ -483,7 +484,7 @@ async fn a_record_damaged_by_hand_is_a_sentence_and_left_as_it_is() {
         args.extend(fields.iter().copied());
         admin.cli(&args).unwrap();
         let before = kv_get(admin, jira.as_str());
-        let e = lease::take(&store, &jira, &KeeperId::new("a"), now_ms(), Duration::from_secs(30)).await.unwrap_err();
+        let e = lease::take(&store, &jira, &KeeperId::new("a"), now(), Span::from_secs(30)).await.unwrap_err();
         assert_eq!(e.kind(), &VaultErrorKind::Damaged { path: format!("secret/{PREFIX}/leases/jira") }, "case {i}");
         assert_plain(&e, &format!("The shared record \"secret/{PREFIX}/leases/jira\" in the team vault is damaged"));
         assert!(!e.detail().contains("tomorrow"), "the detail quotes no content: {}", e.detail());

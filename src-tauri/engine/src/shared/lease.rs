@@ -3,8 +3,8 @@
 //!
 //! **The rule.** Before renewing a shared integration a keeper reads its lease record
 //! (`{"holder": <keeper id>, "until_ms": <wall clock>}`) and [`judge`]s it: free (never written,
-//! deleted, released: holder empty), lapsed (`until_ms` + [`CLOCK_ALLOWANCE_MS`] is past), or its
-//! own → it may take it; anyone else's → it waits until `until_ms`. Taking is a write with
+//! deleted, released: holder empty), lapsed (`until_ms` + [`CLOCK_ALLOWANCE`] is past), or its
+//! own → it may take it; anyone else's → it waits until then. Taking is a write with
 //! `cas` = the version read (or "must not exist"), so of two keepers that read the same version
 //! exactly one write succeeds; the other gets a conflict and [`TakeOutcome::Lost`]. A keeper
 //! killed while holding the lease keeps it only until `until_ms`: then another takes over,
@@ -20,22 +20,21 @@
 //! **Why check-and-set** and not a lock service: KV v2 gives it on every write, it needs nothing
 //! but the policy on the shared path, and it survives the failover of a Raft cluster (the check
 //! runs on the leader, on committed data). Leases are wall-clock times written by the holder:
-//! keepers' clocks must agree within [`CLOCK_ALLOWANCE_MS`] (NTP does far better).
-
-use std::time::Duration;
+//! keepers' clocks must agree within [`CLOCK_ALLOWANCE`] (NTP does far better).
 
 use serde::{Deserialize, Serialize};
 
 use super::error::{VaultError, VaultErrorKind};
 use super::store::{cas_of, Cas, RecordPath, SharedStore, Version, Versioned};
+use crate::clock::{Moment, Span};
 
 /// How long a lease lasts unless extended: one token request may take 30 s (the engine's request
 /// timeout), plus the writes around it.
-pub const LEASE_TIME: Duration = Duration::from_secs(60);
+pub const LEASE_TIME: Span = Span::from_secs(60);
 
 /// How far two keepers' clocks may disagree; a lease counts as lapsed only this long after its
 /// end.
-pub const CLOCK_ALLOWANCE_MS: i64 = 2_000;
+pub const CLOCK_ALLOWANCE: Span = Span::from_millis(2_000);
 
 /// Names one keeper (a process on a machine) in leases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,7 +53,8 @@ impl KeeperId {
     }
 }
 
-/// The lease as stored. `holder` is empty once released.
+/// The lease as stored (its end in milliseconds since the epoch). `holder` is empty once
+/// released.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseRecord {
@@ -69,19 +69,19 @@ pub enum Verdict {
     Free(Cas),
     /// This keeper holds it already: extend it with this condition.
     Mine(Cas),
-    /// Another keeper holds it until `until_ms`.
-    HeldBy { holder: KeeperId, until_ms: i64 },
+    /// Another keeper holds it until `until`.
+    HeldBy { holder: KeeperId, until: Moment },
 }
 
 /// The lease rule (pure): see the module doc.
-pub fn judge(read: Option<&Versioned<LeaseRecord>>, me: &KeeperId, now_ms: i64) -> Verdict {
+pub fn judge(read: Option<&Versioned<LeaseRecord>>, me: &KeeperId, now: Moment) -> Verdict {
     let cas = cas_of(read);
     match read.and_then(|r| r.data.as_ref()) {
         None => Verdict::Free(cas),
         Some(lease) if lease.holder.is_empty() => Verdict::Free(cas),
         Some(lease) if lease.holder == me.0 => Verdict::Mine(cas),
-        Some(lease) if now_ms >= lease.until_ms.saturating_add(CLOCK_ALLOWANCE_MS) => Verdict::Free(cas),
-        Some(lease) => Verdict::HeldBy { holder: KeeperId(lease.holder.clone()), until_ms: lease.until_ms },
+        Some(lease) if now >= lease.until().plus(CLOCK_ALLOWANCE) => Verdict::Free(cas),
+        Some(lease) => Verdict::HeldBy { holder: KeeperId(lease.holder.clone()), until: lease.until() },
     }
 }
 
@@ -91,12 +91,12 @@ pub struct Lease {
     path: RecordPath,
     holder: KeeperId,
     version: Version,
-    until_ms: i64,
+    until: Moment,
 }
 
 impl Lease {
-    pub fn until_ms(&self) -> i64 {
-        self.until_ms
+    pub fn until(&self) -> Moment {
+        self.until
     }
     pub fn path(&self) -> &RecordPath {
         &self.path
@@ -107,10 +107,10 @@ impl Lease {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TakeOutcome {
     Taken(Lease),
-    /// Another keeper holds it; try again after `until_ms` (or use what it renewed).
+    /// Another keeper holds it; try again after `until` (or use what it renewed).
     Busy {
         holder: KeeperId,
-        until_ms: i64,
+        until: Moment,
     },
     /// Another keeper took it between our read and our write.
     Lost,
@@ -137,51 +137,55 @@ pub fn lease_path(integration: &str) -> Result<RecordPath, VaultError> {
     RecordPath::parse("leases")?.child(integration)
 }
 
-fn record(holder: &KeeperId, until_ms: i64) -> LeaseRecord {
-    LeaseRecord { holder: holder.0.clone(), until_ms }
-}
-
-fn lease_end(now_ms: i64, duration: Duration) -> i64 {
-    now_ms.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
+impl LeaseRecord {
+    fn held(holder: &KeeperId, until: Moment) -> Self {
+        Self { holder: holder.0.clone(), until_ms: until.millis() }
+    }
+    fn released() -> Self {
+        Self { holder: String::new(), until_ms: 0 }
+    }
+    fn until(&self) -> Moment {
+        Moment::from_millis(self.until_ms)
+    }
 }
 
 fn is_conflict(e: &VaultError) -> bool {
     matches!(e.kind(), VaultErrorKind::Conflict { .. })
 }
 
-/// Takes the lease at `path` for `duration` from `now_ms`, if the rule allows.
+/// Takes the lease at `path` for `duration` from `now`, if the rule allows.
 pub async fn take<S: SharedStore>(
     store: &S,
     path: &RecordPath,
     me: &KeeperId,
-    now_ms: i64,
-    duration: Duration,
+    now: Moment,
+    duration: Span,
 ) -> Result<TakeOutcome, VaultError> {
     let read = store.read::<LeaseRecord>(path).await?;
-    let cas = match judge(read.as_ref(), me, now_ms) {
+    let cas = match judge(read.as_ref(), me, now) {
         Verdict::Free(cas) | Verdict::Mine(cas) => cas,
-        Verdict::HeldBy { holder, until_ms } => return Ok(TakeOutcome::Busy { holder, until_ms }),
+        Verdict::HeldBy { holder, until } => return Ok(TakeOutcome::Busy { holder, until }),
     };
-    let until_ms = lease_end(now_ms, duration);
-    match store.write(path, &record(me, until_ms), cas).await {
-        Ok(version) => Ok(TakeOutcome::Taken(Lease { path: path.clone(), holder: me.clone(), version, until_ms })),
+    let until = now.plus(duration);
+    match store.write(path, &LeaseRecord::held(me, until), cas).await {
+        Ok(version) => Ok(TakeOutcome::Taken(Lease { path: path.clone(), holder: me.clone(), version, until })),
         Err(e) if is_conflict(&e) => Ok(TakeOutcome::Lost),
         Err(e) => Err(e),
     }
 }
 
-/// Moves the lease's end to `now_ms` + `duration`, if nobody took it over.
+/// Moves the lease's end to `now` + `duration`, if nobody took it over.
 pub async fn extend<S: SharedStore>(
     store: &S,
     lease: &mut Lease,
-    now_ms: i64,
-    duration: Duration,
+    now: Moment,
+    duration: Span,
 ) -> Result<Kept, VaultError> {
-    let until_ms = lease_end(now_ms, duration);
-    match store.write(&lease.path, &record(&lease.holder, until_ms), Cas::At(lease.version)).await {
+    let until = now.plus(duration);
+    match store.write(&lease.path, &LeaseRecord::held(&lease.holder, until), Cas::At(lease.version)).await {
         Ok(version) => {
             lease.version = version;
-            lease.until_ms = until_ms;
+            lease.until = until;
             Ok(Kept::Extended)
         }
         Err(e) if is_conflict(&e) => Ok(Kept::Lost),
@@ -191,7 +195,7 @@ pub async fn extend<S: SharedStore>(
 
 /// Gives the lease up; if another keeper took it over meanwhile, there is nothing to give up.
 pub async fn release<S: SharedStore>(store: &S, lease: Lease) -> Result<(), VaultError> {
-    match store.write(&lease.path, &LeaseRecord { holder: String::new(), until_ms: 0 }, Cas::At(lease.version)).await {
+    match store.write(&lease.path, &LeaseRecord::released(), Cas::At(lease.version)).await {
         Ok(_) => Ok(()),
         Err(e) if is_conflict(&e) => Ok(()),
         Err(e) => Err(e),
@@ -218,7 +222,11 @@ mod tests {
     use super::*;
     use crate::shared::memory::MemoryStore;
 
-    const T: Duration = Duration::from_secs(10);
+    const T: Span = Span::from_secs(10);
+
+    fn at(ms: i64) -> Moment {
+        Moment::from_millis(ms)
+    }
 
     fn read(version: u64, holder: &str, until_ms: i64) -> Versioned<LeaseRecord> {
         Versioned { version: Version::new(version), data: Some(LeaseRecord { holder: holder.into(), until_ms }) }
@@ -227,17 +235,17 @@ mod tests {
     #[test]
     fn the_rule() {
         let me = KeeperId::new("a");
-        assert_eq!(judge(None, &me, 0), Verdict::Free(Cas::Absent));
+        assert_eq!(judge(None, &me, at(0)), Verdict::Free(Cas::Absent));
         let deleted = Versioned::<LeaseRecord> { version: Version::new(4), data: None };
-        assert_eq!(judge(Some(&deleted), &me, 0), Verdict::Free(Cas::At(Version::new(4))));
-        assert_eq!(judge(Some(&read(2, "", 0)), &me, 0), Verdict::Free(Cas::At(Version::new(2))));
-        assert_eq!(judge(Some(&read(3, "a", 500)), &me, 100), Verdict::Mine(Cas::At(Version::new(3))));
-        let held = Verdict::HeldBy { holder: KeeperId::new("b"), until_ms: 1_000 };
-        assert_eq!(judge(Some(&read(3, "b", 1_000)), &me, 100), held);
+        assert_eq!(judge(Some(&deleted), &me, at(0)), Verdict::Free(Cas::At(Version::new(4))));
+        assert_eq!(judge(Some(&read(2, "", 0)), &me, at(0)), Verdict::Free(Cas::At(Version::new(2))));
+        assert_eq!(judge(Some(&read(3, "a", 500)), &me, at(100)), Verdict::Mine(Cas::At(Version::new(3))));
+        let held = Verdict::HeldBy { holder: KeeperId::new("b"), until: at(1_000) };
+        assert_eq!(judge(Some(&read(3, "b", 1_000)), &me, at(100)), held);
         // lapsed only once the clock allowance is over too
-        assert_eq!(judge(Some(&read(3, "b", 1_000)), &me, 1_000 + CLOCK_ALLOWANCE_MS - 1), held);
+        assert_eq!(judge(Some(&read(3, "b", 1_000)), &me, at(1_000 + CLOCK_ALLOWANCE.millis() - 1)), held);
         assert_eq!(
-            judge(Some(&read(3, "b", 1_000)), &me, 1_000 + CLOCK_ALLOWANCE_MS),
+            judge(Some(&read(3, "b", 1_000)), &me, at(1_000 + CLOCK_ALLOWANCE.millis())),
             Verdict::Free(Cas::At(Version::new(3)))
         );
     }
@@ -247,21 +255,21 @@ mod tests {
         let store = MemoryStore::new();
         let path = lease_path("jira").unwrap();
         let (a, b) = (KeeperId::new("a"), KeeperId::new("b"));
-        let TakeOutcome::Taken(mut lease) = take(&store, &path, &a, 0, T).await.unwrap() else { panic!() };
-        assert_eq!(lease.until_ms(), 10_000);
+        let TakeOutcome::Taken(mut lease) = take(&store, &path, &a, at(0), T).await.unwrap() else { panic!() };
+        assert_eq!(lease.until(), at(10_000));
         assert_eq!(
-            take(&store, &path, &b, 5_000, T).await.unwrap(),
-            TakeOutcome::Busy { holder: a.clone(), until_ms: 10_000 }
+            take(&store, &path, &b, at(5_000), T).await.unwrap(),
+            TakeOutcome::Busy { holder: a.clone(), until: at(10_000) }
         );
-        assert_eq!(extend(&store, &mut lease, 9_000, T).await.unwrap(), Kept::Extended);
-        assert_eq!(lease.until_ms(), 19_000);
+        assert_eq!(extend(&store, &mut lease, at(9_000), T).await.unwrap(), Kept::Extended);
+        assert_eq!(lease.until(), at(19_000));
         // a lapses (killed, or asleep): b takes over; a's late extend and release change nothing
-        let TakeOutcome::Taken(b_lease) = take(&store, &path, &b, 21_000, T).await.unwrap() else { panic!() };
-        assert_eq!(extend(&store, &mut lease, 22_000, T).await.unwrap(), Kept::Lost);
+        let TakeOutcome::Taken(b_lease) = take(&store, &path, &b, at(21_000), T).await.unwrap() else { panic!() };
+        assert_eq!(extend(&store, &mut lease, at(22_000), T).await.unwrap(), Kept::Lost);
         release(&store, lease).await.unwrap();
         assert_eq!(store.raw(&path).unwrap().1.unwrap()["holder"], "b");
         release(&store, b_lease).await.unwrap();
-        assert!(matches!(take(&store, &path, &a, 22_000, T).await.unwrap(), TakeOutcome::Taken(_)));
+        assert!(matches!(take(&store, &path, &a, at(22_000), T).await.unwrap(), TakeOutcome::Taken(_)));
     }
 
     #[tokio::test]
@@ -281,7 +289,7 @@ mod tests {
         let store = MemoryStore::new();
         let path = lease_path("jira").unwrap();
         store.put_by_hand(&path, serde_json::json!({"holder": "x"}));
-        let e = take(&store, &path, &KeeperId::new("a"), 0, T).await.unwrap_err();
+        let e = take(&store, &path, &KeeperId::new("a"), at(0), T).await.unwrap_err();
         assert!(matches!(e.kind(), VaultErrorKind::Damaged { .. }), "{e:?}");
         assert_eq!(store.raw(&path).unwrap(), (Version::new(1), Some(serde_json::json!({"holder": "x"}))));
     }
