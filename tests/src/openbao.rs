@@ -37,12 +37,14 @@ pub fn bao_bin() -> PathBuf {
 
 /// One HTTP call to OpenBao's API: status and JSON body (`null` when empty).
 pub fn bao_api(addr: &str, token: Option<&str>, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
-    // initializing a Raft node takes ~9 s on a quiet machine
-    bao_api_within(Duration::from_secs(60), addr, token, method, path, body)
+    // initializing a Raft node takes seconds
+    bao_api_within(Duration::from_secs(60), None, addr, token, method, path, body)
 }
 
+/// [`bao_api`] with a time limit, trusting the CA certificate in `ca` (a `-dev-tls` server).
 fn bao_api_within(
     timeout: Duration,
+    ca: Option<&Path>,
     addr: &str,
     token: Option<&str>,
     method: &str,
@@ -52,8 +54,16 @@ fn bao_api_within(
     let url = format!("{addr}/v1/{}", path.trim_start_matches('/'));
     let method = reqwest::Method::from_bytes(method.as_bytes())?;
     let token = token.map(str::to_owned);
+    let client = match ca {
+        None => http_client(false),
+        Some(ca) => reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(reqwest::Certificate::from_pem(&fs::read(ca)?)?)
+            .build()?,
+    };
     block_on(async move {
-        let mut request = http_client(false).request(method, &url).timeout(timeout);
+        let mut request = client.request(method, &url).timeout(timeout);
         if let Some(token) = token {
             request = request.header("X-Vault-Token", token);
         }
@@ -73,11 +83,13 @@ fn bao_api_within(
 pub struct BaoAdmin {
     addr: String,
     token: String,
+    /// The CA certificate of an https:// server.
+    ca: Option<PathBuf>,
 }
 
 impl BaoAdmin {
     pub fn new(addr: impl Into<String>, token: impl Into<String>) -> Self {
-        Self { addr: addr.into(), token: token.into() }
+        Self { addr: addr.into(), token: token.into(), ca: None }
     }
 
     pub fn addr(&self) -> &str {
@@ -90,7 +102,15 @@ impl BaoAdmin {
 
     /// An API call with the root token; a status outside 2xx is an error (with OpenBao's words).
     pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
-        let (status, value) = bao_api(&self.addr, Some(&self.token), method, path, body)?;
+        let (status, value) = bao_api_within(
+            Duration::from_secs(60),
+            self.ca.as_deref(),
+            &self.addr,
+            Some(&self.token),
+            method,
+            path,
+            body,
+        )?;
         if !(200..300).contains(&status) {
             bail!("{method} {path}: HTTP {status}: {}", snippet(&value.to_string()));
         }
@@ -104,7 +124,11 @@ impl BaoAdmin {
 
     /// Runs `bao ARGS…` with `token`.
     pub fn cli_as(&self, token: &str, args: &[&str]) -> Result<String> {
-        let out = Command::new(bao_bin())
+        let mut cmd = Command::new(bao_bin());
+        if let Some(ca) = &self.ca {
+            cmd.env("BAO_CACERT", ca);
+        }
+        let out = cmd
             .args(args)
             .env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", token)
@@ -152,7 +176,7 @@ impl BaoAdmin {
     /// Enables AppRole (once) and makes `role` with `policies`; returns its role ID and a fresh
     /// secret ID.
     pub fn approle(&self, role: &str, policies: &[&str], token_ttl: &str) -> Result<(String, String)> {
-        let (_, mounts) = bao_api(&self.addr, Some(&self.token), "GET", "sys/auth", None)?;
+        let mounts = self.api("GET", "sys/auth", None)?;
         if mounts["data"]["approle/"].is_null() && mounts["approle/"].is_null() {
             self.api("POST", "sys/auth/approle", Some(json!({"type": "approle"})))?;
         }
@@ -171,13 +195,15 @@ impl BaoAdmin {
     /// `sys/health`'s status: 200 active, 429 standby, 503 sealed, 501 not initialized; `None`
     /// when nothing answers.
     pub fn health(&self) -> Option<u16> {
-        health_of(&self.addr)
+        bao_api_within(Duration::from_secs(2), self.ca.as_deref(), &self.addr, None, "GET", "sys/health", None)
+            .ok()
+            .map(|(status, _)| status)
     }
 }
 
 fn health_of(addr: &str) -> Option<u16> {
     // a stopped node accepts the connection and never answers
-    bao_api_within(Duration::from_secs(2), addr, None, "GET", "sys/health", None).ok().map(|(status, _)| status)
+    BaoAdmin::new(addr, "").health()
 }
 
 /// A port `p` on 127.0.0.1 with `p + 1` free too (OpenBao's cluster port is the next one).
@@ -241,29 +267,40 @@ pub struct BaoDev {
 }
 
 impl BaoDev {
-    /// Starts it and waits until it serves (normally ~0.3 s).
+    /// Starts it on http:// and waits until it serves (normally ~0.3 s).
     pub fn start() -> Self {
-        Self::try_start().unwrap_or_else(|e| panic!("OpenBao dev server: {e:#}"))
+        Self::try_start(false).unwrap_or_else(|e| panic!("OpenBao dev server: {e:#}"))
     }
 
-    pub fn try_start() -> Result<Self> {
+    /// Starts it on https:// with a certificate from its own CA ([`BaoDev::ca_cert`]).
+    pub fn start_tls() -> Self {
+        Self::try_start(true).unwrap_or_else(|e| panic!("OpenBao dev server (TLS): {e:#}"))
+    }
+
+    pub fn try_start(tls: bool) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let log = dir.path().join("bao.log");
         let root = format!("root-{}", crate::random_hex(8));
         let port = free_port_pair();
-        let args = [
+        let mut args = vec![
             "server".to_owned(),
             "-dev".to_owned(),
             format!("-dev-listen-address=127.0.0.1:{port}"),
             format!("-dev-root-token-id={root}"),
             "-dev-no-store-token".to_owned(),
         ];
+        let mut admin = BaoAdmin::new(format!("http://127.0.0.1:{port}"), root);
+        if tls {
+            args.extend(["-dev-tls".to_owned(), format!("-dev-tls-cert-dir={}", dir.path().display())]);
+            admin.addr = format!("https://127.0.0.1:{port}");
+            admin.ca = Some(dir.path().join("vault-ca.pem"));
+        }
         let mut child = spawn_bao(&args, &log)?;
-        let addr = format!("http://127.0.0.1:{port}");
+        let addr = admin.addr.clone();
         // the banner with the unseal key is printed once it serves
         let ok = wait_until(START_TIMEOUT, Duration::from_millis(50), || {
             matches!(child.try_wait(), Ok(Some(_)))
-                || (health_of(&addr) == Some(200) && fs::read_to_string(&log).is_ok_and(|t| t.contains("Root Token:")))
+                || (fs::read_to_string(&log).is_ok_and(|t| t.contains("Root Token:")) && admin.health() == Some(200))
         });
         if !ok || matches!(child.try_wait(), Ok(Some(_))) {
             terminate(&mut child, Duration::from_secs(1));
@@ -276,11 +313,16 @@ impl BaoDev {
             .ok_or_else(|| anyhow!("no unseal key in the dev server's output"))?
             .trim()
             .to_owned();
-        Ok(Self { child, admin: BaoAdmin::new(addr, root), unseal_key, _dir: dir })
+        Ok(Self { child, admin, unseal_key, _dir: dir })
     }
 
     pub fn addr(&self) -> &str {
         self.admin.addr()
+    }
+
+    /// The CA certificate (PEM file) of a [`BaoDev::start_tls`] server.
+    pub fn ca_cert(&self) -> Option<&Path> {
+        self.admin.ca.as_deref()
     }
 
     pub fn admin(&self) -> &BaoAdmin {
@@ -293,7 +335,9 @@ impl BaoDev {
     }
 
     pub fn unseal(&self) -> Result<()> {
-        let (status, v) = bao_api(self.addr(), None, "PUT", "sys/unseal", Some(json!({ "key": self.unseal_key })))?;
+        let key = json!({ "key": self.unseal_key });
+        let (status, v) =
+            bao_api_within(START_TIMEOUT, self.ca_cert(), self.addr(), None, "PUT", "sys/unseal", Some(key))?;
         if status != 200 || v["sealed"] != false {
             bail!("unseal: HTTP {status}: {v}");
         }

@@ -393,6 +393,30 @@ async fn a_wrong_address_is_a_sentence() {
 }
 
 #[tokio::test]
+async fn https_with_the_vaults_own_ca_works_and_without_it_is_refused() {
+    let dev = BaoDev::start_tls();
+    assert!(dev.addr().starts_with("https://"));
+    let pem = std::fs::read(dev.ca_cert().unwrap()).unwrap();
+    let mut settings = ClientSettings::new(vec![Address::parse(dev.addr()).unwrap()]);
+    settings.ca_cert_pem = Some(pem);
+    let trusted = Arc::new(VaultClient::new(settings).unwrap());
+    auth::log_in(&trusted, &Credential::Token(VaultToken::new(dev.admin().root_token().to_owned()))).await.unwrap();
+    let store = OpenBaoStore::open(trusted, "secret", PREFIX).await.unwrap();
+    store.write(&path("x"), &json!({"a": 1}), Cas::Absent).await.unwrap();
+
+    // the system's roots do not know the dev CA: no connection, said in words
+    let e = connect(&[dev.addr()], dev.admin().root_token()).await.unwrap_err();
+    assert_eq!(e.kind(), &VaultErrorKind::Unreachable, "{e:?}");
+    assert_plain(&e, "Token Keeper can no longer reach the team vault: none of its addresses answered");
+
+    let mut settings = ClientSettings::new(vec![Address::parse(dev.addr()).unwrap()]);
+    settings.ca_cert_pem = Some(b"not a certificate".to_vec());
+    let e = VaultClient::new(settings).unwrap_err();
+    assert_eq!(e.kind(), &VaultErrorKind::BadCertificate);
+    assert_plain(&e, "The certificate file given for the team vault cannot be used");
+}
+
+#[tokio::test]
 async fn a_kv_v1_mount_and_a_missing_mount_are_sentences_and_nothing_is_written() {
     let dev = BaoDev::start();
     let admin = dev.admin();
@@ -438,7 +462,8 @@ async fn an_expired_or_revoked_token_is_access_ended_not_a_missing_permission() 
             &format!("path \"secret/data/{PREFIX}/*\" {{ capabilities = [\"create\", \"read\", \"update\"] }}"),
         )
         .unwrap();
-    let short = admin.create_token(&["team"], "2s", "2s").unwrap();
+    // long enough for the calls below on a loaded machine; then it expires by itself
+    let short = admin.create_token(&["team"], "6s", "6s").unwrap();
     let store = connect(&[dev.addr()], &short).await.unwrap();
     let jira = path("integrations/jira");
     store.write(&jira, &Record { token: "keep-me".into(), expires_at: 1 }, Cas::Absent).await.unwrap();

@@ -214,12 +214,12 @@ impl VaultClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("TokenKeeper/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &settings.ca_cert_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-                VaultError::new(
-                    VaultErrorKind::BadAddress { address: settings.addresses[0].as_str().to_string() },
-                    format!("the CA certificate file is not PEM: {e}"),
-                )
-            })?;
+            let not_pem =
+                |why: String| VaultError::new(VaultErrorKind::BadCertificate, format!("the CA file is not PEM: {why}"));
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| not_pem(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(not_pem("no certificate in it".into()));
+            }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }

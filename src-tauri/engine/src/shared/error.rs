@@ -35,6 +35,8 @@ pub enum VaultErrorKind {
     BadAnswer,
     /// A name that cannot be a place in the vault (empty, `..`, a `/` inside).
     BadName { name: String },
+    /// The certificate file given to trust the vault (`--ca-cert`) holds no usable certificate.
+    BadCertificate,
 }
 
 /// A failure, with its technical detail kept out of the sentence.
@@ -104,6 +106,9 @@ impl VaultError {
             VaultErrorKind::BadAnswer => {
                 format!("{LOST}: it sent an answer Token Keeper cannot read. Token Keeper will keep trying.")
             }
+            VaultErrorKind::BadCertificate => "The certificate file given for the team vault cannot be used: it \
+                                               holds no certificate. Give the file its administrator provides."
+                .to_string(),
             VaultErrorKind::BadName { name } => {
                 format!("\"{name}\" cannot be used as a name in the team vault. Choose another name.")
             }
@@ -144,6 +149,7 @@ mod tests {
             VaultErrorKind::BadAddress { address: "http://example.com".into() },
             VaultErrorKind::BadAnswer,
             VaultErrorKind::BadName { name: "../x".into() },
+            VaultErrorKind::BadCertificate,
         ];
         for kind in kinds {
             let e = VaultError::new(kind, "HTTP 403: permission denied");
