@@ -4,7 +4,8 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`], [`process`];
+//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`], [`process`], [`address`]
+//!   (where secrets may go), [`fields`] (the inputs of an integration);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
@@ -13,8 +14,10 @@
 //!   used by the keeper.
 
 pub mod actions;
+pub mod address;
 pub mod alerts;
 pub mod clock;
+pub mod fields;
 #[cfg(test)]
 mod file_properties;
 pub mod history;
