@@ -36,13 +36,13 @@ use zeroize::Zeroizing;
 
 use super::error::{VaultError, VaultErrorKind};
 use crate::secret::VaultToken;
-use crate::setup::secure_or_loopback;
 
 /// The largest answer read from the vault: a list of 10,000 integration names fits.
 pub const MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
 
-/// One node's (or a load balancer's) address, e.g. `https://bao.example:8200`: https://, or
-/// plain http:// to this computer only.
+/// One node's (or a load balancer's) address, e.g. `https://bao.example:8200`, held to the
+/// engine's rule for every address ([`crate::address`]: https://, or plain http:// only to a
+/// loopback IP). It is checked once, here; the URL inside cannot change afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address(Url);
 
@@ -52,9 +52,7 @@ impl Address {
             VaultError::new(VaultErrorKind::BadAddress { address: text.trim().to_string() }, why.to_string())
         };
         let url = Url::parse(text.trim()).map_err(|e| bad(&format!("not a URL: {e}")))?;
-        if !secure_or_loopback(&url) {
-            return Err(bad("only https://, or http:// to this computer"));
-        }
+        crate::address::check(&url).map_err(|e| bad(&e.to_string()))?;
         if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
             return Err(bad("an address has no query, fragment or user name"));
         }
@@ -383,7 +381,9 @@ mod tests {
     fn addresses_are_https_or_loopback_http() {
         assert!(Address::parse("https://bao.example:8200").is_ok());
         assert!(Address::parse("http://127.0.0.1:8200").is_ok());
-        assert!(Address::parse("http://localhost:8200/").is_ok());
+        // a name can resolve elsewhere: only a literal loopback IP may use plain http
+        assert!(Address::parse("http://localhost:8200/").is_err());
+        assert!(Address::parse("http://[::1]:8200/").is_ok());
         let e = Address::parse("http://bao.example:8200").unwrap_err();
         assert_eq!(e.kind(), &VaultErrorKind::BadAddress { address: "http://bao.example:8200".into() });
         assert!(Address::parse("https://user:pw@bao.example").is_err());

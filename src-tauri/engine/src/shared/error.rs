@@ -100,8 +100,8 @@ impl VaultError {
                 format!("Someone else renewed \"{path}\" first; Token Keeper will use their result.")
             }
             VaultErrorKind::BadAddress { address } => format!(
-                "The team vault's address {address} cannot be used: it must start with https:// (plain http only on \
-                 this computer)."
+                "The team vault's address {address} cannot be used: it must start with https:// (plain http only to \
+                 this computer, written 127.0.0.1)."
             ),
             VaultErrorKind::BadAnswer => {
                 format!("{LOST}: it sent an answer Token Keeper cannot read. Token Keeper will keep trying.")
