@@ -3,7 +3,8 @@
 //! token and AppRole credentials, failover across nodes, the renewal lease, and bad input —
 //! each failure a plain sentence, nothing lost.
 //!
-//! Needs `bao` (scripts/ensure-openbao.sh); no keychain or notification daemon.
+//! Needs `bao` (scripts/ensure-openbao.sh) and, for one wrong address, the OAuth fixture's
+//! node_modules; no keychain or notification daemon.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,7 +20,7 @@ use tokenkeeper_engine::shared::openbao::OpenBaoStore;
 use tokenkeeper_engine::shared::store::{Cas, RecordPath, SharedStore, Version};
 use tokenkeeper_engine::shared::{VaultError, VaultErrorKind};
 use tokenkeeper_tests::openbao::{bao_api, BaoAdmin, BaoCluster, BaoDev};
-use tokenkeeper_tests::wait_until;
+use tokenkeeper_tests::{wait_until, OidcServer};
 
 const PREFIX: &str = "tokenkeeper/team";
 
@@ -384,6 +385,12 @@ async fn a_wrong_address_is_a_sentence() {
     assert_eq!(e.kind(), &VaultErrorKind::Unreachable);
     assert_plain(&e, "Token Keeper can no longer reach the team vault: none of its addresses answered");
     assert!(e.detail().contains(&nobody), "{}", e.detail());
+
+    // another service at the address (here the OAuth test server): not "no storage area"
+    let other = OidcServer::start_default();
+    let e = connect(&[&other.issuer()], "whatever").await.unwrap_err();
+    assert_eq!(e.kind(), &VaultErrorKind::NotAVault { address: other.issuer() }, "{e:?}");
+    assert_plain(&e, &format!("The address {} does not lead to a team vault", other.issuer()));
 
     let e = Address::parse("http://vault.example.com:8200").unwrap_err();
     assert_plain(

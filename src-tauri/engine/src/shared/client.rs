@@ -10,9 +10,11 @@
 //!
 //! **Which node serves.** The addresses are tried in turn, starting with the one that served
 //! last. A node that cannot be reached, is sealed, is a standby that cannot forward (no leader,
-//! a redirect), or answers 5xx/429 is skipped; the first other answer is the vault's answer
-//! (a standby that forwards to the leader counts as serving). When no node serves, the error is
-//! the most telling of what was met: sealed, then unavailable, then unreachable.
+//! a redirect), answers 5xx/429, or is not a vault at all (a web page where OpenBao answers
+//! JSON) is skipped; the first other answer is the vault's answer (a standby that forwards to
+//! the leader counts as serving). When no node serves, the error is
+//! the most telling of what was met: sealed, then unavailable, then not a vault, then
+//! unreachable.
 //!
 //! **Standbys read for themselves.** OpenBao's standbys serve reads from their own copy
 //! ("read-enabled standby") and forward writes to the leader. Their copy may lag: a standby whose
@@ -136,6 +138,13 @@ impl Answer {
         })
     }
 
+    /// Whether this can be OpenBao's answer: a JSON object, or no content for a success (a web
+    /// page, or an empty refusal, means something else answered).
+    fn is_api_answer(&self) -> bool {
+        (self.is_success() && self.is_empty())
+            || serde_json::from_slice::<serde_json::Value>(&self.body).is_ok_and(|v| v.is_object())
+    }
+
     /// OpenBao's error strings (empty when there are none).
     pub fn errors(&self) -> Vec<String> {
         serde_json::from_slice::<Errors>(&self.body).unwrap_or_default().errors
@@ -180,6 +189,7 @@ fn no_values(e: &serde_json::Error) -> String {
 enum Skip {
     Sealed(String),
     Unavailable(String),
+    NotAVault { address: String, detail: String },
     Unreachable(String),
     TooLarge(String),
 }
@@ -331,6 +341,7 @@ impl VaultClient {
         match status {
             503 if answer.errors().iter().any(|e| e.contains("sealed")) => Err(Skip::Sealed(said)),
             300..=399 | 429 | 500..=599 => Err(Skip::Unavailable(said)),
+            _ if !answer.is_api_answer() => Err(Skip::NotAVault { address: here, detail: said }),
             _ => Ok(answer),
         }
     }
@@ -344,12 +355,14 @@ fn no_node_served(skipped: Vec<Skip>) -> VaultError {
         let (rank_kind, detail) = match skip {
             Skip::Sealed(d) => (VaultErrorKind::Sealed, d),
             Skip::Unavailable(d) => (VaultErrorKind::Unavailable, d),
+            Skip::NotAVault { address, detail } => (VaultErrorKind::NotAVault { address }, detail),
             Skip::TooLarge(d) => (VaultErrorKind::BadAnswer, d),
             Skip::Unreachable(d) => (VaultErrorKind::Unreachable, d),
         };
         let rank = |k: &VaultErrorKind| match k {
-            VaultErrorKind::Sealed => 3,
-            VaultErrorKind::Unavailable => 2,
+            VaultErrorKind::Sealed => 4,
+            VaultErrorKind::Unavailable => 3,
+            VaultErrorKind::NotAVault { .. } => 2,
             VaultErrorKind::BadAnswer => 1,
             _ => 0,
         };
@@ -412,6 +425,9 @@ mod tests {
         assert_eq!(e.detail(), "a: cannot connect; b: HTTP 503: Vault is sealed; c: HTTP 500");
         let e = no_node_served(vec![Skip::Unreachable("a".into())]);
         assert_eq!(e.kind(), &VaultErrorKind::Unreachable);
+        let web = Skip::NotAVault { address: "http://127.0.0.1:8080".into(), detail: "HTTP 404".into() };
+        let e = no_node_served(vec![Skip::Unreachable("a".into()), web]);
+        assert_eq!(e.kind(), &VaultErrorKind::NotAVault { address: "http://127.0.0.1:8080".into() });
     }
 
     #[test]
@@ -427,6 +443,10 @@ mod tests {
             .refusal("secret", "x");
         assert_eq!(r.kind(), &VaultErrorKind::Conflict { path: "x".into() });
         assert_eq!(answer(418, "<html>").refusal("s", "x").kind(), &VaultErrorKind::BadAnswer);
+        assert!(!answer(404, "<html>not found</html>").is_api_answer());
+        assert!(!answer(404, "").is_api_answer());
+        assert!(answer(204, "").is_api_answer());
+        assert!(answer(404, r#"{"errors":[]}"#).is_api_answer());
     }
 
     #[test]

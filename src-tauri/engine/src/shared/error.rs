@@ -37,6 +37,8 @@ pub enum VaultErrorKind {
     BadName { name: String },
     /// The certificate file given to trust the vault (`--ca-cert`) holds no usable certificate.
     BadCertificate,
+    /// Something answers at the address, but it is not an OpenBao or Vault server.
+    NotAVault { address: String },
 }
 
 /// A failure, with its technical detail kept out of the sentence.
@@ -109,6 +111,10 @@ impl VaultError {
             VaultErrorKind::BadCertificate => "The certificate file given for the team vault cannot be used: it \
                                                holds no certificate. Give the file its administrator provides."
                 .to_string(),
+            VaultErrorKind::NotAVault { address } => format!(
+                "The address {address} does not lead to a team vault (OpenBao or Vault): something else answers \
+                 there. Check the address."
+            ),
             VaultErrorKind::BadName { name } => {
                 format!("\"{name}\" cannot be used as a name in the team vault. Choose another name.")
             }
@@ -150,6 +156,7 @@ mod tests {
             VaultErrorKind::BadAnswer,
             VaultErrorKind::BadName { name: "../x".into() },
             VaultErrorKind::BadCertificate,
+            VaultErrorKind::NotAVault { address: "https://intranet.example".into() },
         ];
         for kind in kinds {
             let e = VaultError::new(kind, "HTTP 403: permission denied");
