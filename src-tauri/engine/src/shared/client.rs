@@ -14,7 +14,9 @@
 //! JSON) is skipped; the first other answer is the vault's answer (a standby that forwards to
 //! the leader counts as serving). When no node serves, the error is
 //! the most telling of what was met: sealed, then unavailable, then not a vault, then
-//! unreachable.
+//! unreachable. A write whose answer was lost is sent again to the next node; it then meets
+//! its own check-and-set and comes back as a conflict, and a re-read shows the keeper's own
+//! record — never a second write.
 //!
 //! **Standbys read for themselves.** OpenBao's standbys serve reads from their own copy
 //! ("read-enabled standby") and forward writes to the leader. Their copy may lag: a standby whose
