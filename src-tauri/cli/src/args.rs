@@ -173,6 +173,11 @@ const ADD_AFTER: &str = concat!(
     "(instance_url, client_id, scopes, probe_interval_secs, ...), plus an optional client_secret,\n",
     "which moves into the keychain; the file can be deleted afterwards.\n",
     "\n",
+    "A service's addresses given in full (--provider oauth2 or api-token, or --probe-url) are\n",
+    "shown with what each host receives, and you are asked to confirm them; --yes confirms for a\n",
+    "script (the hosts are still printed). Secrets for another site than the sign-in page need\n",
+    "--allow-other-sites; a preset's own addresses cannot be replaced.\n",
+    "\n",
     "After adding, sign in (or give the API token) with `tokenkeeper login NAME`.\n",
     "\n",
     "Examples:\n",
@@ -185,7 +190,7 @@ const ADD_AFTER: &str = concat!(
     "      --username me@example.com --expires 2026-06-30\n",
     "  tokenkeeper add jira-scoped --provider atlassian-api-token --cloud-id 1324a887-45db-1bf4 \\\n",
     "      --username me@example.com --expires 2026-06-30\n",
-    "  tokenkeeper add google --provider oauth2 --issuer https://accounts.google.com \\\n",
+    "  tokenkeeper add google --provider oauth2 --issuer https://accounts.google.com --yes \\\n",
     "      --client-id 1234.apps.googleusercontent.com --scope \"openid email\" --client-secret-stdin < secret.txt\n",
     "  tokenkeeper add corp --provider oauth2 --authorize-url https://sso.example.com/authorize \\\n",
     "      --token-url https://sso.example.com/token --client-id reports\n",
@@ -508,6 +513,14 @@ pub struct AddArgs {
     /// Microsoft: the directory (common, organizations, consumers, a tenant id or domain).
     #[arg(long, value_name = "TENANT", help_heading = "Presets")]
     pub tenant: Option<String>,
+
+    /// Allow a token, check or revocation address on another site than the sign-in page.
+    #[arg(long, conflicts_with = "from")]
+    pub allow_other_sites: bool,
+    /// Add without asking: the addresses that will receive secrets are still printed. Without
+    /// it, a service's addresses given in full are shown and confirmed at the terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// `tokenkeeper login`.
@@ -555,7 +568,21 @@ fn parser() -> clap::Command {
             .num_args(0..=1)
             .value_name("REFUSED")
     });
-    Cli::command().args(refused)
+    Cli::command().args(refused).mut_subcommand("add", with_field_hints)
+}
+
+/// `add`'s flags take their help from the engine's field table (the window's hints too), so
+/// the command line and the window explain an input in the same words.
+fn with_field_hints(add: clap::Command) -> clap::Command {
+    let hinted: Vec<(String, &'static str)> = tokenkeeper_engine::fields::TABLE
+        .iter()
+        .filter_map(|row| {
+            let long = row.flag.strip_prefix("--")?;
+            let arg = add.get_arguments().find(|a| a.get_long() == Some(long))?;
+            Some((arg.get_id().to_string(), row.hint))
+        })
+        .collect();
+    hinted.into_iter().fold(add, |add, (id, hint)| add.mut_arg(id, |a| a.help(hint)))
 }
 
 /// The refusal message for a flag of [`REFUSED`] that was given.
@@ -652,6 +679,17 @@ mod tests {
         match parse_from(std::iter::once("tokenkeeper").chain(line.iter().copied()).map(OsString::from).collect()) {
             Err(Rejected::Secret(m)) => m,
             other => panic!("{line:?} not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_input_of_the_field_table_is_a_flag_of_add_with_its_hint() {
+        let cmd = parser();
+        let add = cmd.find_subcommand("add").unwrap();
+        for row in tokenkeeper_engine::fields::TABLE.iter().filter(|r| r.flag.starts_with("--")) {
+            let arg = add.get_arguments().find(|a| a.get_long() == row.flag.strip_prefix("--"));
+            let arg = arg.unwrap_or_else(|| panic!("{} is in the field table but not a flag of add", row.flag));
+            assert_eq!(arg.get_help().map(|h| h.to_string()).as_deref(), Some(row.hint), "{}", row.flag);
         }
     }
 
