@@ -84,6 +84,14 @@ impl Keeper {
         }
     }
 
+    /// Whether the integration's service takes sign-ins with a code (its issuer's discovery
+    /// document names a device sign-in address), so that a shell offers it only where it works.
+    /// A service that cannot be asked right now counts as not offering it.
+    pub async fn can_sign_in_with_code(&self, name: &str) -> bool {
+        let Ok((oauth, profile)) = self.oauth_of(name) else { return false };
+        self.device_url(name, &oauth, &profile).await.is_ok()
+    }
+
     /// Where the integration's service takes device sign-ins: `device_authorization_endpoint`
     /// from its issuer's discovery document.
     async fn device_url(&self, name: &str, oauth: &OauthConfig, profile: &Profile) -> Result<Url, KeeperError> {
