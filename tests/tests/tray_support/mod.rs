@@ -148,6 +148,16 @@ impl Sandbox {
         Ok(String::from_utf8(out.stdout)?)
     }
 
+    /// Adds an OAuth integration whose service is nowhere (127.0.0.1:9): never signed in, and a
+    /// sign-in started for it stays pending until the browser would come back.
+    pub async fn add_unreachable_oauth(&self, name: &str) -> Result<()> {
+        let nowhere = "http://127.0.0.1:9";
+        let (auth, token) = (format!("{nowhere}/auth"), format!("{nowhere}/token"));
+        let args =
+            ["add", name, "--provider", "oauth2", "--client-id", "c", "--authorize-url", &auth, "--token-url", &token];
+        self.cli_ok(&args, "").await.map(|_| ())
+    }
+
     /// `tokenkeeper list --json`, by name.
     pub async fn states(&self) -> Result<HashMap<String, serde_json::Value>> {
         let text = self.cli_ok(&["list", "--json"], "").await?;
