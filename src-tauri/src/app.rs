@@ -112,7 +112,7 @@ fn setup(app: &AppHandle) -> Result<(), KeeperError> {
     });
 
     let views = keeper.list();
-    tray::create(app, &menu_model::build(&views, clock::now(), autostart), keeper.paths().runtime.join("tray"))
+    tray::create(app, &menu_model::build(&views, clock::now().secs(), autostart), keeper.paths().runtime.join("tray"))
         .map_err(|e| KeeperError::Failed(format!("could not show the tray icon: {e}")))?;
     tracing::info!("tray ready {} ms after setup began", started.elapsed().as_millis());
     tauri::async_runtime::spawn(follow_keeper(app.clone(), keeper.subscribe()));
@@ -154,7 +154,7 @@ async fn follow_keeper(app: AppHandle, mut events: broadcast::Receiver<tokenkeep
             _ = state.tray_dirty.notified() => {}
             _ = tokio::time::sleep(TICK) => {}
         }
-        let model = menu_model::build(&state.keeper.list(), clock::now(), state.autostart.load(Ordering::Relaxed));
+        let model = menu_model::build(&state.keeper.list(), clock::now().secs(), state.autostart.load(Ordering::Relaxed));
         if last.as_ref() != Some(&model) {
             if let Err(e) = tray::apply(&app, &model) {
                 tracing::warn!("could not update the tray: {e}");
