@@ -8,7 +8,7 @@
 //! code (closing a window) is prevented; only "Quit" (`AppHandle::exit`) ends it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tauri::{AppHandle, Emitter, Manager, RunEvent};
@@ -29,9 +29,6 @@ pub const KEEPER_EVENT: &str = "keeper-event";
 /// Starts the app; returns when the keeper chose Quit.
 pub fn run() {
     init_logging();
-    // Why setup failed, in the engine's words (Tauri only keeps the text).
-    let failure: Arc<Mutex<Option<KeeperError>>> = Arc::default();
-    let setup_failure = failure.clone();
     let app = tauri::Builder::default()
         // First: a second launch only tells the running one to open its window, then exits.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -41,24 +38,20 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .invoke_handler(commands::handler())
-        .setup(move |app| {
-            setup(app.handle()).map_err(|e| {
-                let text = e.to_string();
-                *setup_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                Box::<dyn std::error::Error>::from(text)
-            })
+        .setup(|app| {
+            if let Err(e) = setup(app.handle()) {
+                // A damaged settings file, no tray: say it in words where the keeper looks, and
+                // stop (an error returned here would only make Tauri panic on standard error).
+                failed_start::explain(&e);
+                std::process::exit(1);
+            }
+            Ok(())
         })
         .build(tauri::generate_context!());
     let app = match app {
         Ok(app) => app,
         Err(e) => {
-            // A damaged settings file, no tray: say it in words where the keeper looks, and stop.
-            let error = failure
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-                .unwrap_or_else(|| KeeperError::Failed(e.to_string()));
-            failed_start::explain(&error);
+            failed_start::explain(&KeeperError::Failed(format!("the window system did not start: {e}")));
             std::process::exit(1);
         }
     };
@@ -154,7 +147,8 @@ async fn follow_keeper(app: AppHandle, mut events: broadcast::Receiver<tokenkeep
             _ = state.tray_dirty.notified() => {}
             _ = tokio::time::sleep(TICK) => {}
         }
-        let model = menu_model::build(&state.keeper.list(), clock::now().secs(), state.autostart.load(Ordering::Relaxed));
+        let model =
+            menu_model::build(&state.keeper.list(), clock::now().secs(), state.autostart.load(Ordering::Relaxed));
         if last.as_ref() != Some(&model) {
             if let Err(e) = tray::apply(&app, &model) {
                 tracing::warn!("could not update the tray: {e}");
