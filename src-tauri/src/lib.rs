@@ -1,5 +1,7 @@
-//! Token Keeper's tray app as a library: the Tauri shell around the engine (`app`, `tray`,
-//! `window`, `commands`) and the pure menu model, which is unit-tested without a display.
+//! Token Keeper's tray app as a library: the Tauri shell around the engine — `app` sets up,
+//! `state` is what the parts share, `tray` and `window` show, `clicks` acts on the tray's and the
+//! notifications' clicks, `commands` answer the window, `failed_start` explains a start that
+//! failed — and the pure menu model, which is unit-tested without a display.
 
 pub mod app;
 pub mod clicks;

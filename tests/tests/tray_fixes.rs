@@ -136,7 +136,6 @@ async fn problems_are_one_click_from_their_fix() -> Result<()> {
     tray.click(None, "Enter a new Team wiki").await?;
     wait_route(&session, "#/token/Team%20wiki").await?;
     session.wait_text("#page-title", SHORT, |t| t.contains(WIKI)).await?;
-    session.screenshot(&shots.join("window-token-from-tray.png")).await?;
     tray.click(None, "3 integrations need you").await?;
     wait_route(&session, "#/").await?;
     tray.click(None, "Enter a new Jira token").await?;
