@@ -1,8 +1,11 @@
-//! The tray app cannot start (here: its settings file is damaged): it says why where the keeper
-//! looks — a notification read back from dunst and a window (found with xdotool, screenshot in
-//! `target/screenshots/`) — instead of standard error only; the file is left as it was, and the app
-//! ends when the window is closed. The settings folder's path holds `& < >`, so the notification
-//! body also shows that text is escaped for a daemon that reads markup (dunst does).
+//! The tray app cannot start: it says why where the keeper looks — a notification read back from
+//! dunst and a window (found with xdotool, screenshot in `target/screenshots/`) — instead of
+//! standard error only, and ends when the window is closed.
+//! - Its settings file is damaged: the file is left as it was. The settings folder's path holds
+//!   `& < >`, so the notification body also shows that text is escaped for a daemon that reads
+//!   markup (dunst does).
+//! - There is no keyring (a private session bus without a Secret Service, and so without a
+//!   notification service either): the window says so.
 //!
 //! Run: `dbus-run-session -- tests/env/session.sh cargo test -p tokenkeeper-tests --test tray_failed_start`
 
@@ -56,5 +59,66 @@ async fn a_failed_start_is_explained_in_a_notice_and_a_window() -> Result<()> {
         .context("the app kept running after its window was closed")??;
     ensure!(!status.success(), "a failed start ends with an error status: {status}");
     ensure!(app.log_text().contains("Token Keeper cannot start"), "the log keeps it: {}", app.log_text());
+
+    // one after the other: both windows have the same title
+    no_keyring().await
+}
+
+/// No keyring: the window says so.
+async fn no_keyring() -> Result<()> {
+    let sandbox = Sandbox::new()?;
+    let bus = PrivateBus::start(sandbox.dir.path())?;
+    let mut app = App::start(&sandbox, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)])?;
+    let window = wait_window("^Token Keeper cannot start$", Duration::from_secs(30))
+        .await
+        .with_context(|| format!("no window explains it; the app said:\n{}", app.log_text()))?;
+    let shot = screenshots_dir().join("tray-failed-start-no-keyring.png");
+    sh("import", &["-window", &window, shot.to_str().expect("UTF-8")]);
+    eprintln!("window {window}; screenshot {}", shot.display());
+    ensure!(app.log_text().contains("keychain is not available"), "the reason: {}", app.log_text());
+    close_window(&window)?;
+    let status = tokio::time::timeout(Duration::from_secs(15), app.child.wait())
+        .await
+        .context("the app kept running after its window was closed")??;
+    ensure!(!status.success(), "a failed start ends with an error status: {status}");
     Ok(())
+}
+
+/// A session bus of its own with nothing on it: no keyring, no notification service, and no
+/// service files, so nothing is started on demand. Stopped when dropped.
+struct PrivateBus {
+    child: std::process::Child,
+    address: String,
+}
+
+impl PrivateBus {
+    fn start(dir: &std::path::Path) -> Result<PrivateBus> {
+        use std::io::BufRead;
+        let config = dir.join("bus.conf");
+        std::fs::write(
+            &config,
+            r#"<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
+</busconfig>"#,
+        )?;
+        let mut child = std::process::Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("start dbus-daemon")?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+        let address = line.trim().to_string();
+        ensure!(!address.is_empty(), "dbus-daemon printed no address");
+        Ok(PrivateBus { child, address })
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
