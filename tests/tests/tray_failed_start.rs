@@ -44,20 +44,10 @@ async fn a_failed_start_is_explained_in_a_notice_and_a_window() -> Result<()> {
     );
     ensure!(notice.body.contains("start Token Keeper again"), "{:?}", notice.body);
 
-    let window = wait_window("^Token Keeper cannot start$", Duration::from_secs(20))
-        .await
-        .with_context(|| format!("no window explains it; the app said:\n{}", app.log_text()))?;
-    let shot = screenshots_dir().join("tray-failed-start.png");
-    sh("import", &["-window", &window, shot.to_str().expect("UTF-8")]);
-    eprintln!("window {window}; screenshot {}", shot.display());
+    let window = explaining_window(&app, "tray-failed-start.png").await?;
     ensure!(app.child.try_wait()?.is_none(), "the app ended while its window was open");
     ensure!(std::fs::read_to_string(&settings)? == damaged, "the damaged file was changed");
-
-    close_window(&window)?;
-    let status = tokio::time::timeout(Duration::from_secs(15), app.child.wait())
-        .await
-        .context("the app kept running after its window was closed")??;
-    ensure!(!status.success(), "a failed start ends with an error status: {status}");
+    closing_ends_the_app(&mut app, &window).await?;
     ensure!(app.log_text().contains("Token Keeper cannot start"), "the log keeps it: {}", app.log_text());
 
     // one after the other: both windows have the same title
@@ -69,14 +59,25 @@ async fn no_keyring() -> Result<()> {
     let sandbox = Sandbox::new()?;
     let bus = PrivateBus::start(sandbox.dir.path())?;
     let mut app = App::start(&sandbox, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)])?;
+    let window = explaining_window(&app, "tray-failed-start-no-keyring.png").await?;
+    ensure!(app.log_text().contains("keychain is not available"), "the reason: {}", app.log_text());
+    closing_ends_the_app(&mut app, &window).await
+}
+
+/// The window that says why the app cannot start; its screenshot goes to `shot`.
+async fn explaining_window(app: &App, shot: &str) -> Result<String> {
     let window = wait_window("^Token Keeper cannot start$", Duration::from_secs(30))
         .await
         .with_context(|| format!("no window explains it; the app said:\n{}", app.log_text()))?;
-    let shot = screenshots_dir().join("tray-failed-start-no-keyring.png");
+    let shot = screenshots_dir().join(shot);
     sh("import", &["-window", &window, shot.to_str().expect("UTF-8")]);
     eprintln!("window {window}; screenshot {}", shot.display());
-    ensure!(app.log_text().contains("keychain is not available"), "the reason: {}", app.log_text());
-    close_window(&window)?;
+    Ok(window)
+}
+
+/// Closing the window ends the app, with an error status.
+async fn closing_ends_the_app(app: &mut App, window: &str) -> Result<()> {
+    close_window(window)?;
     let status = tokio::time::timeout(Duration::from_secs(15), app.child.wait())
         .await
         .context("the app kept running after its window was closed")??;
