@@ -59,7 +59,7 @@ async fn problems_are_one_click_from_their_fix() -> Result<()> {
         tokens.push((name.into(), &shared));
     }
     for (name, service) in &tokens {
-        sandbox.cli_ok(&["add", name, "--provider", "api-token", "--probe-url", &service.url()], "").await?;
+        sandbox.cli_ok(&["add", name, "--yes", "--provider", "api-token", "--probe-url", &service.url()], "").await?;
         sandbox.cli_ok(&["login", name], "tok\n").await?;
     }
     ensure!(sandbox.states().await?.values().all(|v| v["state"] == "working"), "all working to begin with");

@@ -78,9 +78,7 @@ impl KeeperOptions {
             paths,
             store: Arc::new(store),
             notifier: Arc::new(crate::notify::DesktopNotifier::new(clicks)),
-            open_url: Arc::new(|url: &Url| {
-                webbrowser::open(url.as_str()).map_err(|e| format!("could not open the browser: {e}"))
-            }),
+            open_url: Arc::new(|url: &Url| crate::address::open_in_browser(url, webbrowser::open)),
             clock: SystemClock::shared(),
         })
     }
@@ -115,6 +113,11 @@ pub struct IntegrationStatus {
     /// The sites the sign-in reaches (Atlassian's cloud ids), as listed after the sign-in.
     #[serde(default)]
     pub sites: Vec<Site>,
+    /// Who the token belongs to, for scripts that need it beside the token (`exec --env
+    /// VAR=account`): an API token's user name, or the account the service named at sign-in
+    /// (known once the secrets have been read). Not a secret.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 /// A fingerprint of a record file's contents (not for security: only "did it change").
@@ -232,6 +235,7 @@ impl Keeper {
             signed_in_at: slot.record.signed_in_at.map(Moment::secs),
             sign_in_ends_at: slot.sign_in_ends_at().map(Moment::secs),
             sites: slot.record.sites.clone(),
+            account: slot.account(),
         })
     }
 
