@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::state::{self, AppState};
 use crate::window::{self, Route};
-use crate::{clicks, commands, failed_start, menu_model, tray};
+use crate::{clicks, commands, failed_start, menu_model, profile_inbox, tray};
 
 /// The event the window listens to, carrying the keeper's events (views, names, notices: never a
 /// token).
@@ -31,10 +31,13 @@ pub fn run() {
     init_logging();
     let app = tauri::Builder::default()
         // First: a second launch only tells the running one to open its window, then exits.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, args, cwd| {
             tracing::info!("another launch: opening the window");
             window::show(app);
+            // a profile file as its argument (double-clicked): shown for the keeper to confirm
+            profile_inbox::receive(app, &args, &cwd);
         }))
+        .manage(profile_inbox::ProfileInbox::default())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .invoke_handler(commands::handler())
@@ -114,6 +117,9 @@ fn setup(app: &AppHandle) -> Result<(), KeeperError> {
         // First run: nothing to keep yet, so show the way in.
         window::open(app, &Route::Add);
     }
+    // launched with a profile file (double-clicked while Token Keeper was not running)
+    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    profile_inbox::receive(app, &std::env::args().collect::<Vec<_>>(), &cwd);
     Ok(())
 }
 

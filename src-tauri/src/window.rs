@@ -23,6 +23,8 @@ pub enum Route {
     Details(String),
     /// An API-token integration's form for a new token.
     Token(String),
+    /// The administrator's profile file a launch brought, for the keeper to confirm.
+    OpenedProfile,
 }
 
 impl Route {
@@ -33,6 +35,7 @@ impl Route {
             Route::Add => "add".into(),
             Route::Details(name) => format!("detail/{}", encode(name)),
             Route::Token(name) => format!("token/{}", encode(name)),
+            Route::OpenedProfile => "open-profile".into(),
         }
     }
 }
@@ -71,6 +74,9 @@ fn bring(app: &AppHandle, route: Option<&Route>) {
         .min_inner_size(400.0, 360.0)
         .center()
         .focused(true)
+        // Files dropped on the window reach the page as a drop event (a profile file to open),
+        // as in a browser, instead of Tauri's own drag-and-drop events.
+        .disable_drag_drop_handler()
         .build();
     match built {
         Ok(window) => {

@@ -4,24 +4,21 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`], [`process`], [`address`]
+//! - ground: [`model`], [`about`], [`secret`], [`clock`], [`paths`], [`text`], [`process`], [`address`]
 //!   (where secrets may go), [`fields`] (the inputs of an integration);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
 //! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`].
 
+pub mod about;
 pub mod actions;
 pub mod address;
 pub mod alerts;
 pub mod clock;
 pub mod fields;
-#[cfg(test)]
-mod file_properties;
 pub mod history;
 pub mod ipc;
-#[cfg(test)]
-mod ipc_properties;
 pub mod keeper;
 pub mod lock;
 pub mod model;
@@ -30,7 +27,7 @@ pub mod paths;
 pub mod process;
 pub mod profile_file;
 #[cfg(test)]
-mod proptest_support;
+mod properties;
 pub mod providers;
 pub mod record;
 pub mod scheduler;
