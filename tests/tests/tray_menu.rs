@@ -139,17 +139,16 @@ async fn tray_menu_shows_states_and_its_clicks_act() -> Result<()> {
     tray.click(None, "Start at login").await?;
     tray.wait_layout(Duration::from_secs(5), |root| (root.find("Start at login")?.checked == Some(true)).then_some(()))
         .await?;
+    // the check mark may show (GTK ticks it on the click) before the entry is written
     let autostart = sandbox.dir.path().join("home/.config/autostart");
-    ensure!(
-        std::fs::read_dir(&autostart).map(|d| d.count()).unwrap_or(0) == 1,
-        "no autostart entry in {}",
-        autostart.display()
-    );
+    let entries = || std::fs::read_dir(&autostart).map(|d| d.count()).unwrap_or(0);
+    wait_until(Duration::from_secs(5), "an autostart entry", || entries() == 1).await?;
     tray.click(None, "Start at login").await?;
     tray.wait_layout(Duration::from_secs(5), |root| {
         (root.find("Start at login")?.checked == Some(false)).then_some(())
     })
     .await?;
+    wait_until(Duration::from_secs(5), "the autostart entry removed", || entries() == 0).await?;
 
     // ---- Open Token Keeper: the window appears ----
     ensure!(
