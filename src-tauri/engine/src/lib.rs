@@ -4,7 +4,7 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`];
+//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`], [`process`];
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
@@ -24,6 +24,7 @@ pub mod lock;
 pub mod model;
 pub mod notify;
 pub mod paths;
+pub mod process;
 pub mod profile_file;
 #[cfg(test)]
 mod proptest_support;
