@@ -13,12 +13,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokenkeeper_engine::clock::{Clock, SystemClock};
+use tokenkeeper_engine::clock::{Clock, Moment, Span, SystemClock};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind, OauthConfig, Secrets, State};
 use tokenkeeper_engine::notify::RecordingNotifier;
 use tokenkeeper_engine::paths::Paths;
 use tokenkeeper_engine::record::Record;
-use tokenkeeper_engine::scheduler::renew_margin_ms;
+use tokenkeeper_engine::scheduler::renew_margin;
 use tokenkeeper_engine::secret::{AccessToken, RefreshToken};
 use tokenkeeper_engine::store::{integrations, keychain::KeychainStore, memory::MemoryStore, SecretStore};
 use tokenkeeper_engine::{Keeper, KeeperOptions};
@@ -143,7 +143,7 @@ pub fn name_of(i: usize) -> String {
 fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (Duration, Duration) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     // valid for an hour, issued four hours ago: inside the margin, so renewed at once
-    let (issued, expires) = (now - 3 * 3600, now + 3600);
+    let (issued, expires) = (Moment::from_secs(now - 3 * 3600), Moment::from_secs(now + 3600));
     let frame = Some(SystemClock.stamp());
     let started = Instant::now();
     for i in 0..n {
@@ -232,7 +232,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 /// Sets up, runs and measures one daemon with `spec.integrations` integrations.
 pub fn run(spec: RunSpec) -> Figures {
     let n = spec.integrations;
-    let margin_ms = renew_margin_ms(spec.lifetime_s as i64 * 1000);
+    let margin_ms = renew_margin(Span::from_secs(spec.lifetime_s as i64)).millis();
     let farm = Arc::new(TokenFarm::start(FarmOptions { integrations: n, lifetime_s: spec.lifetime_s, margin_ms }));
     let sb = Sandbox::new();
     let keychain = KeychainStore::new(sb.keychain_service()).expect("the session keychain");
@@ -284,7 +284,7 @@ fn tail(log: &str) -> String {
 /// in for the keychain, are allocated before).
 pub fn run_in_process(spec: RunSpec) -> Figures {
     let n = spec.integrations;
-    let margin_ms = renew_margin_ms(spec.lifetime_s as i64 * 1000);
+    let margin_ms = renew_margin(Span::from_secs(spec.lifetime_s as i64)).millis();
     let farm = Arc::new(TokenFarm::start(FarmOptions { integrations: n, lifetime_s: spec.lifetime_s, margin_ms }));
     let dir = tempfile::tempdir().expect("temp dir");
     let paths = Paths::under(dir.path());
