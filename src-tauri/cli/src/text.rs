@@ -223,6 +223,7 @@ mod tests {
             signed_in_at: None,
             sign_in_ends_at: None,
             sites: vec![],
+            account: None,
         };
         let text = status(&s, NOW);
         assert!(text.starts_with("HighQ reporting (oauth2, OAuth)\n"), "{text}");
@@ -242,7 +243,14 @@ mod tests {
         v.access_expires_at = None;
         v.refresh_expires_at = Some(NOW.at + 30 * 86_400);
         let text = status(
-            &IntegrationStatus { view: v, history: vec![], signed_in_at: None, sign_in_ends_at: None, sites: vec![] },
+            &IntegrationStatus {
+                view: v,
+                history: vec![],
+                signed_in_at: None,
+                sign_in_ends_at: None,
+                sites: vec![],
+                account: None,
+            },
             NOW,
         );
         assert!(text.contains("  Token expires:   in 30 days (2025-07-15 15:06)\n"), "{text}");
@@ -267,6 +275,7 @@ mod tests {
             signed_in_at: Some(NOW.at - 360 * 86_400),
             sign_in_ends_at: Some(NOW.at + 5 * 86_400),
             sites: vec![site("c1", "acme"), site("c2", "beta")],
+            account: None,
         };
         let text = status(&s, NOW);
         assert!(text.contains("  Refresh expires: in 5 days (2025-06-20 15:06)\n"), "{text}");

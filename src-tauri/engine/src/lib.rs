@@ -4,21 +4,23 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`], [`process`];
+//! - ground: [`model`], [`about`], [`secret`], [`clock`], [`paths`], [`text`], [`process`], [`address`]
+//!   (where secrets may go), [`fields`] (the inputs of an integration);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
-//! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`].
+//! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`];
+//! - the team vault: [`shared`] (OpenBao client, versioned records, the renewal lease), not yet
+//!   used by the keeper.
 
+pub mod about;
 pub mod actions;
+pub mod address;
 pub mod alerts;
 pub mod clock;
-#[cfg(test)]
-mod file_properties;
+pub mod fields;
 pub mod history;
 pub mod ipc;
-#[cfg(test)]
-mod ipc_properties;
 pub mod keeper;
 pub mod lock;
 pub mod model;
@@ -27,13 +29,14 @@ pub mod paths;
 pub mod process;
 pub mod profile_file;
 #[cfg(test)]
-mod proptest_support;
+mod properties;
 pub mod providers;
 pub mod record;
 pub mod scheduler;
 pub mod secret;
 pub mod settings;
 pub mod setup;
+pub mod shared;
 pub mod store;
 pub mod text;
 

@@ -76,6 +76,14 @@ secret_type!(
     /// A provider's token response handed over as text (`login --from-response`): it holds tokens.
     TokenResponseText
 );
+secret_type!(
+    /// The team vault's (OpenBao's) own credential: a token that opens the shared space.
+    VaultToken
+);
+secret_type!(
+    /// An AppRole secret ID: the password half of a server's OpenBao login.
+    AppRoleSecretId
+);
 
 #[cfg(test)]
 mod tests {

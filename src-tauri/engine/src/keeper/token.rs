@@ -53,7 +53,7 @@ impl Keeper {
             if let Some(token) = usable(&secrets, self.inner.clock.now()) {
                 return Ok(token);
             }
-            if self.lock().slots.get(name).is_none_or(|s| s.record.retry_at.is_some()) {
+            if self.lock().slots.get(name).is_none_or(|s| s.record().retry_at.is_some()) {
                 break;
             }
         }
@@ -63,7 +63,8 @@ impl Keeper {
         if let Some(token) = alive(&secrets, self.inner.clock.now()).filter(|_| renewed) {
             return Ok(token);
         }
-        let detail = self.lock().slots.get(name).and_then(|s| s.record.detail.clone()).filter(|d| !d.trim().is_empty());
+        let detail =
+            self.lock().slots.get(name).and_then(|s| s.record().detail.clone()).filter(|d| !d.trim().is_empty());
         let why = detail.unwrap_or_else(|| {
             format!(
                 "the service's newest token ends in less than {} seconds, too soon to be used",
@@ -76,8 +77,9 @@ impl Keeper {
     fn refuse_if_signed_out(&self, name: &str) -> Result<(), KeeperError> {
         let shared = self.lock();
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
-        if slot.record.state == State::NeedsSignIn {
-            let why = slot.record.detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
+        if slot.record().state == State::NeedsSignIn {
+            let why =
+                slot.record().detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
             return Err(KeeperError::NeedsSignIn(format!(
                 "\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {}`",
                 shell_word(name)
