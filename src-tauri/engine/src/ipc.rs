@@ -357,7 +357,7 @@ impl Backend {
         if let Some(client) = Client::connect(&paths).await? {
             return Ok(Backend::Remote(client));
         }
-        Ok(Backend::Local(Keeper::open(KeeperOptions::system(None)?)?))
+        Ok(Backend::Local(Keeper::open(KeeperOptions::system(crate::notify::Clicks::Ignored)?)?))
     }
 
     /// Asks the keeper, running or this process's own: the only place the two differ.
