@@ -64,15 +64,15 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
   actions.append(pauseButton(s), remove);
 
   const history = h('ol', { class: 'timeline', 'aria-label': 'History, newest first' });
-  for (const entry of [...s.history].reverse()) {
-    history.append(
-      h('li', { class: `tone-${historyTone(entry)}` }, h('time', { datetime: new Date(entry.at * 1000).toISOString() }, when(entry.at)), ' ', historyText(entry)),
-    );
-  }
+  // newest first; each entry in the engine's words when it gives them
+  s.history.forEach((entry, i) => {
+    const text = s.history_text?.[i] ?? historyText(entry);
+    history.prepend(h('li', { class: `tone-${historyTone(entry)}` }, h('time', { datetime: new Date(entry.at * 1000).toISOString() }, when(entry.at)), ' ', text));
+  });
   return [
     h('div', { class: 'status-line big' }, badge(s)),
-    h('p', { class: 'explain' }, STATE_EXPLAINED[s.state]),
-    s.detail ? h('p', { class: 'detail', id: 'detail-sentence' }, s.detail) : document.createTextNode(''),
+    // the engine's sentence (what happened, what to do) when it has one, else what the state means
+    s.detail ? h('p', { class: 'explain', id: 'detail-sentence' }, s.detail) : h('p', { class: 'explain' }, STATE_EXPLAINED[s.state]),
     actions,
     device,
     h('h2', {}, 'About it'),
