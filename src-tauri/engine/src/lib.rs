@@ -17,12 +17,8 @@ pub mod address;
 pub mod alerts;
 pub mod clock;
 pub mod fields;
-#[cfg(test)]
-mod file_properties;
 pub mod history;
 pub mod ipc;
-#[cfg(test)]
-mod ipc_properties;
 pub mod keeper;
 pub mod lock;
 pub mod model;
@@ -31,7 +27,7 @@ pub mod paths;
 pub mod process;
 pub mod profile_file;
 #[cfg(test)]
-mod proptest_support;
+mod properties;
 pub mod providers;
 pub mod record;
 pub mod scheduler;

@@ -6,7 +6,7 @@ use oauth2::TokenResponse as _;
 use url::Url;
 
 use super::error::shell_word;
-use super::renewal::{next_probe, Issued};
+use super::renewal::Issued;
 use super::{Keeper, KeeperError};
 use crate::actions::device::{self, DeviceCode, DeviceOutcome, DEVICE_TIMEOUT};
 use crate::actions::oauth::{Grant, TokenAnswer};
@@ -14,7 +14,7 @@ use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
 use crate::actions::sites::{list_sites, SitesOutcome};
 use crate::history::HistoryEvent;
-use crate::model::{IntegrationKind, IntegrationView, OauthConfig, Secrets, State};
+use crate::model::{IntegrationKind, IntegrationView, OauthConfig, Secrets};
 use crate::providers::token_response::normalize;
 use crate::providers::{self, Profile};
 use crate::secret::{AccessToken, ApiToken};
@@ -35,11 +35,11 @@ impl Keeper {
             .await
             .map_err(|e| KeeperError::Failed(format!("could not listen on 127.0.0.1 for the sign-in: {e}")))?;
         show_url(&pending.url)?;
-        self.commit(name, |slot, _| slot.signin_pending = true);
+        self.commit(name, |slot, _| slot.sign_in_pending(true));
         let client_secret = self.secrets(name).await.ok().and_then(|s| s.client_secret);
         let outcome =
             pending.finish(&self.inner.http, &oauth, &profile.wire, client_secret.as_ref(), SIGNIN_TIMEOUT).await;
-        self.commit(name, |slot, _| slot.signin_pending = false);
+        self.commit(name, |slot, _| slot.sign_in_pending(false));
         match outcome {
             SignInOutcome::SignedIn(grant) => self.store_signed_in(name, grant).await,
             SignInOutcome::TimedOut => {
@@ -75,9 +75,9 @@ impl Keeper {
             Err(outcome) => return self.device_failed(name, outcome),
         };
         show(&pending.code)?;
-        self.commit(name, |slot, _| slot.signin_pending = true);
+        self.commit(name, |slot, _| slot.sign_in_pending(true));
         let outcome = pending.finish(http, &oauth, &profile.wire, client_secret.as_ref(), DEVICE_TIMEOUT).await;
-        self.commit(name, |slot, _| slot.signin_pending = false);
+        self.commit(name, |slot, _| slot.sign_in_pending(false));
         match outcome {
             DeviceOutcome::SignedIn(grant) => self.store_signed_in(name, grant).await,
             other => self.device_failed(name, other),
@@ -138,7 +138,7 @@ impl Keeper {
     }
 
     fn note(&self, name: &str, event: HistoryEvent) {
-        self.commit(name, |slot, now| slot.record.history.push(now, event));
+        self.commit(name, |slot, now| slot.noted(event, now));
     }
 
     /// Stores a token response a service already gave (JSON, or XML where the profile allows),
@@ -169,7 +169,7 @@ impl Keeper {
         drop(exclusive);
         self.list_sites(name, &access_token).await;
         let view = self.status(name)?.view;
-        if self.lock().slots.get(name).is_some_and(|s| s.unsaved) {
+        if self.lock().slots.get(name).is_some_and(|s| s.unsaved()) {
             return Err(KeeperError::Failed(format!(
                 "signed in, but the keychain did not accept the tokens; they are kept while Token Keeper runs ({})",
                 view.detail.clone().unwrap_or_default()
@@ -190,7 +190,7 @@ impl Keeper {
         match list_sites(&self.inner.http, &url, access_token).await {
             SitesOutcome::Listed(sites) => {
                 tracing::info!("{name}: the sign-in reaches {} site(s)", sites.len());
-                self.commit(name, move |slot, _| slot.record.sites = sites);
+                self.commit(name, move |slot, _| slot.sites_listed(sites));
             }
             SitesOutcome::NotListed { reason } => {
                 tracing::warn!("{name}: could not list the sites of the sign-in: {reason}");
@@ -233,18 +233,8 @@ impl Keeper {
             ..Secrets::default()
         };
         self.keychain_save(name, &secrets).await?;
-        self.commit(name, move |slot, now| {
-            if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
-                slot.record.notices.problem = None;
-            }
-            slot.secrets = Some(secrets);
-            slot.unsaved = false;
-            slot.record.state = State::Working;
-            slot.record.failures = 0;
-            slot.record.history.push(now, HistoryEvent::SignedIn);
-            slot.record.probe_at = Some(next_probe(slot, now));
-        })
-        .ok_or_else(|| KeeperError::unknown(name))
+        self.commit(name, move |slot, now| slot.signed_in(secrets, Ok(()), now))
+            .ok_or_else(|| KeeperError::unknown(name))
     }
 }
 

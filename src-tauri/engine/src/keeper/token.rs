@@ -41,7 +41,7 @@ impl Keeper {
                 Ok(t.clone())
             }
             _ => {
-                let detail = self.lock().slots.get(name).and_then(|s| s.record.detail.clone()).unwrap_or_default();
+                let detail = self.lock().slots.get(name).and_then(|s| s.record().detail.clone()).unwrap_or_default();
                 Err(KeeperError::Unavailable(format!(
                     "\"{name}\" has no valid token right now and cannot be renewed: {detail}"
                 )))
@@ -52,8 +52,9 @@ impl Keeper {
     fn refuse_if_signed_out(&self, name: &str) -> Result<(), KeeperError> {
         let shared = self.lock();
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
-        if slot.record.state == State::NeedsSignIn {
-            let why = slot.record.detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
+        if slot.record().state == State::NeedsSignIn {
+            let why =
+                slot.record().detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
             return Err(KeeperError::NeedsSignIn(format!(
                 "\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {}`",
                 shell_word(name)

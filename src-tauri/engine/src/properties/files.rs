@@ -20,7 +20,7 @@ use crate::history::HistoryEvent;
 use crate::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind, OauthConfig, State};
 use crate::paths::Paths;
 use crate::profile_file;
-use crate::proptest_support::{cases, config, mutated, text, word};
+use crate::properties::support::{cases, config, mutated, text, word};
 use crate::record::Record;
 use crate::settings::Settings;
 use crate::store::files::FileError;
