@@ -3,7 +3,7 @@
 import { api, message, type About, type IntegrationStatus } from './api';
 import { confirmDialog, messageDialog } from './dialog';
 import { announce, h } from './dom';
-import { day, historyText, historyTone, STATE_EXPLAINED, when } from './format';
+import { day, explained, historyText, historyTone, when } from './format';
 import type { Page } from './page';
 import { scriptUse, technicalDetails } from './technical';
 import { badge, nextLine, pageTitle, pauseButton, renewButton, signInButton } from './widgets';
@@ -72,7 +72,7 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
   return [
     h('div', { class: 'status-line big' }, badge(s)),
     // the engine's sentence (what happened, what to do) when it has one, else what the state means
-    s.detail ? h('p', { class: 'explain', id: 'detail-sentence' }, s.detail) : h('p', { class: 'explain' }, STATE_EXPLAINED[s.state]),
+    s.detail ? h('p', { class: 'explain', id: 'detail-sentence' }, s.detail) : h('p', { class: 'explain' }, explained(s)),
     actions,
     device,
     h('h2', {}, 'About it'),

@@ -40,6 +40,17 @@ export function stateLabel(view: Pick<IntegrationView, 'state' | 'state_label'>)
   return view.state_label || STATE_LABEL[view.state];
 }
 
+/** What the state means for this kind of integration (when the engine gives no sentence). */
+export function explained(view: Pick<IntegrationView, 'state' | 'kind'>): string {
+  if (view.state === 'expiring-soon') {
+    return view.kind === 'api-token'
+      ? 'The token ends soon. Create a new one at the service and enter it here before then.'
+      : 'The sign-in ends soon. Sign in again before then.';
+  }
+  if (view.state === 'working' && view.kind === 'api-token') return 'The token works; Token Keeper checks it now and then.';
+  return STATE_EXPLAINED[view.state];
+}
+
 export function nowSecs(): number {
   return Math.floor(Date.now() / 1000);
 }
