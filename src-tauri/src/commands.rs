@@ -19,7 +19,7 @@ use tokenkeeper_engine::{address, fields};
 use tokenkeeper_engine::{IntegrationStatus, KeeperError};
 use url::Url;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The handler with every command of this module.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
@@ -79,7 +79,10 @@ async fn remove(state: State<'_, AppState>, name: String, revoke: bool) -> Resul
 #[tauri::command]
 async fn sign_in(app: AppHandle, state: State<'_, AppState>, name: String) -> Result<IntegrationView, KeeperError> {
     let opener = app.clone();
-    state.keeper.sign_in(&name, move |url| crate::app::open_in_browser(&opener, url).map_err(KeeperError::Failed)).await
+    state
+        .keeper
+        .sign_in(&name, move |url| crate::state::open_in_browser(&opener, url).map_err(KeeperError::Failed))
+        .await
 }
 
 /// The event that carries a device sign-in's code to the window.
@@ -212,7 +215,7 @@ fn open_register_page(app: AppHandle, provider: String) -> Result<(), KeeperErro
     let url = profile
         .register_url
         .ok_or_else(|| KeeperError::BadInput(format!("{} has no page for registering an app", profile.name)))?;
-    crate::app::open_in_browser(&app, &url).map_err(KeeperError::Failed)
+    crate::state::open_in_browser(&app, &url).map_err(KeeperError::Failed)
 }
 
 fn find_profile(provider: &str) -> Result<Profile, KeeperError> {
@@ -413,7 +416,7 @@ fn parse_days(text: &str) -> Result<Vec<u32>, KeeperError> {
 
 #[tauri::command]
 fn set_autostart(app: AppHandle, enabled: bool) -> Result<bool, KeeperError> {
-    crate::app::set_autostart(&app, enabled).map_err(KeeperError::Failed)
+    crate::state::set_autostart(&app, enabled).map_err(KeeperError::Failed)
 }
 
 /// A typed address, held to the engine's rule ([`tokenkeeper_engine::address::check`]): https, or

@@ -1,6 +1,12 @@
 //! The tray menu as plain data: from the integrations' views, the time and the "start at login"
 //! flag to the menu entries, the icon state and the tooltip.
 //!
+//! The menu is built for a keeper who opens it because something needs them: the header says how
+//! many integrations need them (a click opens the window on the list); below it, each integration
+//! that needs them is one item whose click starts its fix ("Sign in to Reports…", "Enter a new
+//! Jira token…"); all integrations, problems first, sit in one submenu ("All integrations — 7
+//! working") with each one's state, what happens next and its actions.
+//!
 //! Pure functions only — no Tauri, no clock, no I/O — so every wording and every rule is
 //! unit-tested without a display (`tray.rs` turns the model into a real menu, and a test over
 //! D-Bus checks that real menu). Menu item ids carry the action and the integration name
@@ -44,11 +50,14 @@ impl IconState {
 pub enum Action {
     /// Start a sign-in (OAuth: the system browser; API token: the window's token form).
     SignIn(String),
+    /// Renew (OAuth) or check (API token) now.
     Refresh(String),
     Pause(String),
     Resume(String),
     /// Open the window on this integration's details.
     Details(String),
+    /// Open the window on the list of integrations (problems first): the header's click.
+    List,
     Open,
     Add,
     ToggleAutostart,
@@ -64,6 +73,7 @@ impl Action {
             Action::Pause(n) => format!("pause:{n}"),
             Action::Resume(n) => format!("resume:{n}"),
             Action::Details(n) => format!("details:{n}"),
+            Action::List => "list".into(),
             Action::Open => "open".into(),
             Action::Add => "add".into(),
             Action::ToggleAutostart => "autostart".into(),
@@ -83,6 +93,7 @@ impl Action {
             ("pause", Some(n)) => Action::Pause(n),
             ("resume", Some(n)) => Action::Resume(n),
             ("details", Some(n)) => Action::Details(n),
+            ("list", None) => Action::List,
             ("open", None) => Action::Open,
             ("add", None) => Action::Add,
             ("autostart", None) => Action::ToggleAutostart,
@@ -138,19 +149,20 @@ pub struct TrayModel {
     pub entries: Vec<Entry>,
 }
 
-/// The longest integration line before its name is shortened (menus do not wrap).
+/// The longest integration name in a menu line before its middle is cut out (menus do not wrap).
 const MAX_NAME_CHARS: usize = 40;
 
 /// Builds the tray from the integrations (sorted by name by the engine), the wall clock and
 /// whether Token Keeper starts at login.
 pub fn build(views: &[IntegrationView], now: UnixTime, autostart: bool) -> TrayModel {
     // The summary heads the menu: on Linux the tray (AppIndicator) has no tooltip, so this line is
-    // where "2 integrations need you" is read.
-    let mut entries = vec![Entry::disabled("summary", summary(views)), Entry::Separator];
-    for view in views {
-        entries.push(integration_submenu(view, now));
-    }
+    // where "2 integrations need you" is read; a click on it opens the list.
+    let mut entries = vec![Entry::action(Action::List, summary(views))];
+    let sorted = problems_first(views);
+    entries.extend(sorted.iter().filter(|v| needs_keeper(v)).map(|v| fix_item(v, now)));
+    entries.push(Entry::Separator);
     if !views.is_empty() {
+        entries.push(all_submenu(&sorted, now));
         entries.push(Entry::Separator);
     }
     entries.push(Entry::action(Action::Open, "Open Token Keeper"));
@@ -159,6 +171,12 @@ pub fn build(views: &[IntegrationView], now: UnixTime, autostart: bool) -> TrayM
     entries.push(Entry::Separator);
     entries.push(Entry::action(Action::Quit, "Quit Token Keeper"));
     TrayModel { icon: icon_state(views), tooltip: tooltip(views), entries }
+}
+
+/// Whether the integration needs the keeper (it counts in "N integrations need you" and gets a
+/// top-level item).
+pub fn needs_keeper(view: &IntegrationView) -> bool {
+    view.state.severity() > 0
 }
 
 /// The worst state of all integrations.
@@ -173,7 +191,7 @@ pub fn tooltip(views: &[IntegrationView]) -> String {
 
 /// "All integrations are working", "1 integration needs you", "2 integrations need you".
 pub fn summary(views: &[IntegrationView]) -> String {
-    let needing = views.iter().filter(|v| v.state.severity() > 0).count();
+    let needing = views.iter().filter(|v| needs_keeper(v)).count();
     let text = match (views.len(), needing) {
         (0, _) => "No integrations yet".to_string(),
         (_, 0) if views.iter().all(|v| v.state == State::Paused) => "All integrations are paused".to_string(),
@@ -183,6 +201,60 @@ pub fn summary(views: &[IntegrationView]) -> String {
         (_, n) => format!("{n} integrations need you"),
     };
     text
+}
+
+/// The top-level item of an integration that needs the keeper: its fix, one click away.
+/// A sign-in refused or ending soon: "Sign in to Reports…" (browser) or "Enter a new Jira
+/// token…" (the window's token form). A service that does not answer has no fix to click: the
+/// item says what is happening and opens the details, which say why and what to check.
+fn fix_item(view: &IntegrationView, now: UnixTime) -> Entry {
+    let name = &view.name;
+    if view.signin_pending {
+        return Entry::disabled(format!("pending:{name}"), integration_label(view, now));
+    }
+    match view.state {
+        State::NeedsSignIn | State::ExpiringSoon => Entry::action(Action::SignIn(name.clone()), fix_label(view)),
+        _ => Entry::action(Action::Details(name.clone()), format!("{}…", integration_label(view, now))),
+    }
+}
+
+/// "Sign in to Reports…", or for an API token "Enter a new Jira token…" (no "token token" when
+/// the name already ends with it).
+pub fn fix_label(view: &IntegrationView) -> String {
+    let name = shorten(&view.name);
+    if view.kind != "api-token" {
+        return format!("Sign in to {name}…");
+    }
+    if name.to_lowercase().ends_with("token") {
+        format!("Enter a new {name}…")
+    } else {
+        format!("Enter a new {name} token…")
+    }
+}
+
+/// The worst first; by name (as the engine sorted them) within the same severity.
+fn problems_first(views: &[IntegrationView]) -> Vec<&IntegrationView> {
+    let mut sorted: Vec<&IntegrationView> = views.iter().collect();
+    sorted.sort_by_key(|v| std::cmp::Reverse(v.state.severity())); // stable
+    sorted
+}
+
+/// "All integrations — 7 working" (", 1 paused"), holding every integration, problems first.
+fn all_submenu(views: &[&IntegrationView], now: UnixTime) -> Entry {
+    let working = views.iter().filter(|v| !needs_keeper(v) && v.state != State::Paused).count();
+    let paused = views.iter().filter(|v| v.state == State::Paused).count();
+    let counts: Vec<String> = [(working, "working"), (paused, "paused")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    let label = if counts.is_empty() {
+        "All integrations".to_string()
+    } else {
+        format!("All integrations — {}", counts.join(", "))
+    };
+    let entries = views.iter().map(|v| integration_submenu(v, now)).collect();
+    Entry::Submenu { id: "all".into(), label, entries }
 }
 
 /// The integration's line: "HighQ reporting — Working, renews in 3 h".
@@ -242,17 +314,27 @@ pub fn in_time(secs: i64) -> String {
     }
 }
 
-fn shorten(name: &str) -> String {
-    if name.chars().count() <= MAX_NAME_CHARS {
+/// A name that fits a menu line: a long one loses its middle, not its end ("Reports for the
+/// London…Q3 finance"), since names often differ only at the end (a site, a year, an account).
+/// Cut by characters: a menu line is not the place for grapheme-perfect typesetting, and every
+/// name here is already one printable line.
+pub fn shorten(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= MAX_NAME_CHARS {
         return name.to_string();
     }
-    let mut short: String = name.chars().take(MAX_NAME_CHARS - 1).collect();
+    let keep = MAX_NAME_CHARS - 1;
+    let head = keep.div_ceil(2);
+    let tail = keep - head;
+    let mut short: String = chars[..head].iter().collect::<String>().trim_end().to_string();
     short.push('…');
+    short.extend(chars[chars.len() - tail..].iter().collect::<String>().trim_start().chars());
     short
 }
 
 fn integration_submenu(view: &IntegrationView, now: UnixTime) -> Entry {
     let name = &view.name;
+    let api_token = view.kind == "api-token";
     let mut entries = Vec::new();
     if let Some(detail) = &view.detail {
         // Why it is not working, in the engine's plain words (never a token).
@@ -260,13 +342,18 @@ fn integration_submenu(view: &IntegrationView, now: UnixTime) -> Entry {
     }
     if view.signin_pending {
         entries.push(Entry::disabled(format!("pending:{name}"), "Signing in… finish in your browser"));
-    } else if view.kind == "api-token" {
+    } else if api_token {
         entries.push(Entry::action(Action::SignIn(name.clone()), "Enter a new token…"));
     } else {
         entries.push(Entry::action(Action::SignIn(name.clone()), "Sign in again"));
     }
     let paused = view.state == State::Paused;
-    entries.push(Entry::Item { id: Action::Refresh(name.clone()).id(), label: "Refresh now".into(), enabled: !paused });
+    // a refused sign-in cannot be renewed (a refused API token can be checked again: its service
+    // may take it back)
+    if api_token || view.state != State::NeedsSignIn {
+        let refresh = if api_token { "Check now" } else { "Renew now" };
+        entries.push(Entry::Item { id: Action::Refresh(name.clone()).id(), label: refresh.into(), enabled: !paused });
+    }
     entries.push(if paused {
         Entry::action(Action::Resume(name.clone()), "Resume")
     } else {
@@ -308,20 +395,40 @@ mod tests {
         }
     }
 
+    fn token(name: &str, state: State) -> IntegrationView {
+        IntegrationView {
+            kind: "api-token".into(),
+            provider: "api-token".into(),
+            ..view(name, state, NextAction::WaitForKeeper)
+        }
+    }
+
+    /// The submenu of an integration, wherever it is.
     fn submenu<'a>(model: &'a TrayModel, name: &str) -> (&'a str, &'a [Entry]) {
-        let id = format!("integration:{name}");
+        fn find<'a>(entries: &'a [Entry], id: &str) -> Option<(&'a str, &'a [Entry])> {
+            entries.iter().find_map(|e| match e {
+                Entry::Submenu { id: i, label, entries } if i == id => Some((label.as_str(), entries.as_slice())),
+                Entry::Submenu { entries, .. } => find(entries, id),
+                _ => None,
+            })
+        }
+        find(&model.entries, &format!("integration:{name}"))
+            .unwrap_or_else(|| panic!("no submenu for {name}: {model:#?}"))
+    }
+
+    fn all<'a>(model: &'a TrayModel) -> (&'a str, &'a [Entry]) {
         model
             .entries
             .iter()
             .find_map(|e| match e {
-                Entry::Submenu { id: i, label, entries } if *i == id => Some((label.as_str(), entries.as_slice())),
+                Entry::Submenu { id, label, entries } if id == "all" => Some((label.as_str(), entries.as_slice())),
                 _ => None,
             })
-            .unwrap_or_else(|| panic!("no submenu for {name}: {model:#?}"))
+            .unwrap_or_else(|| panic!("no All integrations submenu: {model:#?}"))
     }
 
     fn labels(entries: &[Entry]) -> Vec<&str> {
-        entries.iter().filter_map(Entry::label).collect()
+        entries.iter().map(|e| e.label().unwrap_or("---")).collect()
     }
 
     #[test]
@@ -330,7 +437,7 @@ mod tests {
         let model = build(&[v], NOW, false);
         let (label, items) = submenu(&model, "HighQ reporting");
         assert_eq!(label, "HighQ reporting — Working, renews in 3 h");
-        assert_eq!(labels(items), ["Sign in again", "Refresh now", "Pause", "Show details…"]);
+        assert_eq!(labels(items), ["Sign in again", "Renew now", "Pause", "Show details…"]);
         assert_eq!(model.icon, IconState::Ok);
         assert_eq!(model.tooltip, "Token Keeper: Your integration is working");
     }
@@ -338,13 +445,12 @@ mod tests {
     #[test]
     fn fixed_items_follow_the_integrations_in_order() {
         let model = build(&[view("a", State::Working, NextAction::WaitForKeeper)], NOW, true);
-        let all: Vec<_> = model.entries.iter().map(|e| e.label().unwrap_or("---")).collect();
         assert_eq!(
-            all,
+            labels(&model.entries),
             [
                 "Your integration is working",
                 "---",
-                "a — Working",
+                "All integrations — 1 working",
                 "---",
                 "Open Token Keeper",
                 "Add integration…",
@@ -367,12 +473,82 @@ mod tests {
     }
 
     #[test]
-    fn no_integrations_says_so_and_is_ok() {
-        let model = build(&[], NOW, false);
+    fn integrations_that_need_the_keeper_are_one_click_from_their_fix() {
+        // 10 integrations, 3 of which need the keeper (and one that merely retries).
+        let mut views: Vec<IntegrationView> =
+            (0..6).map(|i| view(&format!("ok {i}"), State::Working, NextAction::Renew(NOW + 3600))).collect();
+        views.push(view("Reports", State::NeedsSignIn, NextAction::WaitForKeeper));
+        views.push(token("Jira", State::NeedsSignIn));
+        views.push(token("Confluence token", State::ExpiringSoon));
+        views.push(view("Calendar", State::Offline, NextAction::Retry(NOW + 120)));
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+        let model = build(&views, NOW, false);
+        assert_eq!(
+            labels(&model.entries[..6]),
+            [
+                "4 integrations need you",
+                "Calendar — Offline, retries in 2 min…",
+                "Enter a new Jira token…",
+                "Sign in to Reports…",
+                "Enter a new Confluence token…",
+                "---"
+            ]
+        );
         assert_eq!(
             model.entries[0],
-            Entry::Item { id: "summary".into(), label: "No integrations yet".into(), enabled: false }
+            Entry::action(Action::List, "4 integrations need you"),
+            "the header opens the list"
         );
+        assert_eq!(
+            model.entries[1],
+            Entry::action(Action::Details("Calendar".into()), "Calendar — Offline, retries in 2 min…")
+        );
+        assert_eq!(model.entries[2], Entry::action(Action::SignIn("Jira".into()), "Enter a new Jira token…"));
+        assert_eq!(model.entries[3], Entry::action(Action::SignIn("Reports".into()), "Sign in to Reports…"));
+        // everything in one submenu, problems first (the broken ones before the one ending soon)
+        let (label, entries) = all(&model);
+        assert_eq!(label, "All integrations — 6 working");
+        let order: Vec<&str> = entries.iter().map(|e| e.label().unwrap().split(" — ").next().unwrap()).collect();
+        assert_eq!(
+            order,
+            ["Calendar", "Jira", "Reports", "Confluence token", "ok 0", "ok 1", "ok 2", "ok 3", "ok 4", "ok 5"]
+        );
+    }
+
+    #[test]
+    fn paused_integrations_are_counted_apart() {
+        let views = [
+            view("a", State::Working, NextAction::WaitForKeeper),
+            view("b", State::Paused, NextAction::WaitForKeeper),
+            view("c", State::NeedsSignIn, NextAction::WaitForKeeper),
+        ];
+        assert_eq!(all(&build(&views, NOW, false)).0, "All integrations — 1 working, 1 paused");
+        assert_eq!(all(&build(&views[2..], NOW, false)).0, "All integrations");
+    }
+
+    #[test]
+    fn a_pending_sign_in_is_shown_at_the_top_and_cannot_be_started_twice() {
+        let mut v = view("demo", State::NeedsSignIn, NextAction::WaitForKeeper);
+        v.signin_pending = true;
+        let model = build(&[v], NOW, false);
+        assert_eq!(model.entries[1], Entry::disabled("pending:demo", "demo — signing in… finish in your browser"));
+        let (label, items) = submenu(&model, "demo");
+        assert_eq!(label, "demo — signing in… finish in your browser");
+        assert_eq!(items[0], Entry::disabled("pending:demo", "Signing in… finish in your browser"));
+        fn clickable(entries: &[Entry]) -> bool {
+            entries.iter().any(|e| match e {
+                Entry::Item { id, enabled, .. } => *enabled && id == "sign-in:demo",
+                Entry::Submenu { entries, .. } => clickable(entries),
+                _ => false,
+            })
+        }
+        assert!(!clickable(&model.entries), "{model:#?}");
+    }
+
+    #[test]
+    fn no_integrations_says_so_and_is_ok() {
+        let model = build(&[], NOW, false);
+        assert_eq!(model.entries[0], Entry::action(Action::List, "No integrations yet"));
         assert_eq!(model.entries[1], Entry::Separator);
         assert_eq!(model.entries[2], Entry::action(Action::Open, "Open Token Keeper"));
         assert_eq!(model.icon, IconState::Ok);
@@ -409,64 +585,61 @@ mod tests {
         assert_eq!(tooltip(&[ok.clone(), bad.clone()]), "Token Keeper: 1 integration needs you");
         assert_eq!(tooltip(&[bad.clone(), warn.clone(), ok.clone()]), "Token Keeper: 2 integrations need you");
         let model = build(&[bad, warn, ok], NOW, false);
-        assert_eq!(model.entries[0], Entry::disabled("summary", "2 integrations need you"));
+        assert_eq!(model.entries[0], Entry::action(Action::List, "2 integrations need you"));
     }
 
     #[test]
     fn needs_sign_in_shows_why_and_offers_sign_in() {
         let mut v = view("Jira sync", State::NeedsSignIn, NextAction::WaitForKeeper);
-        v.detail = Some("the service no longer accepts the sign-in (invalid_grant)".into());
+        v.detail = Some("Jira no longer accepts this sign-in.".into());
         let model = build(&[v], NOW, false);
         let (label, items) = submenu(&model, "Jira sync");
         assert_eq!(label, "Jira sync — Needs sign-in");
-        assert_eq!(
-            items[0],
-            Entry::disabled("detail:Jira sync", "the service no longer accepts the sign-in (invalid_grant)")
-        );
+        assert_eq!(items[0], Entry::disabled("detail:Jira sync", "Jira no longer accepts this sign-in."));
         assert_eq!(items[1], Entry::action(Action::SignIn("Jira sync".into()), "Sign in again"));
+        assert_eq!(labels(&items[2..]), ["Pause", "Show details…"], "a refused sign-in cannot be renewed");
         assert_eq!(model.icon, IconState::Broken);
     }
 
     #[test]
-    fn long_details_and_names_are_shortened() {
-        let mut v = view(&"n".repeat(60), State::Retrying, NextAction::Retry(NOW + 120));
+    fn long_names_lose_their_middle_and_details_their_end() {
+        let name = format!("Reports for the London office {} finance 2027", "x".repeat(30));
+        let mut v = view(&name, State::Retrying, NextAction::Retry(NOW + 120));
         v.detail = Some("x".repeat(200));
-        let model = build(&[v], NOW, false);
-        let Entry::Submenu { label, entries, .. } = &model.entries[2] else { panic!() };
-        assert!(label.starts_with(&format!("{}…", "n".repeat(39))), "{label}");
-        assert!(label.ends_with("— Retrying, retries in 2 min"), "{label}");
+        let model = build(&[v.clone()], NOW, false);
+        let (label, entries) = submenu(&model, &name);
+        assert_eq!(label, "Reports for the Lond…xxxxxx finance 2027 — Retrying, retries in 2 min");
         assert_eq!(entries[0].label().unwrap().chars().count(), 70);
+        assert_eq!(shorten(&name).chars().count(), MAX_NAME_CHARS);
+        assert_eq!(
+            model.entries[1].label(),
+            Some("Reports for the Lond…xxxxxx finance 2027 — Retrying, retries in 2 min…")
+        );
+        v.state = State::NeedsSignIn;
+        assert_eq!(fix_label(&v), "Sign in to Reports for the Lond…xxxxxx finance 2027…");
+        assert_eq!(shorten("short name"), "short name");
+        assert_eq!(shorten(&"é".repeat(41)).chars().count(), MAX_NAME_CHARS);
     }
 
     #[test]
-    fn pending_sign_in_is_shown_and_cannot_be_started_twice() {
-        let mut v = view("demo", State::NeedsSignIn, NextAction::WaitForKeeper);
-        v.signin_pending = true;
-        let model = build(&[v], NOW, false);
-        let (label, items) = submenu(&model, "demo");
-        assert_eq!(label, "demo — signing in… finish in your browser");
-        assert_eq!(items[0], Entry::disabled("pending:demo", "Signing in… finish in your browser"));
-        assert!(!items.iter().any(|e| matches!(e, Entry::Item { id, .. } if id == "sign-in:demo")));
-    }
-
-    #[test]
-    fn paused_integration_offers_resume_and_no_refresh() {
+    fn paused_integration_offers_resume_and_no_renewal() {
         let v = view("demo", State::Paused, NextAction::WaitForKeeper);
         let model = build(&[v], NOW, false);
         let (label, items) = submenu(&model, "demo");
         assert_eq!(label, "demo — Paused");
-        assert_eq!(labels(items), ["Sign in again", "Refresh now", "Resume", "Show details…"]);
-        assert_eq!(items[1], Entry::Item { id: "refresh:demo".into(), label: "Refresh now".into(), enabled: false });
+        assert_eq!(labels(items), ["Sign in again", "Renew now", "Resume", "Show details…"]);
+        assert_eq!(items[1], Entry::Item { id: "refresh:demo".into(), label: "Renew now".into(), enabled: false });
         assert_eq!(items[2], Entry::action(Action::Resume("demo".into()), "Resume"));
     }
 
     #[test]
-    fn api_tokens_get_a_token_form_instead_of_a_browser() {
-        let mut v = view("Jira token", State::Working, NextAction::Check(NOW + 25 * 60));
-        v.kind = "api-token".into();
+    fn api_tokens_get_a_token_form_and_a_check() {
+        let mut v = token("Jira token", State::Working);
+        v.next = NextAction::Check(NOW + 25 * 60);
         let model = build(&[v], NOW, false);
         let (label, items) = submenu(&model, "Jira token");
         assert_eq!(label, "Jira token — Working, checks again in 25 min");
+        assert_eq!(labels(items), ["Enter a new token…", "Check now", "Pause", "Show details…"]);
         assert_eq!(items[0], Entry::action(Action::SignIn("Jira token".into()), "Enter a new token…"));
     }
 
@@ -515,6 +688,7 @@ mod tests {
             Action::Pause("x".into()),
             Action::Resume("x".into()),
             Action::Details("x".into()),
+            Action::List,
             Action::Open,
             Action::Add,
             Action::ToggleAutostart,
@@ -523,37 +697,39 @@ mod tests {
         for a in all {
             assert_eq!(Action::parse(&a.id()), Some(a.clone()), "{}", a.id());
         }
-        for inert in ["summary", "detail:x", "pending:x", "integration:x", "open:x", "refresh", "bogus"] {
+        for inert in ["summary", "detail:x", "pending:x", "integration:x", "all", "open:x", "refresh", "bogus"] {
             assert_eq!(Action::parse(inert), None, "{inert}");
         }
     }
 
     #[test]
-    fn every_action_id_is_unique_within_a_menu() {
+    fn every_id_is_unique_within_its_menu_level() {
+        // A broken integration's fix is both at the top and in its submenu (same action, same
+        // id); within one level every id is unique.
         let views = [
             view("a", State::Working, NextAction::WaitForKeeper),
             view("b", State::Paused, NextAction::WaitForKeeper),
             view("c", State::NeedsSignIn, NextAction::WaitForKeeper),
+            token("d", State::Offline),
         ];
-        let model = build(&views, NOW, false);
-        let mut ids = Vec::new();
-        fn walk(entries: &[Entry], ids: &mut Vec<String>) {
+        fn walk(entries: &[Entry]) {
+            let mut ids = Vec::new();
             for e in entries {
                 match e {
                     Entry::Item { id, .. } | Entry::Check { id, .. } => ids.push(id.clone()),
                     Entry::Submenu { id, entries, .. } => {
                         ids.push(id.clone());
-                        walk(entries, ids)
+                        walk(entries)
                     }
                     Entry::Separator => {}
                 }
             }
+            let n = ids.len();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), n, "{ids:?}");
         }
-        walk(&model.entries, &mut ids);
-        let n = ids.len();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), n, "{ids:?}");
+        walk(&build(&views, NOW, false).entries);
     }
 
     #[test]

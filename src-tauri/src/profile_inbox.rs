@@ -22,11 +22,8 @@ use tokenkeeper_engine::secret::ClientSecret;
 use tokenkeeper_engine::setup;
 use tokenkeeper_engine::KeeperError;
 
-use crate::app::AppState;
 use crate::commands::Imported;
-
-/// The window's route that shows the file that came with a launch.
-pub const OPENED_ROUTE: &str = "open-profile";
+use crate::state::AppState;
 
 /// Files read and waiting for the keeper's confirmation (managed state of the app).
 #[derive(Default)]
@@ -195,5 +192,5 @@ async fn open_file(app: AppHandle, path: PathBuf) {
     let inbox = app.state::<ProfileInbox>();
     let result = inbox.read_path(&state, &path).await;
     *lock(&inbox.opened) = Some(result);
-    crate::window::open(&app, OPENED_ROUTE);
+    crate::window::open(&app, &crate::window::Route::OpenedProfile);
 }

@@ -68,7 +68,7 @@ pub fn create(app: &AppHandle, model: &TrayModel, temp_dir: PathBuf) -> tauri::R
         .tooltip(&model.tooltip)
         .menu(&menu)
         .temp_dir_path(&temp_dir)
-        .on_menu_event(|app, event| crate::app::on_menu(app, event.id().as_ref()))
+        .on_menu_event(|app, event| crate::clicks::on_menu(app, event.id().as_ref()))
         .build(app)?;
     app.manage(TrayHandle { icon, temp_dir });
     Ok(())

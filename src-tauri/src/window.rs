@@ -1,5 +1,5 @@
-//! The one window ("main"): opening it, or focusing it when it is already open, on a route of the
-//! front end (`""` the list, `add`, `detail/<name>`, `token/<name>`).
+//! The one window ("main"): opening it, or focusing it when it is already open, on a [`Route`] of
+//! the front end (`""` the list, `add`, `detail/<name>`, `token/<name>`).
 //!
 //! Closing the window destroys it (Tauri's default: no `prevent_close`, nothing hidden): an open
 //! web view costs hundreds of megabytes across WebKit's processes, and the keeper lives in the
@@ -12,18 +12,62 @@ pub const LABEL: &str = "main";
 /// The event that tells an open window to show another route.
 pub const NAVIGATE_EVENT: &str = "navigate";
 
+/// A page of the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The list of integrations (those that need the keeper first).
+    List,
+    /// The add-integration wizard.
+    Add,
+    /// An integration's details.
+    Details(String),
+    /// An API-token integration's form for a new token.
+    Token(String),
+    /// The administrator's profile file a launch brought, for the keeper to confirm.
+    OpenedProfile,
+}
+
+impl Route {
+    /// The front end's hash route (without `#/`).
+    pub fn path(&self) -> String {
+        match self {
+            Route::List => String::new(),
+            Route::Add => "add".into(),
+            Route::Details(name) => format!("detail/{}", encode(name)),
+            Route::Token(name) => format!("token/{}", encode(name)),
+            Route::OpenedProfile => "open-profile".into(),
+        }
+    }
+}
+
 /// Opens the window on `route`, or brings the open one forward and tells it to go there.
-pub fn open(app: &AppHandle, route: &str) {
+pub fn open(app: &AppHandle, route: &Route) {
+    tracing::debug!("window: {route:?}");
+    bring(app, Some(route));
+}
+
+/// Opens the window on the list, or brings the open one forward as it is (a half-filled form
+/// stays).
+pub fn show(app: &AppHandle) {
+    tracing::debug!("window: as it is");
+    bring(app, None);
+}
+
+fn bring(app: &AppHandle, route: Option<&Route>) {
     if let Some(window) = app.get_webview_window(LABEL) {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
-        if !route.is_empty() {
-            let _ = window.emit_to(LABEL, NAVIGATE_EVENT, route);
+        if let Some(route) = route {
+            // also to the list: "show me" must not leave the window on another page
+            let _ = window.emit_to(LABEL, NAVIGATE_EVENT, route.path());
         }
         return;
     }
-    let url = if route.is_empty() { "index.html".to_string() } else { format!("index.html#/{route}") };
+    let url = match route.map(Route::path).filter(|p| !p.is_empty()) {
+        Some(path) => format!("index.html#/{path}"),
+        None => "index.html".to_string(),
+    };
     let built = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App(url.into()))
         .title("Token Keeper")
         .inner_size(860.0, 640.0)
@@ -64,5 +108,14 @@ mod tests {
         assert_eq!(super::encode("a/b#c"), "a%2Fb%23c");
         assert_eq!(super::encode("jira-sync_2.prod"), "jira-sync_2.prod");
         assert_eq!(super::encode("Zürich"), "Z%C3%BCrich");
+    }
+
+    #[test]
+    fn routes_are_the_front_ends() {
+        use super::Route;
+        assert_eq!(Route::List.path(), "");
+        assert_eq!(Route::Add.path(), "add");
+        assert_eq!(Route::Details("R&D <main>".into()).path(), "detail/R%26D%20%3Cmain%3E");
+        assert_eq!(Route::Token("Jira".into()).path(), "token/Jira");
     }
 }

@@ -126,16 +126,61 @@ impl Notifications {
     /// chosen and the sender receives a real `ActionInvoked`. Make `label` unique enough, e.g.
     /// `"Sign in again (Demo stopped working"`. Serialized within this process.
     pub fn invoke_action(&self, label: &str) -> Result<()> {
+        self.context_menu(label).map(|_| ())
+    }
+
+    /// Clicks the notification itself (its "default" action), as a click on its body does.
+    pub fn invoke_default(&self, notice: &Notice) -> Result<()> {
+        self.invoke_action(&format!("[{},default]", notice.id))
+    }
+
+    /// The actions the daemon offers for a shown notification, as (label, action key) in order
+    /// (`default` is the click on the notification itself): read from the menu `dunstctl context`
+    /// shows, choosing nothing.
+    pub fn actions_of(&self, notice: &Notice) -> Result<Vec<(String, String)>> {
+        let menu = self.context_menu("\u{1}choose nothing")?;
+        let tail = format!(" ({}) [{},", notice.summary, notice.id);
+        Ok(menu
+            .lines()
+            .filter_map(|line| {
+                let line = line.strip_prefix('#')?;
+                let at = line.find(&tail)?;
+                let key = line[at + tail.len()..].strip_suffix(']')?;
+                Some((line[..at].to_string(), key.to_string()))
+            })
+            .collect())
+    }
+
+    /// Runs `dunstctl context` choosing the first menu line containing `pick` (see
+    /// tests/env/dunst/pick-action.sh); returns the menu it showed. Serialized within this process.
+    fn context_menu(&self, pick: &str) -> Result<String> {
         let _guard = lock(&ACTION_LOCK);
         let file = std::env::var_os("PICK_ACTION_FILE")
             .map(PathBuf::from)
             .ok_or_else(|| anyhow!("PICK_ACTION_FILE is not set: run inside tests/env/session.sh"))?;
-        std::fs::write(&file, label)?;
-        let out = Command::new("dunstctl").arg("context").output().context("dunstctl context")?;
-        let _ = std::fs::write(&file, "");
-        if !out.status.success() {
-            bail!("dunstctl context failed: {}", String::from_utf8_lossy(&out.stderr));
+        let mut menu_log = file.clone().into_os_string();
+        menu_log.push(".menu");
+        let menu_log = PathBuf::from(menu_log);
+        let _ = std::fs::remove_file(&menu_log);
+        std::fs::write(&file, pick)?;
+        // dunst runs the menu in the background and ignores a call while the previous menu is
+        // still closing: ask again when no menu shows within a while
+        let mut menu = None;
+        for _ in 0..5 {
+            let out = Command::new("dunstctl").arg("context").output().context("dunstctl context")?;
+            if !out.status.success() {
+                bail!("dunstctl context failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            wait_until(Duration::from_secs(2), Duration::from_millis(25), || {
+                menu = std::fs::read_to_string(&menu_log).ok();
+                menu.is_some()
+            });
+            if menu.is_some() {
+                break;
+            }
         }
-        Ok(())
+        // the script has read its choice: the next one starts from the default again
+        let _ = std::fs::write(&file, "");
+        menu.ok_or_else(|| anyhow!("dunst showed no action menu within 10 s"))
     }
 }

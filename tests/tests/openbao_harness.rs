@@ -152,6 +152,20 @@ async fn a_token_and_an_approle_log_in_and_the_token_is_renewed() {
     let store = OpenBaoStore::open(client, "secret", PREFIX).await.unwrap();
     store.write(&path("x"), &json!({"a": 1}), Cas::Absent).await.unwrap();
 
+    // near its maximum life, renewing gives little: the rule says the person must connect again
+    let capped = admin.create_token(&["team"], "20s", "45s").unwrap();
+    let near_end = vault_client(&[dev.addr()]);
+    auth::log_in(&near_end, &Credential::Token(VaultToken::new(capped))).await.unwrap();
+    let seen = now();
+    let life = auth::renew_self(&near_end, Some(Duration::from_secs(600))).await.unwrap();
+    assert!(life.remaining.unwrap() <= Duration::from_secs(45), "the vault caps it: {life:?}");
+    let due = match auth::upkeep(life, seen, seen, false) {
+        auth::Upkeep::WaitUntil(due) => due,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(auth::upkeep(life, seen, due, false), auth::Upkeep::Ends(_)));
+    assert_eq!(auth::upkeep(life, seen, due, true), auth::Upkeep::LogInAgain);
+
     let (role_id, secret_id) = admin.approle("server", &["team"], "20s").unwrap();
     let server = vault_client(&[dev.addr()]);
     let approle = Credential::AppRole { role_id: role_id.clone(), secret_id: AppRoleSecretId::new(secret_id.clone()) };

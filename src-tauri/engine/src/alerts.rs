@@ -14,8 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{State, UnixTime};
-use crate::notify::{Notice, Urgency};
+use crate::keeper::KeeperError;
+use crate::model::{IntegrationView, State, UnixTime};
+use crate::notify::{Notice, NoticeAction, Urgency};
 
 /// Warn this long before a token stops working while refreshes keep failing...
 pub const STOPS_WORKING_LEAD_SECS: i64 = 10 * 60;
@@ -108,7 +109,7 @@ pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
         body,
         urgency,
         integrations: vec![name.to_string()],
-        sign_in_action: action.then(|| name.to_string()),
+        actions: if action { vec![fix(facts)] } else { Vec::new() },
     };
     match facts.state {
         State::NeedsSignIn if ledger.problem != Some(Problem::NeedsSignIn) => {
@@ -118,7 +119,7 @@ pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
             } else {
                 format!("{service} no longer accepts its sign-in. Click to sign in again.")
             };
-            out.push(notice(format!("{name} stopped working"), body, Urgency::Critical, !facts.is_api_token));
+            out.push(notice(format!("{name} stopped working"), body, Urgency::Critical, true));
         }
         State::Retrying | State::Offline if ledger.problem.is_none() => {
             let left = facts.access_expires_at.map(|t| t - facts.now);
@@ -201,8 +202,101 @@ fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -
         body,
         urgency: if lead <= 1 { Urgency::Critical } else { Urgency::Normal },
         integrations: vec![name.to_string()],
-        sign_in_action: (!facts.is_api_token).then(|| name.to_string()),
+        actions: vec![fix(facts)],
     })
+}
+
+/// The button that fixes a refused or ending credential: a new sign-in, or a new API token.
+fn fix(facts: &Facts) -> NoticeAction {
+    let name = facts.name.to_string();
+    if facts.is_api_token {
+        NoticeAction::EnterToken(name)
+    } else {
+        NoticeAction::SignIn(name)
+    }
+}
+
+/// Something the keeper asked for from the tray or a notice ([`crate::Keeper::on_behalf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    SignIn,
+    /// Renew (OAuth) or check (API token) now.
+    Refresh,
+    Pause,
+    Resume,
+}
+
+/// The notice for an [`Attempt`] on `name` that failed with `error`; `view` is the integration
+/// as it is now (its detail says why in the engine's words). The error's own text is for the
+/// log: it may name a command or a protocol, which a notice never does.
+pub fn attempt_failed(name: &str, attempt: Attempt, error: &KeeperError, view: Option<&IntegrationView>) -> Notice {
+    let api_token = view.is_some_and(|v| v.kind == "api-token");
+    let summary = match attempt {
+        Attempt::SignIn => format!("Signing in to {name} did not work"),
+        Attempt::Refresh if api_token => format!("Checking {name} did not work"),
+        Attempt::Refresh => format!("Renewing {name} did not work"),
+        Attempt::Pause => format!("Pausing {name} did not work"),
+        Attempt::Resume => format!("Resuming {name} did not work"),
+    };
+    let why = view.and_then(|v| v.detail.clone()).filter(|_| attempt == Attempt::Refresh);
+    let body = match (attempt, error) {
+        (_, KeeperError::BadInput(_)) if view.is_none() => {
+            format!("There is no integration called {name} any more.")
+        }
+        (Attempt::SignIn, KeeperError::BadInput(_)) => {
+            "The sign-in was not finished in the browser. Nothing changed; try again when you are ready.".into()
+        }
+        (Attempt::SignIn, KeeperError::NeedsSignIn(_)) => {
+            "The service did not accept the sign-in. Nothing changed; try again, or ask whoever manages the account."
+                .into()
+        }
+        (Attempt::SignIn, KeeperError::Unavailable(_)) => "Token Keeper could not reach the service to finish the \
+             sign-in. Nothing changed; check your internet connection or VPN, then try again."
+            .into(),
+        (Attempt::Refresh, KeeperError::Unavailable(_)) => format!(
+            "{}Token Keeper keeps trying; check your internet connection or VPN if it lasts.",
+            why.map(|w| format!("{w} ")).unwrap_or_default()
+        ),
+        (Attempt::Refresh, KeeperError::NeedsSignIn(_)) => {
+            why.unwrap_or_else(|| "The service no longer accepts it.".into())
+        }
+        (Attempt::Pause | Attempt::Resume, _) => {
+            "Token Keeper could not save the change on this computer. Nothing changed; try again.".into()
+        }
+        _ => "Token Keeper could not finish it on this computer. Nothing changed; open Token Keeper to see why.".into(),
+    };
+    let fix = match (attempt, error) {
+        (Attempt::SignIn, _) | (Attempt::Refresh, KeeperError::NeedsSignIn(_)) if view.is_some() => {
+            Some(if api_token { NoticeAction::EnterToken(name.into()) } else { NoticeAction::SignIn(name.into()) })
+        }
+        _ => None,
+    };
+    Notice {
+        summary,
+        body,
+        urgency: Urgency::Normal,
+        integrations: vec![name.to_string()],
+        actions: fix.into_iter().collect(),
+    }
+}
+
+/// The notice (and window text) when the tray app cannot start: what is wrong, in the engine's
+/// words, and what to do.
+pub fn cannot_start(error: &KeeperError) -> Notice {
+    let reason = error.to_string();
+    let reason = reason.trim_end();
+    let mut first = reason.chars();
+    let reason: String = first.next().map(|c| c.to_uppercase().chain(first).collect()).unwrap_or_default();
+    let stop = if reason.ends_with('.') { "" } else { "." };
+    Notice {
+        summary: "Token Keeper cannot start".into(),
+        body: format!(
+            "{reason}{stop} Your integrations are not kept alive until this is fixed; then start Token Keeper again."
+        ),
+        urgency: Urgency::Critical,
+        integrations: Vec::new(),
+        actions: Vec::new(),
+    }
 }
 
 fn minutes(secs: i64) -> String {
@@ -250,7 +344,7 @@ mod tests {
         assert_eq!(n[0].summary, "HighQ reporting stopped working");
         assert_eq!(n[0].body, "HighQ no longer accepts its sign-in. Click to sign in again.");
         assert_eq!(n[0].urgency, Urgency::Critical);
-        assert_eq!(n[0].sign_in_action.as_deref(), Some("HighQ reporting"));
+        assert_eq!(n[0].actions, [NoticeAction::SignIn("HighQ reporting".into())]);
         assert!(decide(&facts(State::NeedsSignIn), &mut ledger).is_empty(), "twice");
         let back = decide(&facts(State::Working), &mut ledger);
         assert_eq!(back.len(), 1);
@@ -318,6 +412,75 @@ mod tests {
             "{}",
             n[0].body
         );
-        assert_eq!(n[0].sign_in_action.as_deref(), Some("HighQ reporting"));
+        assert_eq!(n[0].actions, [NoticeAction::SignIn("HighQ reporting".into())]);
+    }
+
+    #[test]
+    fn api_token_notices_offer_a_new_token() {
+        let mut f = facts(State::NeedsSignIn);
+        f.is_api_token = true;
+        let n = decide(&f, &mut NoticeLedger::default());
+        assert_eq!(n[0].actions, [NoticeAction::EnterToken("HighQ reporting".into())]);
+        f.state = State::ExpiringSoon;
+        f.credential_expires_at = Some(f.now + 2 * 86_400);
+        let n = decide(&f, &mut NoticeLedger::default());
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].actions, [NoticeAction::EnterToken("HighQ reporting".into())]);
+        // nothing to fix when it works again
+        let mut ledger = NoticeLedger { problem: Some(Problem::NeedsSignIn), ..Default::default() };
+        assert!(decide(&facts(State::Working), &mut ledger)[0].actions.is_empty());
+    }
+
+    #[test]
+    fn failed_attempts_say_what_to_do_and_offer_the_fix() {
+        let view = |kind: &str, detail: Option<&str>| IntegrationView {
+            name: "R&D <main>".into(),
+            provider: "p".into(),
+            kind: kind.into(),
+            state: State::Retrying,
+            detail: detail.map(str::to_string),
+            access_expires_at: None,
+            refresh_expires_at: None,
+            next: crate::model::NextAction::WaitForKeeper,
+            signin_pending: false,
+        };
+        let oauth = view("oauth", None);
+        let timed_out = KeeperError::BadInput("the sign-in was not completed within 5 minutes".into());
+        let n = attempt_failed("R&D <main>", Attempt::SignIn, &timed_out, Some(&oauth));
+        assert_eq!(n.summary, "Signing in to R&D <main> did not work");
+        assert!(n.body.starts_with("The sign-in was not finished in the browser."), "{}", n.body);
+        assert_eq!(n.actions, [NoticeAction::SignIn("R&D <main>".into())]);
+        assert_eq!(n.integrations, ["R&D <main>"]);
+        // the error's words (a command, a protocol) stay in the log
+        let refused = KeeperError::NeedsSignIn("run `tokenkeeper login x` (invalid_grant)".into());
+        let token = view("api-token", Some("Jira no longer accepts this token."));
+        let n = attempt_failed("R&D <main>", Attempt::Refresh, &refused, Some(&token));
+        assert_eq!(n.summary, "Checking R&D <main> did not work");
+        assert_eq!(n.body, "Jira no longer accepts this token.");
+        assert_eq!(n.actions, [NoticeAction::EnterToken("R&D <main>".into())]);
+        let away = KeeperError::Unavailable("HTTP 503".into());
+        let n = attempt_failed("x", Attempt::Refresh, &away, Some(&oauth));
+        assert_eq!(n.summary, "Renewing x did not work");
+        assert!(n.body.contains("keeps trying") && n.actions.is_empty(), "{n:?}");
+        let n = attempt_failed("x", Attempt::Pause, &KeeperError::Failed("disk full".into()), Some(&oauth));
+        assert!(n.body.contains("could not save the change"), "{}", n.body);
+        let n = attempt_failed("gone", Attempt::SignIn, &KeeperError::unknown("gone"), None);
+        assert_eq!(n.body, "There is no integration called gone any more.");
+        assert!(n.actions.is_empty());
+    }
+
+    #[test]
+    fn a_failed_start_says_what_is_wrong_and_what_then() {
+        let error = KeeperError::Failed(
+            "/home/a/settings.toml is damaged (line 1): expected `=`. It was left as it is; fix or remove it.".into(),
+        );
+        let n = cannot_start(&error);
+        assert_eq!(n.summary, "Token Keeper cannot start");
+        assert_eq!(
+            n.body,
+            "/home/a/settings.toml is damaged (line 1): expected `=`. It was left as it is; fix or remove it. Your integrations are not kept alive until this is fixed; then start Token Keeper again."
+        );
+        let n = cannot_start(&KeeperError::Failed("could not show the tray icon: no panel".into()));
+        assert!(n.body.starts_with("Could not show the tray icon: no panel. Your"), "{}", n.body);
     }
 }

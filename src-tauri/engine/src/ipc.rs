@@ -330,7 +330,7 @@ impl Backend {
         if let Some(client) = Client::connect(&paths).await {
             return Ok(Backend::Remote(client));
         }
-        Ok(Backend::Local(Keeper::open(KeeperOptions::system(None)?)?))
+        Ok(Backend::Local(Keeper::open(KeeperOptions::system(crate::notify::Clicks::Ignored)?)?))
     }
 
     pub async fn list(&self) -> Result<Vec<IntegrationView>, KeeperError> {

@@ -148,6 +148,27 @@ impl Sandbox {
         Ok(String::from_utf8(out.stdout)?)
     }
 
+    /// Adds an OAuth integration whose service is nowhere (127.0.0.1:9): never signed in, and a
+    /// sign-in started for it stays pending until the browser would come back.
+    pub async fn add_unreachable_oauth(&self, name: &str) -> Result<()> {
+        let nowhere = "http://127.0.0.1:9";
+        let (auth, token) = (format!("{nowhere}/auth"), format!("{nowhere}/token"));
+        let args = [
+            "add",
+            name,
+            "--yes",
+            "--provider",
+            "oauth2",
+            "--client-id",
+            "c",
+            "--authorize-url",
+            &auth,
+            "--token-url",
+            &token,
+        ];
+        self.cli_ok(&args, "").await.map(|_| ())
+    }
+
     /// `tokenkeeper list --json`, by name.
     pub async fn states(&self) -> Result<HashMap<String, serde_json::Value>> {
         let text = self.cli_ok(&["list", "--json"], "").await?;
@@ -512,28 +533,37 @@ impl Tray {
     }
 
     /// Clicks the item whose label starts with `label` (looked up afresh: ids change when the
-    /// menu is rebuilt); `under` narrows the search to a submenu.
+    /// menu is rebuilt); `under` narrows the search to a submenu. A menu rebuilt between the
+    /// look-up and the click refuses the old id: then it is looked up again (a few times).
     pub async fn click(&self, under: Option<&str>, label: &str) -> Result<()> {
-        let root = self.layout().await?;
-        let scope = match under {
-            Some(prefix) => {
-                root.find(prefix).with_context(|| format!("no {prefix:?} in the menu:\n{}", root.dump()))?
+        let mut attempts = 0;
+        loop {
+            let root = self.layout().await?;
+            let scope = match under {
+                Some(prefix) => {
+                    root.find(prefix).with_context(|| format!("no {prefix:?} in the menu:\n{}", root.dump()))?
+                }
+                None => &root,
+            };
+            let item = scope.children.iter().find(|c| c.label.starts_with(label)).or_else(|| scope.find(label));
+            let item = item.with_context(|| format!("no {label:?} in the menu:\n{}", root.dump()))?;
+            let clicked = self
+                .conn
+                .call_method(
+                    Some(self.dest.as_str()),
+                    self.menu.as_str(),
+                    Some("com.canonical.dbusmenu"),
+                    "Event",
+                    &(item.id, "clicked", Value::from(0i32), 0u32),
+                )
+                .await;
+            attempts += 1;
+            match clicked {
+                Ok(_) => return Ok(()),
+                Err(e) if attempts < 3 => eprintln!("click {label:?}: {e}; the menu changed, looking again"),
+                Err(e) => return Err(e).with_context(|| format!("click {label:?}")),
             }
-            None => &root,
-        };
-        let item = scope.children.iter().find(|c| c.label.starts_with(label)).or_else(|| scope.find(label));
-        let item = item.with_context(|| format!("no {label:?} in the menu:\n{}", root.dump()))?;
-        self.conn
-            .call_method(
-                Some(self.dest.as_str()),
-                self.menu.as_str(),
-                Some("com.canonical.dbusmenu"),
-                "Event",
-                &(item.id, "clicked", Value::from(0i32), 0u32),
-            )
-            .await
-            .with_context(|| format!("click {label:?}"))?;
-        Ok(())
+        }
     }
 
     /// The icon file the tray shows (libayatana: `IconThemePath`/`IconName`.png, or a path).

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use tokenkeeper_engine::ipc;
+use tokenkeeper_engine::notify::Clicks;
 use tokenkeeper_engine::{Keeper, KeeperOptions};
 
 use crate::failure::Failure;
@@ -18,7 +19,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn run() -> Result<(), Failure> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let keeper = Keeper::open(KeeperOptions::system(Some(tx))?)?;
+    let keeper = Keeper::open(KeeperOptions::system(Clicks::SignIns(tx))?)?;
     for problem in keeper.problems() {
         tracing::warn!("{problem}");
     }

@@ -27,6 +27,7 @@ mod flight_properties;
 mod keychain_io;
 mod manage;
 mod renewal;
+mod report;
 mod run;
 mod sign_in;
 pub mod slot;
@@ -67,15 +68,15 @@ pub struct KeeperOptions {
 }
 
 impl KeeperOptions {
-    /// The platform's directories, the OS keychain, desktop notifications (with the "Sign in
-    /// again" action when `actions` is given) and the system browser.
-    pub fn system(actions: Option<mpsc::UnboundedSender<String>>) -> Result<Self, KeeperError> {
+    /// The platform's directories, the OS keychain, desktop notifications (whose clicks go to
+    /// `clicks`) and the system browser.
+    pub fn system(clicks: crate::notify::Clicks) -> Result<Self, KeeperError> {
         let paths = Paths::from_platform().map_err(KeeperError::Failed)?;
         let store = crate::store::keychain::KeychainStore::from_env()?;
         Ok(Self {
             paths,
             store: Arc::new(store),
-            notifier: Arc::new(crate::notify::DesktopNotifier::new(actions)),
+            notifier: Arc::new(crate::notify::DesktopNotifier::new(clicks)),
             open_url: Arc::new(|url: &Url| crate::address::open_in_browser(url, webbrowser::open)),
             clock: SystemClock::shared(),
         })

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::renewal::Why;
 use super::{Inner, Keeper};
-use crate::alerts::NoticeLedger;
+use crate::alerts::{Attempt, NoticeLedger};
 use crate::clock::Wake;
 use crate::model::{IntegrationKind, State};
 use crate::notify::{group, Notice, Notifier};
@@ -135,12 +135,9 @@ impl Keeper {
                     let keeper = self.clone();
                     tokio::spawn(async move {
                         let open = keeper.inner.open_url.clone();
-                        let result = keeper
-                            .sign_in(&name, |url| open(url).map_err(super::KeeperError::Failed))
-                            .await;
-                        if let Err(e) = result {
-                            tracing::warn!("sign-in of {name}: {e}");
-                        }
+                        let sign_in = keeper.sign_in(&name, |url| open(url).map_err(super::KeeperError::Failed));
+                        // a failure is told in a notice, where the keeper clicked
+                        let _ = keeper.on_behalf(&name, Attempt::SignIn, sign_in).await;
                     });
                     continue;
                 }

@@ -2,6 +2,12 @@
 //! a server makes by itself; how long it has left (`lookup-self`) and its renewal
 //! (`renew-self`).
 //!
+//! **Upkeep** ([`upkeep`], pure): when a third of the life last seen is left (Vault's own agent
+//! renews at about two thirds of a lease) the token is renewed; once renewing no longer gives
+//! it [`MIN_USEFUL_LIFE`] (its maximum life is near) or it cannot be renewed, an AppRole logs in
+//! again and a person's token is reported as ending, so they can connect again before access is
+//! lost. A token without an end is checked once a day. Not used by the keeper yet.
+//!
 //! A refusal of a vault path (403) means one of two things, which need different people: the
 //! credential no longer works at all (expired, revoked: connect again), or the vault's rules do
 //! not cover that path (ask the administrator). OpenBao answers both with "permission denied",
@@ -13,6 +19,7 @@ use serde::Deserialize;
 
 use super::client::{Method, VaultClient};
 use super::error::{VaultError, VaultErrorKind};
+use crate::clock::{Moment, Span};
 use crate::secret::{AppRoleSecretId, VaultToken};
 
 /// How the keeper gets its vault token.
@@ -32,6 +39,44 @@ pub struct TokenLife {
     pub remaining: Option<Duration>,
     /// Whether `renew-self` can extend it.
     pub renewable: bool,
+}
+
+/// Below this much life, renewing is not worth it: the token is near its maximum life.
+pub const MIN_USEFUL_LIFE: Span = Span::from_secs(60);
+
+/// What to do about the token next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upkeep {
+    /// Nothing before this moment.
+    WaitUntil(Moment),
+    /// Extend it now ([`renew_self`]).
+    Renew,
+    /// Log in again now (AppRole): it cannot be extended usefully any more.
+    LogInAgain,
+    /// It ends at this moment and nothing here can extend it: a person must connect again.
+    Ends(Moment),
+}
+
+/// The upkeep rule (see the module doc): `life` as last seen at `seen`; `can_log_in` for an
+/// AppRole credential.
+pub fn upkeep(life: TokenLife, seen: Moment, now: Moment, can_log_in: bool) -> Upkeep {
+    let Some(remaining) = life.remaining.map(Span::from_std) else {
+        return Upkeep::WaitUntil(now.plus(Span::DAY));
+    };
+    let end = seen.plus(remaining);
+    let due = seen.plus(remaining.scale(2.0 / 3.0));
+    let useful = life.renewable && remaining >= MIN_USEFUL_LIFE;
+    // always wait for the due moment: a role whose tokens are short or not renewable would
+    // otherwise log in again in a loop
+    if now < due {
+        Upkeep::WaitUntil(due)
+    } else if useful {
+        Upkeep::Renew
+    } else if can_log_in {
+        Upkeep::LogInAgain
+    } else {
+        Upkeep::Ends(end)
+    }
 }
 
 #[derive(Deserialize)]
@@ -139,5 +184,45 @@ pub async fn explain_refusal(client: &VaultClient, refusal: VaultError) -> Vault
             VaultError::new(VaultErrorKind::AccessEnded, format!("{}; {}", refusal.detail(), e.detail()))
         }
         _ => refusal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn life(secs: u64, renewable: bool) -> TokenLife {
+        TokenLife { remaining: Some(Duration::from_secs(secs)), renewable }
+    }
+    const T0: Moment = Moment::from_secs(1_000_000);
+
+    #[test]
+    fn the_token_is_renewed_with_a_third_of_its_life_left() {
+        let one_hour = life(3600, true);
+        assert_eq!(upkeep(one_hour, T0, T0, false), Upkeep::WaitUntil(T0.plus(Span::from_secs(2400))));
+        assert_eq!(upkeep(one_hour, T0, T0.plus(Span::from_secs(2400)), false), Upkeep::Renew);
+        assert_eq!(upkeep(one_hour, T0, T0.plus(Span::from_secs(2400)), true), Upkeep::Renew);
+    }
+
+    #[test]
+    fn near_its_maximum_life_an_approle_logs_in_again_and_a_token_is_reported() {
+        let capped = life(30, true);
+        let due = T0.plus(Span::from_secs(20));
+        assert_eq!(upkeep(capped, T0, T0, true), Upkeep::WaitUntil(due), "no log-in loop");
+        assert_eq!(upkeep(capped, T0, due, true), Upkeep::LogInAgain);
+        assert_eq!(upkeep(capped, T0, due, false), Upkeep::Ends(T0.plus(Span::from_secs(30))));
+        let fixed = life(3600, false);
+        assert_eq!(upkeep(fixed, T0, T0, true), Upkeep::WaitUntil(T0.plus(Span::from_secs(2400))));
+        assert_eq!(upkeep(fixed, T0, T0.plus(Span::from_secs(2400)), true), Upkeep::LogInAgain);
+        assert_eq!(
+            upkeep(fixed, T0, T0.plus(Span::from_secs(2400)), false),
+            Upkeep::Ends(T0.plus(Span::from_secs(3600)))
+        );
+    }
+
+    #[test]
+    fn a_token_without_an_end_is_checked_daily() {
+        let root = TokenLife { remaining: None, renewable: false };
+        assert_eq!(upkeep(root, T0, T0, false), Upkeep::WaitUntil(T0.plus(Span::DAY)));
     }
 }

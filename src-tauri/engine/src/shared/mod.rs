@@ -5,11 +5,11 @@
 //! **What this module owns.** The conversation with the vault and nothing above it: which node
 //! of a cluster serves ([`client`]: several addresses, a sealed or leaderless node skipped,
 //! https:// or loopback http:// only, bounded answers), the keeper's own vault credential
-//! ([`auth`]: a token or an AppRole login, its remaining life, `renew-self`), versioned records
-//! written only by check-and-set ([`store`], kept in a KV v2 engine by [`openbao`], in memory by
-//! [`memory`] for unit tests), and the renewal lease ([`lease`]). What an integration's shared
-//! record holds, when to read it again and how the keeper schedules renewals belong to the
-//! keeper, built on top of this.
+//! ([`auth`]: a token or an AppRole login, its remaining life, `renew-self`, and the rule for
+//! when to renew or log in again), versioned records written only by check-and-set
+//! ([`store`], kept in a KV v2 engine by [`openbao`], in memory by [`memory`] for unit tests),
+//! and the renewal lease ([`lease`]). What an integration's shared record holds, when to read
+//! it again and how the keeper schedules renewals belong to the keeper, built on top of this.
 //!
 //! **Failures** end as one [`VaultError`]: a kind the keeper acts on (try again, connect again,
 //! ask the administrator, leave a damaged record alone) and a plain sentence ("Token Keeper can
