@@ -13,6 +13,7 @@ use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager, RunEvent};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_opener::OpenerExt as _;
+use tokenkeeper_engine::model::Kind;
 use tokenkeeper_engine::{ipc, Keeper, KeeperError, KeeperOptions};
 use tokio::sync::{broadcast, mpsc, Notify};
 use url::Url;
@@ -189,7 +190,7 @@ pub fn on_menu(app: &AppHandle, id: &str) {
     let keeper = state.keeper.clone();
     match action {
         Action::SignIn(name) => {
-            let is_api_token = keeper.status(&name).map(|s| s.view.kind == "api-token").unwrap_or(false);
+            let is_api_token = keeper.status(&name).map(|s| s.view.kind == Kind::ApiToken).unwrap_or(false);
             if is_api_token {
                 window::open(app, &format!("token/{}", window::encode(&name)));
             } else {

@@ -6,7 +6,7 @@
 //! D-Bus checks that real menu). Menu item ids carry the action and the integration name
 //! ([`Action::id`] / [`Action::parse`]), so a click needs no lookup table.
 
-use tokenkeeper_engine::model::{IntegrationView, NextAction, State, UnixTime};
+use tokenkeeper_engine::model::{IntegrationView, Kind, NextAction, Severity, State, UnixTime};
 
 /// How the tray icon looks: the worst state at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -20,12 +20,12 @@ pub enum IconState {
 }
 
 impl IconState {
-    /// From [`State::severity`] (0 fine, 1 attention, 2 broken).
-    pub fn from_severity(severity: u8) -> Self {
+    /// From a view's [`Severity`].
+    pub fn from_severity(severity: Severity) -> Self {
         match severity {
-            0 => IconState::Ok,
-            1 => IconState::Attention,
-            _ => IconState::Broken,
+            Severity::Fine => IconState::Ok,
+            Severity::Attention => IconState::Attention,
+            Severity::Broken => IconState::Broken,
         }
     }
 
@@ -163,7 +163,7 @@ pub fn build(views: &[IntegrationView], now: UnixTime, autostart: bool) -> TrayM
 
 /// The worst state of all integrations.
 pub fn icon_state(views: &[IntegrationView]) -> IconState {
-    IconState::from_severity(views.iter().map(|v| v.state.severity()).max().unwrap_or(0))
+    IconState::from_severity(views.iter().map(|v| v.severity).max().unwrap_or_default())
 }
 
 /// The tooltip: "Token Keeper: " and the [`summary`].
@@ -173,7 +173,7 @@ pub fn tooltip(views: &[IntegrationView]) -> String {
 
 /// "All integrations are working", "1 integration needs you", "2 integrations need you".
 pub fn summary(views: &[IntegrationView]) -> String {
-    let needing = views.iter().filter(|v| v.state.severity() > 0).count();
+    let needing = views.iter().filter(|v| v.severity > Severity::Fine).count();
     let text = match (views.len(), needing) {
         (0, _) => "No integrations yet".to_string(),
         (_, 0) if views.iter().all(|v| v.state == State::Paused) => "All integrations are paused".to_string(),
@@ -260,7 +260,7 @@ fn integration_submenu(view: &IntegrationView, now: UnixTime) -> Entry {
     }
     if view.signin_pending {
         entries.push(Entry::disabled(format!("pending:{name}"), "Signing in… finish in your browser"));
-    } else if view.kind == "api-token" {
+    } else if view.kind == Kind::ApiToken {
         entries.push(Entry::action(Action::SignIn(name.clone()), "Enter a new token…"));
     } else {
         entries.push(Entry::action(Action::SignIn(name.clone()), "Sign in again"));
@@ -298,13 +298,12 @@ mod tests {
         IntegrationView {
             name: name.into(),
             provider: "oauth2".into(),
-            kind: "oauth".into(),
+            kind: Kind::Oauth,
             state,
-            detail: None,
+            severity: state.severity(),
             access_expires_at: Some(NOW + 4 * 3600),
-            refresh_expires_at: None,
             next,
-            signin_pending: false,
+            ..IntegrationView::default()
         }
     }
 
@@ -463,7 +462,7 @@ mod tests {
     #[test]
     fn api_tokens_get_a_token_form_instead_of_a_browser() {
         let mut v = view("Jira token", State::Working, NextAction::Check(NOW + 25 * 60));
-        v.kind = "api-token".into();
+        v.kind = Kind::ApiToken;
         let model = build(&[v], NOW, false);
         let (label, items) = submenu(&model, "Jira token");
         assert_eq!(label, "Jira token — Working, checks again in 25 min");

@@ -1,6 +1,6 @@
 //! Which notification to show, and when: the rules of PRODUCT.md as one pure function.
 //!
-//! - `Needs sign-in`: urgent, with "Sign in again".
+//! - `Needs sign-in`: urgent, with "Sign in again" (not for an integration never signed in).
 //! - Refresh keeps failing and the token stops working within 10 minutes (or already has): once.
 //! - Refresh token or API token ends in 14, 3, 1 days: once each (only the most urgent one due,
 //!   after a long absence); likewise a provider's absolute limit on a sign-in (Atlassian: 365
@@ -14,8 +14,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{State, UnixTime};
+use crate::calendar::Calendar;
+use crate::model::{Kind, State, UnixTime};
 use crate::notify::{Notice, Urgency};
+use crate::phrases::{self, Failure, NoticeWords};
 
 /// Warn this long before a token stops working while refreshes keep failing...
 pub const STOPS_WORKING_LEAD_SECS: i64 = 10 * 60;
@@ -85,7 +87,9 @@ pub struct Facts<'a> {
     /// The service, as keepers know it ("HighQ", "login.example.com").
     pub service: &'a str,
     pub state: State,
-    pub is_api_token: bool,
+    pub kind: Kind,
+    /// What went wrong, if anything (the notice's words depend on it).
+    pub failure: Option<&'a Failure>,
     pub access_expires_at: Option<UnixTime>,
     /// How long the current access token was issued for, if known.
     pub access_lifetime: Option<i64>,
@@ -96,16 +100,18 @@ pub struct Facts<'a> {
     pub absolute_limit_days: Option<u32>,
     pub now: UnixTime,
     pub expiry_leads_days: &'a [u32],
+    /// Where the keeper is, for the dates in the notices.
+    pub calendar: &'a Calendar,
 }
 
-/// The notices due now; records them in `ledger`.
+/// The notices due now; records them in `ledger`. Their words come from [`crate::phrases`].
 pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
     let mut out = Vec::new();
-    let name = facts.name;
-    let service = facts.service;
-    let notice = |summary: String, body: String, urgency: Urgency, action: bool| Notice {
-        summary,
-        body,
+    let (name, service) = (facts.name, facts.service);
+    let api = facts.kind == Kind::ApiToken;
+    let notice = |words: NoticeWords, urgency: Urgency, action: bool| Notice {
+        summary: words.summary,
+        body: words.body,
         urgency,
         integrations: vec![name.to_string()],
         sign_in_action: action.then(|| name.to_string()),
@@ -113,42 +119,19 @@ pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
     match facts.state {
         State::NeedsSignIn if ledger.problem != Some(Problem::NeedsSignIn) => {
             ledger.problem = Some(Problem::NeedsSignIn);
-            let body = if facts.is_api_token {
-                format!("{service} no longer accepts its API token. Create a new token and add it in Token Keeper.")
-            } else {
-                format!("{service} no longer accepts its sign-in. Click to sign in again.")
-            };
-            out.push(notice(format!("{name} stopped working"), body, Urgency::Critical, !facts.is_api_token));
+            let words = phrases::notice_refused(name, facts.kind, service, facts.failure);
+            out.push(notice(words, Urgency::Critical, !api));
         }
         State::Retrying | State::Offline if ledger.problem.is_none() => {
             let left = facts.access_expires_at.map(|t| t - facts.now);
             if let Some(left) = left.filter(|l| *l <= stops_working_lead(facts.access_lifetime)) {
                 ledger.problem = Some(Problem::StopsWorking);
-                out.push(if left <= 0 {
-                    notice(
-                        format!("{name} stopped working"),
-                        format!("Token Keeper cannot reach {service}, and the current sign-in has ended. It keeps trying and will tell you when it works again."),
-                        Urgency::Normal,
-                        false,
-                    )
-                } else {
-                    notice(
-                        format!("{name} may stop working soon"),
-                        format!("Token Keeper cannot reach {service} to renew the sign-in. It keeps trying; the current sign-in ends in {}.", minutes(left)),
-                        Urgency::Normal,
-                        false,
-                    )
-                });
+                out.push(notice(phrases::notice_trouble(name, service, facts.failure, left), Urgency::Normal, false));
             }
         }
         State::Working | State::ExpiringSoon if ledger.problem.is_some() => {
             ledger.problem = None;
-            out.push(notice(
-                format!("{name} is working again"),
-                format!("Token Keeper reached {service} and the sign-in works again."),
-                Urgency::Low,
-                false,
-            ));
+            out.push(notice(phrases::notice_back(name, service), Urgency::Low, false));
         }
         _ => {}
     }
@@ -161,7 +144,7 @@ pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
 }
 
 fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -> Option<Notice> {
-    if facts.now >= expires || facts.state == State::NeedsSignIn || facts.state == State::Paused {
+    if facts.now >= expires || matches!(facts.state, State::NeedsSignIn | State::Paused | State::Unreadable) {
         return None;
     }
     let mut leads: Vec<u32> = facts.expiry_leads_days.to_vec();
@@ -173,66 +156,39 @@ fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -
     }
     ledger.expiry_warnings.retain(|(e, _)| *e == expires);
     ledger.expiry_warnings.push((expires, lead));
-    let when = days(expires - facts.now);
-    let date = time::OffsetDateTime::from_unix_timestamp(expires)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::macros::format_description!("[weekday], [day padding:none] [month repr:long] [year]")).ok()
-        })
-        .unwrap_or_default();
-    let (name, service) = (facts.name, facts.service);
-    let (summary, body) = if facts.is_api_token {
-        (
-            format!("The API token of {name} ends {when}"),
-            format!("{service} will stop accepting it on {date}. Create a new token there and add it in Token Keeper before then."),
-        )
-    } else {
-        let why = facts
-            .absolute_limit_days
-            .map(|d| format!(" ({service} ends every sign-in {d} days after it was made, however often it is renewed)"))
-            .unwrap_or_default();
-        (
-            format!("The sign-in of {name} ends {when}"),
-            format!("{service} will stop accepting it on {date}{why}. Sign in again before then to keep it working."),
-        )
-    };
+    let words = phrases::notice_expiry(
+        facts.name,
+        facts.kind,
+        facts.service,
+        expires,
+        facts.now,
+        facts.absolute_limit_days,
+        facts.calendar,
+    );
     Some(Notice {
-        summary,
-        body,
+        summary: words.summary,
+        body: words.body,
         urgency: if lead <= 1 { Urgency::Critical } else { Urgency::Normal },
-        integrations: vec![name.to_string()],
-        sign_in_action: (!facts.is_api_token).then(|| name.to_string()),
+        integrations: vec![facts.name.to_string()],
+        sign_in_action: (facts.kind == Kind::Oauth).then(|| facts.name.to_string()),
     })
-}
-
-fn minutes(secs: i64) -> String {
-    let m = (secs + 59) / 60;
-    if m <= 1 {
-        "a minute".into()
-    } else {
-        format!("{m} minutes")
-    }
-}
-
-fn days(secs: i64) -> String {
-    let d = secs / 86_400;
-    match d {
-        0 => "today".into(),
-        1 => "tomorrow".into(),
-        d => format!("in {d} days"),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    static CALENDAR: std::sync::LazyLock<Calendar> =
+        std::sync::LazyLock::new(|| Calendar::fixed(jiff::tz::TimeZone::UTC, crate::calendar::Style::UnitedStates));
+
     fn facts(state: State) -> Facts<'static> {
         Facts {
             name: "HighQ reporting",
             service: "HighQ",
             state,
-            is_api_token: false,
+            kind: Kind::Oauth,
+            failure: None,
+            calendar: &CALENDAR,
             access_expires_at: Some(10_000),
             access_lifetime: Some(3_600),
             credential_expires_at: None,
@@ -248,7 +204,7 @@ mod tests {
         let n = decide(&facts(State::NeedsSignIn), &mut ledger);
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].summary, "HighQ reporting stopped working");
-        assert_eq!(n[0].body, "HighQ no longer accepts its sign-in. Click to sign in again.");
+        assert_eq!(n[0].body, "HighQ no longer accepts this sign-in. Click to sign in again.");
         assert_eq!(n[0].urgency, Urgency::Critical);
         assert_eq!(n[0].sign_in_action.as_deref(), Some("HighQ reporting"));
         assert!(decide(&facts(State::NeedsSignIn), &mut ledger).is_empty(), "twice");
@@ -270,9 +226,15 @@ mod tests {
         assert_eq!(decide(&short, &mut NoticeLedger::default()).len(), 1);
         let mut f = facts(State::Retrying);
         f.now = 10_000 - 300;
+        f.failure = Some(&Failure::Unreachable);
         let n = decide(&f, &mut ledger);
         assert_eq!(n.len(), 1);
-        assert!(n[0].body.contains("5 minutes"), "{}", n[0].body);
+        assert_eq!(
+            n[0].body,
+            "Token Keeper cannot reach HighQ. Check your internet or VPN. HighQ reporting keeps working for 5 minutes \
+             more; Token Keeper keeps trying."
+        );
+        assert!(!n[0].body.contains("sign-in"), "the access token is no sign-in: {}", n[0].body);
         f.state = State::Offline;
         f.now = 10_001;
         assert!(decide(&f, &mut ledger).is_empty(), "offline after the warning: no second notice");

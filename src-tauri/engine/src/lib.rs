@@ -4,7 +4,8 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`paths`], [`text`];
+//! - ground: [`model`], [`secret`], [`clock`], [`calendar`], [`paths`], [`text`], [`phrases`] (every
+//!   sentence a keeper reads);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
@@ -12,6 +13,7 @@
 
 pub mod actions;
 pub mod alerts;
+pub mod calendar;
 pub mod clock;
 #[cfg(test)]
 mod file_properties;
@@ -24,6 +26,7 @@ pub mod lock;
 pub mod model;
 pub mod notify;
 pub mod paths;
+pub mod phrases;
 pub mod profile_file;
 #[cfg(test)]
 mod proptest_support;

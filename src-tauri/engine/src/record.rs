@@ -9,13 +9,21 @@ use crate::alerts::NoticeLedger;
 use crate::clock::ClockStamp;
 use crate::history::History;
 use crate::model::{Site, State, UnixTime};
+use crate::phrases::{Failure, Reason};
 
 /// One integration's saved state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub state: State,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    /// Why it is in its state, when something went wrong or it was never signed in. Earlier
+    /// versions kept a sentence here (`detail`): it is read as the technical words of a refusal.
+    #[serde(
+        default,
+        alias = "detail",
+        deserialize_with = "reason_or_sentence",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reason: Option<Reason>,
     #[serde(default)]
     pub paused: bool,
     #[serde(default)]
@@ -85,7 +93,7 @@ impl Default for Record {
     fn default() -> Self {
         Self {
             state: State::NeedsSignIn,
-            detail: Some("not signed in yet".into()),
+            reason: Some(Reason::plain(Failure::NotSignedIn)),
             paused: false,
             issued_at: None,
             access_expires_at: None,
@@ -99,5 +107,41 @@ impl Default for Record {
             history: History::default(),
             clock: None,
         }
+    }
+}
+
+/// A saved reason, or the sentence an earlier version saved instead.
+fn reason_or_sentence<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Reason>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Saved {
+        Reason(Reason),
+        Sentence(String),
+    }
+    Ok(Option::<Saved>::deserialize(de)?.map(|saved| match saved {
+        Saved::Reason(reason) => reason,
+        Saved::Sentence(s) if s == "not signed in yet" => Reason::plain(Failure::NotSignedIn),
+        Saved::Sentence(s) => Reason::new(Failure::SignInRefused { explained: None }, s),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sentence_saved_by_an_earlier_version_becomes_a_reason() {
+        let old: Record = serde_json::from_str(r#"{"state":"needs-sign-in","detail":"not signed in yet"}"#).unwrap();
+        assert_eq!(old.reason, Some(Reason::plain(Failure::NotSignedIn)));
+        let old: Record =
+            serde_json::from_str(r#"{"state":"needs-sign-in","detail":"the service answered invalid_grant"}"#).unwrap();
+        assert_eq!(
+            old.reason,
+            Some(Reason::new(Failure::SignInRefused { explained: None }, "the service answered invalid_grant"))
+        );
+        let new = Record { reason: Some(Reason::new(Failure::TokenRefused, "HTTP 401")), ..Record::default() };
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains(r#""reason":{"failure":"token-refused","technical":"HTTP 401"}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), new);
     }
 }

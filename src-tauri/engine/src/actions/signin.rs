@@ -17,6 +17,7 @@ use url::Url;
 use super::oauth::{client, Grant};
 use super::refresh::{classify, RefreshOutcome};
 use crate::model::OauthConfig;
+use crate::phrases::{Failure, Reason};
 use crate::providers::wire::TokenHttp;
 use crate::providers::Wire;
 use crate::secret::ClientSecret;
@@ -34,9 +35,9 @@ pub enum SignInOutcome {
     /// Nobody finished the sign-in in time.
     TimedOut,
     /// The service or the keeper refused (access denied, code rejected).
-    Refused { reason: String },
+    Refused { reason: Reason },
     /// The service could not be reached to finish the sign-in.
-    Failed { reason: String },
+    Failed { reason: Reason },
 }
 
 /// A sign-in waiting for the browser to come back.
@@ -94,7 +95,14 @@ impl PendingSignIn {
         let PendingSignIn { listener, verifier, state, redirect, .. } = self;
         let code = match tokio::time::timeout(timeout, wait_for_code(&listener, state.secret())).await {
             Err(_) => return SignInOutcome::TimedOut,
-            Ok(Err(reason)) => return SignInOutcome::Refused { reason },
+            Ok(Err(reason)) => {
+                return SignInOutcome::Refused {
+                    reason: Reason::new(
+                        Failure::SignInRefused { explained: None },
+                        text::without_secrets(&reason, &[]),
+                    ),
+                }
+            }
             Ok(Ok(code)) => code,
         };
         drop(listener);
@@ -103,11 +111,13 @@ impl PendingSignIn {
         match client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier).request_async(&send).await
         {
             Ok(answer) => SignInOutcome::SignedIn(Grant::from_answer(&answer)),
-            Err(e) => match classify(e, wire) {
-                RefreshOutcome::PermanentError { reason } => SignInOutcome::Refused { reason },
-                RefreshOutcome::TransientError { reason, .. } => SignInOutcome::Failed { reason },
-                RefreshOutcome::Refreshed(g) => SignInOutcome::SignedIn(g),
-            },
+            Err(e) => {
+                match classify(e, wire).without_secrets(&[secret.map(ClientSecret::expose).unwrap_or_default()]) {
+                    RefreshOutcome::PermanentError { reason } => SignInOutcome::Refused { reason },
+                    RefreshOutcome::TransientError { reason, .. } => SignInOutcome::Failed { reason },
+                    RefreshOutcome::Refreshed(g) => SignInOutcome::SignedIn(g),
+                }
+            }
         }
     }
 }

@@ -99,7 +99,7 @@ impl Keeper {
                 slot.unsaved = saved.is_err();
                 if saved.is_ok() {
                     slot.record.retry_at_ms = None;
-                    slot.record.detail = None;
+                    slot.record.reason = None;
                 } else {
                     slot.record.retry_at_ms = Some(now * 1000 + 30_000);
                 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::error::shell_word;
 use super::keychain_io::copy_times;
 use super::token::fresh;
 use super::{Keeper, KeeperError, Slot};
@@ -15,6 +14,7 @@ use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
 use crate::history::HistoryEvent;
 use crate::model::{IntegrationKind, IntegrationView, Secrets, State, UnixTime};
+use crate::phrases::{Failure, Reason};
 use crate::providers;
 use crate::scheduler::retry_delay;
 
@@ -56,15 +56,10 @@ impl Keeper {
         }
         let view = self.status(name)?.view;
         match view.state {
-            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" needs you to sign in again ({}): run `tokenkeeper login {}`",
-                view.detail.clone().unwrap_or_default(),
-                shell_word(name)
-            ))),
-            State::Retrying | State::Offline => Err(KeeperError::Unavailable(format!(
-                "\"{name}\" could not be renewed right now ({}); Token Keeper keeps trying",
-                view.detail.clone().unwrap_or_default()
-            ))),
+            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(view_words(&view, self.inner.clock.now()))),
+            State::Retrying | State::Offline => {
+                Err(KeeperError::Unavailable(view_words(&view, self.inner.clock.now())))
+            }
             _ => Ok(view),
         }
     }
@@ -86,7 +81,7 @@ impl Keeper {
         };
         // The locks or the keychain failed: an attempt that failed, retried like any other.
         let failed = |e: KeeperError| {
-            let (reason, now_ms) = (e.to_string(), self.inner.clock.now_millis());
+            let (reason, now_ms) = (local_reason(&e), self.inner.clock.now_millis());
             self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
         };
         let _exclusive = match self.exclusive(name).await {
@@ -118,7 +113,7 @@ impl Keeper {
         let Some(refresh_token) = secrets.refresh_token.clone() else {
             self.commit(name, |slot, _| {
                 slot.record.state = State::NeedsSignIn;
-                slot.record.detail = Some("there is no refresh token; sign in again".into());
+                slot.record.reason = Some(Reason::new(Failure::NoRenewal, "no refresh token"));
             });
             return;
         };
@@ -139,7 +134,7 @@ impl Keeper {
                 }
             }
             RefreshOutcome::TransientError { reason, retry_after } => {
-                tracing::warn!("{name}: renewal failed, will retry: {reason}");
+                tracing::warn!("{name}: renewal failed, will retry: {}", reason.for_log());
                 let now_ms = self.inner.clock.now_millis();
                 self.commit(name, |slot, now| {
                     slot.busy = false;
@@ -147,14 +142,16 @@ impl Keeper {
                 });
             }
             RefreshOutcome::PermanentError { reason } => {
-                tracing::warn!("{name}: needs sign-in: {reason}");
+                tracing::warn!("{name}: needs sign-in: {}", reason.for_log());
                 self.commit(name, |slot, now| {
                     slot.busy = false;
-                    slot.record
-                        .history
-                        .push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: false });
+                    let mut event = HistoryEvent::refresh_failed(&reason);
+                    if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
+                        *transient = false;
+                    }
+                    slot.record.history.push(now, event);
                     slot.record.state = State::NeedsSignIn;
-                    slot.record.detail = Some(reason);
+                    slot.record.reason = Some(reason);
                     slot.record.failures = 0;
                     slot.record.retry_at_ms = None;
                 });
@@ -238,8 +235,7 @@ impl Keeper {
                 slot.record.history.push(now, HistoryEvent::Refreshed { expires_at: slot.record.access_expires_at });
             }
             if let Err(e) = saved {
-                slot.record.detail =
-                    Some(format!("new tokens are kept in memory until the keychain accepts them: {e}"));
+                slot.record.reason = Some(Reason::new(Failure::KeychainRefused, e.to_string()));
                 slot.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e.to_string() });
                 slot.record.retry_at_ms = Some(now * 1000 + 5_000);
             }
@@ -256,7 +252,8 @@ impl Keeper {
                     return;
                 }
                 if let Some(ProbeOutcome::Refused { .. }) = self.probe_once(name).await {
-                    self.mark_refused(name, format!("{reason}, even after renewing it"));
+                    let technical = reason.technical.map(|t| format!("{t}, even after renewing it"));
+                    self.mark_refused(name, Reason { failure: Failure::RefusedAfterRenewal, technical });
                 }
             }
             Some(ProbeOutcome::Refused { reason }) => self.mark_refused(name, reason),
@@ -264,10 +261,10 @@ impl Keeper {
         }
     }
 
-    fn mark_refused(&self, name: &str, reason: String) {
+    fn mark_refused(&self, name: &str, reason: Reason) {
         self.commit(name, |slot, _| {
             slot.record.state = State::NeedsSignIn;
-            slot.record.detail = Some(reason);
+            slot.record.reason = Some(reason);
         });
     }
 
@@ -297,7 +294,7 @@ impl Keeper {
         let outcome = match providers::fill_account(&url, secrets.account.as_deref()) {
             Some(url) => probe(&self.inner.http, &url, credential, &wire).await,
             None => ProbeOutcome::Inconclusive {
-                reason: "the service did not say which account signed in, so the token cannot be checked".into(),
+                reason: Reason::new(Failure::AccountUnknown, "no account to fill {account} in the check's address"),
                 retry_after: None,
             },
         };
@@ -305,12 +302,19 @@ impl Keeper {
         self.commit(name, move |slot, now| {
             let (accepted, reason, retry) = match &recorded {
                 ProbeOutcome::Accepted => (true, None, None),
-                ProbeOutcome::Refused { reason } => (false, Some(reason.clone()), None),
+                ProbeOutcome::Refused { reason } => (false, Some(reason), None),
                 ProbeOutcome::Inconclusive { reason, retry_after } => {
-                    (false, Some(reason.clone()), Some(retry_delay(1, slot.jitter, *retry_after, None)))
+                    (false, Some(reason), Some(retry_delay(1, slot.jitter, *retry_after, None)))
                 }
             };
-            slot.record.history.push(now, HistoryEvent::Checked { accepted, reason });
+            slot.record.history.push(
+                now,
+                HistoryEvent::Checked {
+                    accepted,
+                    reason: reason.map(|r| r.technical.clone().unwrap_or_default()),
+                    failure: reason.map(|r| r.failure.clone()),
+                },
+            );
             slot.record.probe_at_ms = Some(match retry {
                 Some(delay) => now * 1000 + delay.as_millis() as i64,
                 None => next_probe_ms(slot, now),
@@ -323,7 +327,7 @@ impl Keeper {
     }
 }
 
-fn fail_transiently(slot: &mut Slot, now: i64, now_ms: i64, reason: String, retry_after: Option<Duration>) {
+fn fail_transiently(slot: &mut Slot, now: i64, now_ms: i64, reason: Reason, retry_after: Option<Duration>) {
     slot.record.failures += 1;
     let left = slot.record.access_expires_at.map(|e| (e - now) * 1000);
     let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
@@ -331,8 +335,31 @@ fn fail_transiently(slot: &mut Slot, now: i64, now_ms: i64, reason: String, retr
     slot.record.retry_at_ms = Some(now_ms + delay.as_millis() as i64);
     slot.not_before_ms = retry_after.map(|floor| now_ms + floor.as_millis() as i64);
     slot.failed_at_ms = Some(now_ms);
-    slot.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true });
-    slot.record.detail = Some(reason);
+    let mut event = HistoryEvent::refresh_failed(&reason);
+    if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
+        *transient = true;
+    }
+    slot.record.history.push(now, event);
+    slot.record.reason = Some(reason);
+}
+
+/// A view's words for an error: what happened, without what to click (each shell adds its own
+/// way to act): "\"jira\": HighQ isn't answering."
+pub(super) fn view_words(view: &IntegrationView, now: UnixTime) -> String {
+    let calendar = crate::calendar::Calendar::system();
+    match crate::phrases::describe(&crate::phrases::Subject::of(view, now), &calendar) {
+        Some(said) => format!("\"{}\": {}", view.name, said.what),
+        None => format!("\"{}\": {}.", view.name, view.state_label),
+    }
+}
+
+/// A failure on this computer (the locks, the keychain) as a reason.
+pub(super) fn local_reason(e: &KeeperError) -> Reason {
+    let failure = match e {
+        KeeperError::KeychainLocked(_) => Failure::KeychainLocked,
+        _ => Failure::LocalProblem,
+    };
+    Reason::new(failure, e.to_string())
 }
 
 pub(super) fn probe_url(slot: &Slot) -> Option<Url> {

@@ -3,11 +3,17 @@
 
 use std::sync::Arc;
 
+use crate::calendar::Calendar;
 use crate::clock::ClockStamp;
 use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, State, UnixTime};
+use crate::phrases::{self, Subject};
 use crate::providers::{self, Profile};
 use crate::record::Record;
 use crate::scheduler::renew_at_ms;
+
+/// The name of a generic profile's service whose address has no host (none can: addresses are
+/// https or loopback http).
+pub const UNNAMED_SERVICE: &str = "The service";
 
 /// The keeper's in-memory copy of one integration.
 pub struct Slot {
@@ -83,7 +89,9 @@ impl Slot {
     /// provider's absolute limit counted from the sign-in, whichever comes first; if known.
     pub fn credential_expires_at(&self) -> Option<UnixTime> {
         match &self.config.kind {
-            IntegrationKind::ApiToken(api) => api.expires.map(|d| d.midnight().assume_utc().unix_timestamp()),
+            IntegrationKind::ApiToken(api) => {
+                api.expires_at.or_else(|| api.expires.map(|d| Calendar::system().end_of_day(d)))
+            }
             IntegrationKind::Oauth(_) => providers::earliest(self.record.refresh_expires_at, self.sign_in_ends_at()),
         }
     }
@@ -103,14 +111,14 @@ impl Slot {
         (self.credential_expires_at() == Some(end)).then_some(self.profile.refresh_token.absolute_days).flatten()
     }
 
-    /// The service's name for notices: the profile's, or the host for generic OAuth.
+    /// The service's name for notices: the profile's, or the host for a generic profile.
     pub fn service_name(&self) -> String {
         let url = match &self.config.kind {
             IntegrationKind::Oauth(o) => o.issuer.clone().unwrap_or_else(|| o.token_url.clone()),
             IntegrationKind::ApiToken(a) => a.probe_url.clone(),
         };
-        if self.profile.id == "oauth2" || self.profile.id == "api-token" {
-            url.host_str().map(str::to_string).unwrap_or_else(|| self.profile.name.clone())
+        if self.profile.is_generic() {
+            url.host_str().map(str::to_string).unwrap_or_else(|| UNNAMED_SERVICE.to_string())
         } else {
             self.profile.name.clone()
         }
@@ -157,7 +165,7 @@ impl Slot {
             State::Working
         };
         if matches!(self.record.state, State::Working | State::ExpiringSoon | State::Paused) {
-            self.record.detail = None;
+            self.record.reason = None;
         }
     }
 
@@ -206,17 +214,41 @@ impl Slot {
         candidates.into_iter().min()
     }
 
-    pub fn view(&self) -> IntegrationView {
+    /// What shells see at `now`, with its words from [`crate::phrases`].
+    pub fn view(&self, now: UnixTime) -> IntegrationView {
+        let calendar = Calendar::system();
+        let kind = self.config.kind.kind();
+        let service = self.service_name();
+        let state = self.record.state;
+        let failure = self.record.reason.as_ref().map(|r| &r.failure);
+        let next = self.next_action();
+        let subject = Subject {
+            kind,
+            service: &service,
+            state,
+            failure,
+            credential_expires_at: self.credential_expires_at(),
+            next,
+            now,
+        };
+        let said = phrases::describe(&subject, &calendar);
         IntegrationView {
             name: self.config.name.clone(),
             provider: self.config.provider.clone(),
-            kind: if self.is_api_token() { "api-token".into() } else { "oauth".into() },
-            state: self.record.state,
-            detail: self.record.detail.clone(),
+            kind,
+            state,
+            state_label: phrases::label(state, failure).to_string(),
+            severity: phrases::severity(state, failure),
+            detail: said.as_ref().map(|s| s.sentence(&subject, &calendar)),
+            detail_technical: self.record.reason.as_ref().and_then(|r| r.technical.clone()),
+            failure: failure.cloned(),
+            todo: said.map(|s| s.todo),
             access_expires_at: self.record.access_expires_at,
             refresh_expires_at: self.credential_expires_at(),
-            next: self.next_action(),
+            next,
+            next_verb: phrases::next_verb(state, next).map(str::to_string),
             signin_pending: self.signin_pending,
+            service,
         }
     }
 }
@@ -239,7 +271,7 @@ mod tests {
             }),
         };
         let record =
-            Record { state: State::Working, detail: None, signed_in_at, refresh_expires_at, ..Record::default() };
+            Record { state: State::Working, reason: None, signed_in_at, refresh_expires_at, ..Record::default() };
         Slot::new(config, providers::find("atlassian").unwrap(), record)
     }
 
@@ -255,7 +287,7 @@ mod tests {
         assert_eq!(slot.ended_by_absolute_limit(), Some(365));
         slot.settle(now, 14);
         assert_eq!(slot.record.state, State::ExpiringSoon);
-        assert_eq!(slot.view().refresh_expires_at, Some(now + 5 * DAY), "list shows when to sign in again");
+        assert_eq!(slot.view(now).refresh_expires_at, Some(now + 5 * DAY), "list shows when to sign in again");
         let leads = [14, 3, 1];
         assert_eq!(slot.next_deadline_ms(now, &leads).map(|t| t / 1000), Some(now + 2 * DAY), "the 3-day warning");
 
@@ -300,6 +332,7 @@ mod tests {
             kind: IntegrationKind::ApiToken(ApiTokenConfig {
                 probe_url: url::Url::parse("https://acme.atlassian.net/rest/api/3/myself").unwrap(),
                 username: None,
+                expires_at: None,
                 expires: None,
             }),
         };

@@ -2,7 +2,7 @@
 //! a renewal inside it, and while renewals fail the current one as long as it has a few seconds
 //! left; never one the keeper knows is dead.
 
-use super::error::shell_word;
+use super::renewal::view_words;
 use super::renewal::Why;
 use super::{Keeper, KeeperError};
 use crate::model::{Secrets, State};
@@ -23,10 +23,7 @@ impl Keeper {
             return Ok(AccessToken::new(api.expose().to_string()));
         }
         if self.is_api_token(name)? {
-            return Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" has no API token yet: add one with `tokenkeeper login {}`",
-                shell_word(name)
-            )));
+            return Err(KeeperError::NeedsSignIn(format!("\"{name}\" has no API token yet")));
         }
         let now_ms = self.inner.clock.now_millis();
         if let Some(token) = fresh(&secrets, now_ms) {
@@ -45,23 +42,19 @@ impl Keeper {
                 Ok(t.clone())
             }
             _ => {
-                let detail = self.lock().slots.get(name).and_then(|s| s.record.detail.clone()).unwrap_or_default();
-                Err(KeeperError::Unavailable(format!(
-                    "\"{name}\" has no valid token right now and cannot be renewed: {detail}"
-                )))
+                let view = self.status(name)?.view;
+                let words = view_words(&view, self.inner.clock.now());
+                Err(KeeperError::Unavailable(format!("{words} It has no valid token right now.")))
             }
         }
     }
 
     fn refuse_if_signed_out(&self, name: &str) -> Result<(), KeeperError> {
+        let now = self.inner.clock.now();
         let shared = self.lock();
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
         if slot.record.state == State::NeedsSignIn {
-            let why = slot.record.detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
-            return Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {}`",
-                shell_word(name)
-            )));
+            return Err(KeeperError::NeedsSignIn(view_words(&slot.view(now), now)));
         }
         Ok(())
     }
