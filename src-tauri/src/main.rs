@@ -11,5 +11,7 @@
 static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> = zeroizing_alloc::ZeroAlloc(std::alloc::System);
 
 fn main() {
+    // Before any token is in memory: no ptrace, /proc/PID/mem or core dump of this process.
+    tokenkeeper_engine::process::harden();
     token_keeper::app::run();
 }

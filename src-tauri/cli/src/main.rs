@@ -42,6 +42,8 @@ static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> = zeroizing_all
 const INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
+    // Before any token is in memory: no ptrace, /proc/PID/mem or core dump of this process.
+    tokenkeeper_engine::process::harden();
     // The hot path, before anything else (argument parser, runtime, clock, logging): scripts run
     // `tokenkeeper token NAME` in loops, and a running keeper answers it from memory.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();

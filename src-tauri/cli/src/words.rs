@@ -27,7 +27,7 @@ pub struct Now {
 impl Now {
     /// The wall clock, with the offset read at start-up.
     pub fn system(offset: UtcOffset) -> Self {
-        Self { at: tokenkeeper_engine::clock::now(), offset }
+        Self { at: tokenkeeper_engine::clock::now().secs(), offset }
     }
 
     /// The wall clock again, after something that took a while (a refresh, a sign-in).

@@ -25,6 +25,13 @@
 //! Across a reboot (another boot id) the offsets are not comparable; times are taken as they are.
 //! On macOS the boot clock is CLOCK_MONOTONIC (it counts sleep there) and the frame lives as long
 //! as the process; on systems with neither, steps are not followed (see `imp` below).
+//!
+//! **Units.** An instant is a [`Moment`] (milliseconds since the epoch) and a length of time a
+//! [`Span`] (milliseconds, signed); neither converts by hand. Their arithmetic saturates, so no
+//! lifetime a service claims (`expires_in: 18446744073709551615`) can overflow or panic, and a
+//! step is one [`Span`] applied alike to every stored instant ([`Moment::shift`]). Files and the
+//! keychain keep their formats (some fields in seconds, some in milliseconds): the serde adapters
+//! [`as_secs`] and [`as_millis`] write each field as before.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,7 +40,126 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::UnixTime;
+/// Seconds since the Unix epoch, as files, `--json` and shells show instants.
+pub type UnixTime = i64;
+
+/// A wall-clock instant, in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Moment(i64);
+
+/// A length of wall-clock time in milliseconds; negative for "before" (a step back).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span(i64);
+
+impl Moment {
+    /// The epoch: also what every arithmetic result saturates towards below.
+    pub const EPOCH: Moment = Moment(0);
+
+    pub const fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+    /// Whole seconds since the epoch (saturating far outside any real date).
+    pub const fn from_secs(secs: UnixTime) -> Self {
+        Self(secs.saturating_mul(Span::SECOND.0))
+    }
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+    /// Whole seconds since the epoch, rounded down.
+    pub const fn secs(self) -> UnixTime {
+        self.0.div_euclid(Span::SECOND.0)
+    }
+    /// This instant rounded down to its whole second: how token times are stored (files and the
+    /// keychain keep seconds), so memory holds what a restart would read.
+    pub const fn whole_secs(self) -> Self {
+        Self::from_secs(self.secs())
+    }
+    /// This instant `span` later (earlier when negative), saturating.
+    pub const fn plus(self, span: Span) -> Self {
+        Self(self.0.saturating_add(span.0))
+    }
+    /// This instant `span` earlier, saturating.
+    pub const fn minus(self, span: Span) -> Self {
+        Self(self.0.saturating_sub(span.0))
+    }
+    /// How long after `earlier` this is (negative when before it), saturating.
+    pub const fn since(self, earlier: Moment) -> Span {
+        Span(self.0.saturating_sub(earlier.0))
+    }
+    /// Moves a stored instant by a wall-clock step (see the module doc).
+    pub fn shift(&mut self, step: Span) {
+        *self = self.plus(step);
+    }
+}
+
+impl Span {
+    pub const ZERO: Span = Span(0);
+    pub const SECOND: Span = Span(1000);
+    pub const DAY: Span = Span(86_400_000);
+
+    pub const fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+    /// Whole seconds, saturating.
+    pub const fn from_secs(secs: i64) -> Self {
+        Self(secs.saturating_mul(Self::SECOND.0))
+    }
+    /// Whole seconds as services send them (`expires_in`), saturating at the largest span.
+    pub fn from_unsigned_secs(secs: u64) -> Self {
+        Self::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+    pub const fn from_days(days: i64) -> Self {
+        Self(days.saturating_mul(Self::DAY.0))
+    }
+    /// A `std` duration (a `Retry-After`, a backoff delay), saturating.
+    pub fn from_std(d: Duration) -> Self {
+        Self(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+    /// Whole seconds, rounded towards zero.
+    pub const fn secs(self) -> i64 {
+        self.0 / Self::SECOND.0
+    }
+    /// As a `std` duration; a negative span is zero.
+    pub fn to_std(self) -> Duration {
+        Duration::from_millis(u64::try_from(self.0).unwrap_or(0))
+    }
+    /// `self` times `factor` (a fraction for jitter), rounded towards zero.
+    pub fn scale(self, factor: f64) -> Self {
+        Self((self.0 as f64 * factor) as i64)
+    }
+    pub const fn saturating_sub(self, other: Span) -> Self {
+        Self(self.0.saturating_sub(other.0))
+    }
+}
+
+/// Serde adapter: an `Option<Moment>` stored in whole seconds (token times, sign-in time).
+pub mod as_secs {
+    use super::{Moment, UnixTime};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<Moment>, s: S) -> Result<S::Ok, S::Error> {
+        t.map(Moment::secs).serialize(s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Moment>, D::Error> {
+        Ok(Option::<UnixTime>::deserialize(d)?.map(Moment::from_secs))
+    }
+}
+
+/// Serde adapter: an `Option<Moment>` stored in milliseconds (retry and check times).
+pub mod as_millis {
+    use super::Moment;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<Moment>, s: S) -> Result<S::Ok, S::Error> {
+        t.map(Moment::millis).serialize(s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Moment>, D::Error> {
+        Ok(Option::<i64>::deserialize(d)?.map(Moment::from_millis))
+    }
+}
 
 /// A wall-clock change smaller than this is not a step (rounding, NTP slew).
 pub const STEP_THRESHOLD_MS: i64 = 1_000;
@@ -46,17 +172,20 @@ pub trait Clock: Send + Sync + 'static {
     fn since_boot_millis(&self) -> i64;
     /// Names this boot, so offsets from another boot are not compared.
     fn boot_id(&self) -> &str;
-    /// Sleeps until the wall-clock time `deadline_ms`, counting suspended time; returns early
-    /// with [`Wake::ClockChanged`] when the wall clock is stepped.
-    fn sleep_until(&self, deadline_ms: i64) -> Pin<Box<dyn Future<Output = Wake> + Send + '_>>;
+    /// Sleeps until the wall-clock time `deadline`, counting suspended time; returns early with
+    /// [`Wake::ClockChanged`] when the wall clock is stepped.
+    fn sleep_until(&self, deadline: Moment) -> Pin<Box<dyn Future<Output = Wake> + Send + '_>>;
 
-    /// Wall-clock now, in whole seconds since the epoch.
-    fn now(&self) -> UnixTime {
-        self.now_millis().div_euclid(1000)
+    /// Wall-clock now.
+    fn now(&self) -> Moment {
+        Moment::from_millis(self.now_millis())
     }
     /// The frame wall-clock times are written in right now.
     fn stamp(&self) -> ClockStamp {
-        ClockStamp { boot: self.boot_id().to_string(), offset_ms: self.now_millis() - self.since_boot_millis() }
+        ClockStamp {
+            boot: self.boot_id().to_string(),
+            offset_ms: self.now_millis().saturating_sub(self.since_boot_millis()),
+        }
     }
 }
 
@@ -68,37 +197,38 @@ pub struct ClockStamp {
 }
 
 impl ClockStamp {
-    /// How many whole seconds times written under this stamp must move to be right under `now`:
-    /// `None` when there was no step (or another boot, where offsets mean nothing). On `Some`,
-    /// the stamp is moved along, so applying the shift twice is impossible.
-    pub fn step_since(&mut self, now: &ClockStamp) -> Option<i64> {
-        let delta = now.offset_ms - self.offset_ms;
-        if self.boot != now.boot || delta.abs() < STEP_THRESHOLD_MS {
+    /// How far times written under this stamp must move to be right under `now`, in whole
+    /// seconds (times in seconds move exactly as those in milliseconds): `None` when there was
+    /// no step (or another boot, where offsets mean nothing). On `Some`, the stamp is moved
+    /// along, so applying the shift twice is impossible.
+    pub fn step_since(&mut self, now: &ClockStamp) -> Option<Span> {
+        let delta = now.offset_ms.saturating_sub(self.offset_ms);
+        if self.boot != now.boot || delta.saturating_abs() < STEP_THRESHOLD_MS {
             return None;
         }
-        let secs = (delta as f64 / 1000.0).round() as i64;
-        self.offset_ms += secs * 1000;
-        Some(secs)
+        let step = Span::from_secs((delta as f64 / Span::SECOND.millis() as f64).round() as i64);
+        self.offset_ms = self.offset_ms.saturating_add(step.millis());
+        Some(step)
     }
 }
 
-/// Brings times stamped with `stamp` into the frame `now`, calling `shift` with the step in whole
-/// seconds when there was one. A missing stamp (written before stamps existed) is taken as now.
-pub fn follow(stamp: &mut Option<ClockStamp>, now: &ClockStamp, shift: impl FnOnce(i64)) {
+/// Brings times stamped with `stamp` into the frame `now`, calling `shift` with the step when
+/// there was one. A missing stamp (written before stamps existed) is taken as now.
+pub fn follow(stamp: &mut Option<ClockStamp>, now: &ClockStamp, shift: impl FnOnce(Span)) {
     match stamp {
         None => *stamp = Some(now.clone()),
         Some(s) if s.boot != now.boot => *stamp = Some(now.clone()),
         Some(s) => {
-            if let Some(secs) = s.step_since(now) {
-                shift(secs);
+            if let Some(step) = s.step_since(now) {
+                shift(step);
             }
         }
     }
 }
 
-/// Adds `by` to each of `times` that is set (a step applied to stored instants).
-pub fn shift_all<'a>(times: impl IntoIterator<Item = &'a mut Option<i64>>, by: i64) {
-    times.into_iter().flatten().for_each(|t| *t += by);
+/// Moves each of `times` that is set by a step.
+pub fn shift_all<'a>(times: impl IntoIterator<Item = &'a mut Option<Moment>>, step: Span) {
+    times.into_iter().flatten().for_each(|t| t.shift(step));
 }
 
 /// Why a sleep returned.
@@ -131,14 +261,14 @@ impl Clock for SystemClock {
     fn boot_id(&self) -> &str {
         imp::boot_id()
     }
-    fn sleep_until(&self, deadline_ms: i64) -> Pin<Box<dyn Future<Output = Wake> + Send + '_>> {
-        Box::pin(sleep_until(deadline_ms))
+    fn sleep_until(&self, deadline: Moment) -> Pin<Box<dyn Future<Output = Wake> + Send + '_>> {
+        Box::pin(sleep_until(deadline))
     }
 }
 
-/// Wall-clock now, in whole seconds since the epoch (system clock).
-pub fn now() -> UnixTime {
-    now_millis() / 1000
+/// Wall-clock now (system clock).
+pub fn now() -> Moment {
+    Moment::from_millis(now_millis())
 }
 
 /// Wall-clock now, in milliseconds since the epoch (system clock).
@@ -146,9 +276,9 @@ pub fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// Sleeps until the system wall-clock time `deadline_ms`, counting suspended time.
-pub async fn sleep_until(deadline_ms: i64) -> Wake {
-    let delay = Duration::from_millis((deadline_ms - now_millis()).max(0) as u64);
+/// Sleeps until the system wall-clock time `deadline`, counting suspended time.
+pub async fn sleep_until(deadline: Moment) -> Wake {
+    let delay = deadline.since(now()).to_std();
     if delay.is_zero() {
         return Wake::Deadline;
     }
@@ -204,9 +334,9 @@ impl Clock for SteppableClock {
     fn boot_id(&self) -> &str {
         "steppable-test-clock"
     }
-    fn sleep_until(&self, deadline_ms: i64) -> Pin<Box<dyn Future<Output = Wake> + Send + '_>> {
+    fn sleep_until(&self, deadline: Moment) -> Pin<Box<dyn Future<Output = Wake> + Send + '_>> {
         let mut stepped = self.stepped.subscribe();
-        let delay = Duration::from_millis((deadline_ms - self.now_millis()).max(0) as u64);
+        let delay = deadline.since(self.now()).to_std();
         Box::pin(async move {
             if delay.is_zero() {
                 return Wake::Deadline;
@@ -231,7 +361,7 @@ mod imp {
     /// CLOCK_BOOTTIME in ms (0 if unreadable: then no step is ever seen, as before stamps).
     pub fn since_boot_millis() -> i64 {
         nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
-            .map(|t| t.tv_sec() * 1000 + t.tv_nsec() / 1_000_000)
+            .map(|t| super::Span::from_std(Duration::from(t)).millis())
             .unwrap_or(0)
     }
 
@@ -318,7 +448,7 @@ mod imp {
     #[cfg(target_os = "macos")]
     pub fn since_boot_millis() -> i64 {
         nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-            .map(|t| t.tv_sec() * 1000 + t.tv_nsec() / 1_000_000)
+            .map(|t| super::Span::from_std(Duration::from(t)).millis())
             .unwrap_or(0)
     }
 
@@ -354,15 +484,15 @@ mod tests {
 
     #[tokio::test]
     async fn sleeps_until_the_wall_clock_deadline() {
-        let start = now_millis();
-        assert_eq!(sleep_until(start + 150).await, Wake::Deadline);
-        let slept = now_millis() - start;
+        let start = now();
+        assert_eq!(sleep_until(start.plus(Span::from_millis(150))).await, Wake::Deadline);
+        let slept = now().since(start).millis();
         assert!((140..1000).contains(&slept), "slept {slept} ms");
     }
 
     #[tokio::test]
     async fn a_past_deadline_returns_at_once() {
-        assert_eq!(sleep_until(now_millis() - 5_000).await, Wake::Deadline);
+        assert_eq!(sleep_until(now().minus(Span::from_secs(5))).await, Wake::Deadline);
     }
 
     #[test]
@@ -374,7 +504,7 @@ mod tests {
         assert_eq!(moved, None, "no step, no shift");
         clock.step(-3_600_000);
         follow(&mut stamp, &clock.stamp(), |s| moved = Some(s));
-        assert_eq!(moved, Some(-3600));
+        assert_eq!(moved, Some(Span::from_secs(-3600)));
         let mut again = None;
         follow(&mut stamp, &clock.stamp(), |s| again = Some(s));
         assert_eq!(again, None, "a step is applied once");
@@ -385,6 +515,43 @@ mod tests {
         let mut other = Some(ClockStamp { boot: "another".into(), offset_ms: 0 });
         follow(&mut other, &clock.stamp(), |s| again = Some(s));
         assert_eq!((again, other), (None, Some(clock.stamp())));
+    }
+
+    #[test]
+    fn moments_and_spans_convert_once_and_saturate() {
+        let t = Moment::from_secs(1_700_000_000);
+        assert_eq!((t.millis(), t.secs()), (1_700_000_000_000, 1_700_000_000));
+        assert_eq!(Moment::from_millis(-1).secs(), -1, "seconds round down, also before the epoch");
+        assert_eq!(t.plus(Span::from_secs(90)).since(t), Span::from_millis(90_000));
+        assert_eq!(t.minus(Span::DAY).secs(), 1_700_000_000 - 86_400);
+        // a service's lifetime of u64::MAX seconds, and every extreme, saturate instead of panicking
+        let huge = Span::from_unsigned_secs(u64::MAX);
+        assert_eq!(huge, Span::from_millis(i64::MAX));
+        assert_eq!(t.plus(huge), Moment::from_millis(i64::MAX));
+        assert_eq!(Moment::from_millis(i64::MIN).since(t), Span::from_millis(i64::MIN));
+        assert_eq!(Moment::from_secs(i64::MAX), Moment::from_millis(i64::MAX));
+        assert_eq!(Span::from_millis(-5).to_std(), Duration::ZERO);
+        assert_eq!(Span::from_std(Duration::from_secs(u64::MAX)), Span::from_millis(i64::MAX));
+        // a step moves an instant once, by the same span whatever unit the file keeps it in
+        let mut u = t;
+        u.shift(Span::from_secs(-3600));
+        assert_eq!(u.secs(), 1_700_000_000 - 3600);
+    }
+
+    #[test]
+    fn stored_times_keep_their_formats() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Both {
+            #[serde(with = "as_secs")]
+            secs: Option<Moment>,
+            #[serde(with = "as_millis")]
+            ms: Option<Moment>,
+        }
+        let both = Both { secs: Some(Moment::from_secs(1_700_000_000)), ms: Some(Moment::from_millis(42)) };
+        let json = serde_json::to_string(&both).unwrap();
+        assert_eq!(json, r#"{"secs":1700000000,"ms":42}"#);
+        assert_eq!(serde_json::from_str::<Both>(&json).unwrap(), both);
+        assert_eq!(serde_json::from_str::<Both>(r#"{"secs":null,"ms":null}"#).unwrap(), Both { secs: None, ms: None });
     }
 
     #[test]
@@ -399,12 +566,12 @@ mod tests {
         let clock = Arc::new(SteppableClock::new());
         let sleeper = {
             let clock = clock.clone();
-            tokio::spawn(async move { clock.sleep_until(clock.now_millis() + 60_000).await })
+            tokio::spawn(async move { clock.sleep_until(clock.now().plus(Span::from_secs(60))).await })
         };
         // let the sleeper start waiting first (ordering only; the assertion is on what woke it)
         tokio::time::sleep(Duration::from_millis(50)).await;
         clock.step(3_600_000);
         assert_eq!(sleeper.await.unwrap(), Wake::ClockChanged);
-        assert_eq!(clock.sleep_until(clock.now_millis() + 20).await, Wake::Deadline);
+        assert_eq!(clock.sleep_until(clock.now().plus(Span::from_millis(20))).await, Wake::Deadline);
     }
 }

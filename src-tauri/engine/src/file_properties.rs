@@ -15,6 +15,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use url::Url;
 
+use crate::clock::Moment;
 use crate::history::HistoryEvent;
 use crate::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind, OauthConfig, State};
 use crate::paths::Paths;
@@ -158,10 +159,15 @@ fn history_event() -> impl Strategy<Value = HistoryEvent> {
     ]
 }
 
+/// Any instant a file can hold in whole seconds (every one that fits a `Moment`).
+fn secs() -> impl Strategy<Value = Moment> {
+    (Moment::from_millis(i64::MIN).secs()..=Moment::from_millis(i64::MAX).secs()).prop_map(Moment::from_secs)
+}
+
 fn record() -> impl Strategy<Value = Record> {
     (
         (state(), failure(), prop::option::of(text(40)), any::<bool>(), any::<u32>()),
-        (prop::option::of(any::<i64>()), prop::option::of(any::<i64>()), prop::option::of(any::<i64>())),
+        (prop::option::of(secs()), prop::option::of(secs()), prop::option::of(secs())),
         (prop::option::of(any::<i64>()), prop::option::of(any::<i64>())),
         (vec((any::<i64>(), 1u32..400), 0..4), vec((any::<i64>(), history_event()), 0..12)),
     )
@@ -180,13 +186,13 @@ fn record() -> impl Strategy<Value = Record> {
                     access_expires_at: access,
                     refresh_expires_at: refresh,
                     failures,
-                    retry_at_ms: retry,
-                    probe_at_ms: probe,
+                    retry_at: retry.map(Moment::from_millis),
+                    probe_at: probe.map(Moment::from_millis),
                     ..Record::default()
                 };
                 r.notices.expiry_warnings = warnings;
                 for (at, event) in events {
-                    r.history.push(at, event);
+                    r.history.push(Moment::from_secs(at), event);
                 }
                 r
             },
@@ -212,10 +218,11 @@ fn valid_files() -> Vec<(&'static str, Vec<u8>)> {
         }),
     };
     integrations::save(&paths, &oauth).unwrap();
-    let mut record = Record { state: State::Working, issued_at: Some(1_700_000_000), ..Record::default() };
-    record.history.push(1_700_000_000, HistoryEvent::SignedIn);
+    let at = Moment::from_secs;
+    let mut record = Record { state: State::Working, issued_at: Some(at(1_700_000_000)), ..Record::default() };
+    record.history.push(at(1_700_000_000), HistoryEvent::SignedIn);
     record.history.push(
-        1_700_000_100,
+        at(1_700_000_100),
         HistoryEvent::RefreshFailed { reason: "offline".into(), transient: true, failure: Some(Failure::Unreachable) },
     );
     record.notices.expiry_warnings.push((1_800_000_000, 14));

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Moment;
 use crate::model::{State, UnixTime};
 use crate::phrases::{Failure, Reason};
 
@@ -89,11 +90,12 @@ impl HistoryEvent {
 }
 
 impl History {
-    pub fn push(&mut self, at: UnixTime, event: HistoryEvent) {
+    /// Adds what happened at `at` (kept in whole seconds).
+    pub fn push(&mut self, at: Moment, event: HistoryEvent) {
         if self.0.len() == HISTORY_LIMIT {
             self.0.pop_front();
         }
-        self.0.push_back(HistoryEntry { at, event });
+        self.0.push_back(HistoryEntry { at: at.secs(), event });
     }
 
     /// Oldest first.
@@ -118,7 +120,7 @@ mod tests {
     fn history_is_bounded_and_keeps_the_newest() {
         let mut h = History::default();
         for i in 0..(HISTORY_LIMIT as i64 + 10) {
-            h.push(i, HistoryEvent::Refreshed { expires_at: None });
+            h.push(Moment::from_secs(i), HistoryEvent::Refreshed { expires_at: None });
         }
         assert_eq!(h.len(), HISTORY_LIMIT);
         assert_eq!(h.entries().next().unwrap().at, 10);

@@ -4,8 +4,8 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`calendar`], [`paths`], [`text`], [`phrases`] (every
-//!   sentence a keeper reads);
+//! - ground: [`model`], [`secret`], [`clock`], [`calendar`], [`paths`], [`text`], [`process`],
+//!   [`phrases`] (every sentence a keeper reads);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
@@ -27,6 +27,7 @@ pub mod model;
 pub mod notify;
 pub mod paths;
 pub mod phrases;
+pub mod process;
 pub mod profile_file;
 #[cfg(test)]
 mod proptest_support;

@@ -1,14 +1,18 @@
 //! One refresh per integration at a time, across every process of the user (tray app, daemon,
-//! `tokenkeeper` commands): an exclusive advisory lock on `<runtime>/locks/<name>.lock`.
+//! `tokenkeeper` commands): an exclusive advisory lock on `<state>/locks/<name>.lock`, whatever
+//! the process's environment (see [`crate::paths`]).
 //!
 //! Two concurrent refreshes with a rotating refresh token destroy the grant (the second one
 //! presents a token the first just consumed), so this is enforced in one place: the keeper takes
 //! this lock around every refresh and re-reads the keychain inside it. The OS releases the lock
 //! when a process dies, so a crash never leaves it held. Uses std's `File::lock` (flock on unix,
 //! LockFileEx on Windows).
+//!
+//! The files are 0600 in a 0700 directory: anyone who can open a lock file can hold it and stall
+//! the renewals of that integration.
 
 use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A held lock; released on drop.
 #[derive(Debug)]
@@ -18,10 +22,7 @@ pub struct IntegrationLock {
 
 /// Waits for the lock of `path` (blocking: call from `spawn_blocking`).
 pub fn acquire_blocking(path: PathBuf) -> std::io::Result<IntegrationLock> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    let file = open(&path)?;
     file.lock()?;
     Ok(IntegrationLock { _file: file })
 }
@@ -37,16 +38,50 @@ pub async fn acquire(path: PathBuf) -> std::io::Result<IntegrationLock> {
 }
 
 /// The lock if it is free now; `None` if another holder has it.
-fn try_acquire(path: &std::path::Path) -> std::io::Result<Option<IntegrationLock>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+fn try_acquire(path: &Path) -> std::io::Result<Option<IntegrationLock>> {
+    let file = open(path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(IntegrationLock { _file: file })),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
+}
+
+/// Opens (creating) the lock file, private to the user: the directory 0700, the file 0600, both
+/// corrected when an older version left them 0755/0644.
+fn open(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        if let Some(dir) = path.parent() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            private(dir, 0o700)?;
+        }
+        let file = options.mode(0o600).open(path)?;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        options.open(path)
+    }
+}
+
+/// Takes group and other permissions off `dir` when it has any.
+#[cfg(unix)]
+fn private(dir: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -90,5 +125,21 @@ mod tests {
         assert!(!waiter.is_finished(), "waits while held");
         drop(first);
         waiter.await.unwrap().unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_files_are_private_to_the_user_even_when_an_older_version_left_them_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let locks = dir.path().join("locks");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        drop(acquire_blocking(locks.join("a.lock")).unwrap());
+        assert_eq!((mode(&locks), mode(&locks.join("a.lock"))), (0o700, 0o600));
+        // as an older version left them
+        std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(locks.join("a.lock"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(acquire_blocking(locks.join("a.lock")).unwrap());
+        assert_eq!((mode(&locks), mode(&locks.join("a.lock"))), (0o700, 0o600));
     }
 }

@@ -8,11 +8,9 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::clock::ClockStamp;
+pub use crate::clock::UnixTime;
+use crate::clock::{ClockStamp, Moment};
 use crate::secret::{AccessToken, ApiToken, ClientSecret, RefreshToken};
-
-/// Seconds since the Unix epoch (wall clock). Token lifetimes are wall-clock facts of the provider.
-pub type UnixTime = i64;
 
 /// The longest integration name; names become file names, so they are also restricted in form.
 pub const MAX_NAME_LEN: usize = 64;
@@ -130,11 +128,11 @@ pub struct Secrets {
     pub client_secret: Option<ClientSecret>,
     pub api_token: Option<ApiToken>,
     /// When the access token was issued (wall clock).
-    pub issued_at: Option<UnixTime>,
+    pub issued_at: Option<Moment>,
     /// When the access token stops working, if the provider said.
-    pub access_expires_at: Option<UnixTime>,
+    pub access_expires_at: Option<Moment>,
     /// When the refresh token stops working, if known (provider field or profile rule).
-    pub refresh_expires_at: Option<UnixTime>,
+    pub refresh_expires_at: Option<Moment>,
     /// Provider extras worth keeping that are not secret but belong to this grant
     /// (HighQ's `useremail`, an id token's subject).
     pub account: Option<String>,
@@ -147,10 +145,10 @@ impl Secrets {
     /// relative facts (an `expires_in`, a lifetime rule counted from receipt).
     pub fn follow_clock(&mut self, now: &ClockStamp) {
         let mut stamp = self.clock.take();
-        crate::clock::follow(&mut stamp, now, |secs| {
+        crate::clock::follow(&mut stamp, now, |step| {
             crate::clock::shift_all(
                 [&mut self.issued_at, &mut self.access_expires_at, &mut self.refresh_expires_at],
-                secs,
+                step,
             );
         });
         self.clock = stamp;

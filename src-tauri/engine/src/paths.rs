@@ -4,8 +4,12 @@
 //! - config: `integrations/<name>.toml` (one file per integration, so adding one never rewrites
 //!   another, and a damaged file breaks only its own integration) and `settings.toml`;
 //! - state: `integrations/<name>.json` (state, history, what was notified);
-//! - runtime: the local socket and the per-integration lock files (`$XDG_RUNTIME_DIR/tokenkeeper`,
-//!   which is private to the user; the state directory where there is no runtime directory).
+//! - state: `locks/<name>.lock`, one refresh at a time per integration (see [`crate::lock`]).
+//!   Beside the records, not in the runtime directory: every process that keeps the same records
+//!   must take the same lock, and a process started by cron or ssh often has no
+//!   `XDG_RUNTIME_DIR` — with the locks there, it took other locks and refreshed alongside;
+//! - runtime: the local socket (`$XDG_RUNTIME_DIR/tokenkeeper`, which is private to the user; the
+//!   state directory where there is no runtime directory).
 
 use std::path::{Path, PathBuf};
 
@@ -45,7 +49,7 @@ impl Paths {
         self.state.join("integrations").join(format!("{name}.json"))
     }
     pub fn lock_file(&self, name: &str) -> PathBuf {
-        self.runtime.join("locks").join(format!("{name}.lock"))
+        self.state.join("locks").join(format!("{name}.lock"))
     }
     pub fn socket(&self) -> PathBuf {
         self.runtime.join("tokenkeeper.sock")

@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::NoticeLedger;
-use crate::clock::ClockStamp;
+use crate::clock::{as_millis, as_secs, ClockStamp, Moment, Span};
 use crate::history::History;
-use crate::model::{Site, State, UnixTime};
+use crate::model::{Site, State};
 use crate::phrases::{Failure, Reason};
 
 /// One integration's saved state.
@@ -26,28 +26,28 @@ pub struct Record {
     pub reason: Option<Reason>,
     #[serde(default)]
     pub paused: bool,
-    #[serde(default)]
-    pub issued_at: Option<UnixTime>,
-    #[serde(default)]
-    pub access_expires_at: Option<UnixTime>,
-    #[serde(default)]
-    pub refresh_expires_at: Option<UnixTime>,
+    #[serde(default, with = "as_secs")]
+    pub issued_at: Option<Moment>,
+    #[serde(default, with = "as_secs")]
+    pub access_expires_at: Option<Moment>,
+    #[serde(default, with = "as_secs")]
+    pub refresh_expires_at: Option<Moment>,
     /// When the keeper last signed in (interactively, or by handing over a token response);
     /// refreshes leave it alone. A provider's absolute limit counts from it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signed_in_at: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "as_secs")]
+    pub signed_in_at: Option<Moment>,
     /// The sites the sign-in reaches, as the service listed them after the last sign-in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sites: Vec<Site>,
     /// Consecutive transient failures.
     #[serde(default)]
     pub failures: u32,
-    /// When to retry after a failure (wall clock, ms).
-    #[serde(default)]
-    pub retry_at_ms: Option<i64>,
-    /// When to check the token next (wall clock, ms).
-    #[serde(default)]
-    pub probe_at_ms: Option<i64>,
+    /// When to retry after a failure.
+    #[serde(default, rename = "retry_at_ms", with = "as_millis")]
+    pub retry_at: Option<Moment>,
+    /// When to check the token next.
+    #[serde(default, rename = "probe_at_ms", with = "as_millis")]
+    pub probe_at: Option<Moment>,
     #[serde(default)]
     pub notices: NoticeLedger,
     #[serde(default)]
@@ -62,30 +62,31 @@ impl Record {
     /// retry and check times, and the expiry warnings already shown for a refresh token (so they
     /// are not shown twice). `calendar_credential` (an API token's expiry date, chosen by a
     /// person) keeps its warnings where they are. History stays as it happened. Returns the
-    /// step in whole seconds when there was one.
-    pub fn follow_clock(&mut self, now: &ClockStamp, calendar_credential: bool) -> Option<i64> {
+    /// step when there was one.
+    pub fn follow_clock(&mut self, now: &ClockStamp, calendar_credential: bool) -> Option<Span> {
         let mut stamp = self.clock.take();
-        let mut step = None;
-        crate::clock::follow(&mut stamp, now, |secs| {
-            step = Some(secs);
+        let mut moved = None;
+        crate::clock::follow(&mut stamp, now, |step| {
+            moved = Some(step);
             crate::clock::shift_all(
                 [
                     &mut self.issued_at,
                     &mut self.access_expires_at,
                     &mut self.refresh_expires_at,
                     &mut self.signed_in_at,
+                    &mut self.retry_at,
+                    &mut self.probe_at,
                 ],
-                secs,
+                step,
             );
-            crate::clock::shift_all([&mut self.retry_at_ms, &mut self.probe_at_ms], secs * 1000);
             if !calendar_credential {
                 for (expiry, _) in &mut self.notices.expiry_warnings {
-                    *expiry += secs;
+                    *expiry = expiry.saturating_add(step.secs());
                 }
             }
         });
         self.clock = stamp;
-        step
+        moved
     }
 }
 
@@ -101,8 +102,8 @@ impl Default for Record {
             signed_in_at: None,
             sites: Vec::new(),
             failures: 0,
-            retry_at_ms: None,
-            probe_at_ms: None,
+            retry_at: None,
+            probe_at: None,
             notices: NoticeLedger::default(),
             history: History::default(),
             clock: None,
@@ -143,5 +144,52 @@ mod tests {
         let text = serde_json::to_string(&new).unwrap();
         assert!(text.contains(r#""reason":{"failure":"token-refused","technical":"HTTP 401"}"#), "{text}");
         assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), new);
+    }
+
+    /// A state file as versions with raw integer times wrote it (seconds for token times,
+    /// milliseconds for retry and check times).
+    const WRITTEN_BEFORE_TYPED_TIME: &str = r#"{
+  "state": "retrying",
+  "detail": "the service did not answer",
+  "paused": false,
+  "issued_at": 1700000000,
+  "access_expires_at": 1700003600,
+  "refresh_expires_at": 1707776000,
+  "signed_in_at": 1699990000,
+  "failures": 2,
+  "retry_at_ms": 1700000123456,
+  "probe_at_ms": 1700001800999,
+  "notices": { "problem": null, "expiry_warnings": [[1707776000, 14]] },
+  "history": [{ "at": 1700000000, "event": "refreshed", "expires_at": 1700003600 }],
+  "clock": { "boot": "b", "offset_ms": 1699000000000 }
+}"#;
+
+    #[test]
+    fn a_state_file_written_before_typed_time_loads_and_is_written_back_the_same() {
+        let record: Record = serde_json::from_str(WRITTEN_BEFORE_TYPED_TIME).expect("loads");
+        assert_eq!(record.issued_at, Some(Moment::from_secs(1_700_000_000)));
+        assert_eq!(record.access_expires_at.map(Moment::millis), Some(1_700_003_600_000));
+        assert_eq!(record.signed_in_at, Some(Moment::from_secs(1_699_990_000)));
+        assert_eq!(record.retry_at, Some(Moment::from_millis(1_700_000_123_456)), "milliseconds stay milliseconds");
+        assert_eq!(record.probe_at, Some(Moment::from_millis(1_700_001_800_999)));
+        let mut written: serde_json::Value = serde_json::to_value(&record).unwrap();
+        let mut before: serde_json::Value = serde_json::from_str(WRITTEN_BEFORE_TYPED_TIME).unwrap();
+        assert_eq!(written["reason"]["technical"], before["detail"], "the old sentence is kept as technical words");
+        written.as_object_mut().unwrap().remove("reason");
+        before.as_object_mut().unwrap().remove("detail");
+        assert_eq!(written, before, "the same file, field for field");
+    }
+
+    #[test]
+    fn a_step_moves_second_and_millisecond_times_alike() {
+        let mut record: Record = serde_json::from_str(WRITTEN_BEFORE_TYPED_TIME).unwrap();
+        let stepped = ClockStamp { boot: "b".into(), offset_ms: 1_699_000_000_000 - 3_600_000 };
+        assert_eq!(record.follow_clock(&stepped, false), Some(Span::from_secs(-3600)));
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["issued_at"], 1_700_000_000 - 3600);
+        assert_eq!(json["retry_at_ms"], 1_700_000_123_456i64 - 3_600_000);
+        assert_eq!(json["probe_at_ms"], 1_700_001_800_999i64 - 3_600_000);
+        assert_eq!(json["notices"]["expiry_warnings"][0][0], 1_707_776_000 - 3600);
+        assert_eq!(json["history"][0]["at"], 1_700_000_000, "history stays as it happened");
     }
 }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keyring_core::Entry;
+use tokenkeeper_engine::clock::Moment;
 use tokenkeeper_engine::model::Secrets;
 use tokenkeeper_engine::secret::{AccessToken, ApiToken, ClientSecret, RefreshToken};
 use tokenkeeper_engine::store::keychain::{KeychainStore, SERVICE_ENV};
@@ -85,9 +86,9 @@ fn small(tag: &str) -> Secrets {
         refresh_token: Some(RefreshToken::new(format!("rt-{tag}"))),
         client_secret: None,
         api_token: None,
-        issued_at: Some(1_700_000_000),
-        access_expires_at: Some(1_700_003_600),
-        refresh_expires_at: Some(1_702_592_000),
+        issued_at: Some(Moment::from_secs(1_700_000_000)),
+        access_expires_at: Some(Moment::from_secs(1_700_003_600)),
+        refresh_expires_at: Some(Moment::from_secs(1_702_592_000)),
         account: Some("keeper@example.com".to_owned()),
         clock: None,
     }
@@ -100,7 +101,7 @@ fn large(tag: &str, chunks: usize) -> Secrets {
         refresh_token: Some(RefreshToken::new(format!("rt-{tag}"))),
         client_secret: Some(ClientSecret::new(format!("cs-{tag}"))),
         api_token: Some(ApiToken::new(format!("api-{tag}"))),
-        issued_at: Some(1),
+        issued_at: Some(Moment::from_secs(1)),
         access_expires_at: None,
         refresh_expires_at: None,
         account: None,

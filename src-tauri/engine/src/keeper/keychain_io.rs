@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Keeper, KeeperError};
+use crate::clock::Span;
 use crate::model::Secrets;
 use crate::record::Record;
 use crate::store::StoreError;
@@ -98,15 +99,18 @@ impl Keeper {
             self.commit(name, |slot, now| {
                 slot.unsaved = saved.is_err();
                 if saved.is_ok() {
-                    slot.record.retry_at_ms = None;
+                    slot.record.retry_at = None;
                     slot.record.reason = None;
                 } else {
-                    slot.record.retry_at_ms = Some(now * 1000 + 30_000);
+                    slot.record.retry_at = Some(now.plus(UNSAVED_RETRY));
                 }
             });
         }
     }
 }
+
+/// When tokens kept only in memory are offered to the keychain again.
+const UNSAVED_RETRY: Span = Span::from_millis(30_000);
 
 /// Both locks of one integration, held together (see [`Keeper::exclusive`]).
 pub(super) struct Exclusive {

@@ -43,7 +43,7 @@ pub use error::KeeperError;
 use slot::Slot;
 
 use crate::alerts::{self, Facts};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, Moment, Span, SystemClock};
 use crate::history::{HistoryEntry, HistoryEvent};
 use crate::model::{IntegrationView, Site, State, UnixTime};
 use crate::notify::{Notice, Notifier};
@@ -281,8 +281,8 @@ impl Keeper {
         Ok(IntegrationStatus {
             view: slot.view(now),
             history: slot.record.history.entries().cloned().collect(),
-            signed_in_at: slot.record.signed_in_at,
-            sign_in_ends_at: slot.sign_in_ends_at(),
+            signed_in_at: slot.record.signed_in_at.map(Moment::secs),
+            sign_in_ends_at: slot.sign_in_ends_at().map(Moment::secs),
             sites: slot.record.sites.clone(),
         })
     }
@@ -327,7 +327,7 @@ impl Keeper {
     /// Applies `change` to the slot of `name`, then settles its state, decides and sends notices,
     /// records history, saves the record, emits an event and re-arms the scheduler.
     /// Returns the new view, or `None` when there is no such integration.
-    fn commit(&self, name: &str, change: impl FnOnce(&mut Slot, i64)) -> Option<IntegrationView> {
+    fn commit(&self, name: &str, change: impl FnOnce(&mut Slot, Moment)) -> Option<IntegrationView> {
         let stamp = self.inner.clock.stamp();
         let now = self.inner.clock.now();
         let (record, view, notices, head_moved) = {
@@ -358,11 +358,11 @@ impl Keeper {
                 kind: slot.config.kind.kind(),
                 failure: slot.record.reason.as_ref().map(|r| &r.failure),
                 calendar: &calendar,
-                access_expires_at: slot.record.access_expires_at,
-                access_lifetime: slot.access_lifetime(),
-                credential_expires_at: slot.credential_expires_at(),
+                access_expires_at: slot.record.access_expires_at.map(Moment::secs),
+                access_lifetime: slot.access_lifetime().map(Span::secs),
+                credential_expires_at: slot.credential_expires_at().map(Moment::secs),
                 absolute_limit_days: slot.ended_by_absolute_limit(),
-                now,
+                now: now.secs(),
                 expiry_leads_days: &leads,
             };
             let notices = alerts::decide(&facts, &mut slot.record.notices);
@@ -370,7 +370,7 @@ impl Keeper {
             for n in &notices {
                 slot.record.history.push(now, HistoryEvent::Notified { summary: n.summary.clone() });
             }
-            let head_moved = match slot.next_deadline_ms(now, &leads) {
+            let head_moved = match slot.next_deadline(now, &leads) {
                 Some(at) => shared.queue.schedule(name, at),
                 None => {
                     shared.queue.cancel(name);
@@ -493,7 +493,7 @@ mod tests {
         let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(10);
         let end = crate::calendar::Calendar::system().end_of_day(day);
         let due = keeper.lock().queue.head().expect("a deadline");
-        assert_eq!(due, (end - 7 * 86_400) * 1000, "the next deadline");
+        assert_eq!(due, Moment::from_secs(end).minus(Span::from_days(7)), "the next deadline");
 
         keeper.set_warning_days(vec![30]).expect("saved");
         assert_eq!(keeper.state_of("jira").unwrap(), State::ExpiringSoon);

@@ -12,8 +12,9 @@ use super::{Keeper, KeeperError, Slot};
 use crate::actions::oauth::Grant;
 use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
+use crate::clock::{Moment, Span};
 use crate::history::HistoryEvent;
-use crate::model::{IntegrationKind, IntegrationView, Secrets, State, UnixTime};
+use crate::model::{IntegrationKind, IntegrationView, Secrets, State};
 use crate::phrases::{Failure, Reason};
 use crate::providers;
 use crate::scheduler::retry_delay;
@@ -33,14 +34,16 @@ pub(super) enum Why {
 pub(super) enum Issued {
     /// An interactive sign-in or a handed-over response: counted from now.
     SignedIn,
-    /// A renewal: counted from when the keeper asked (UNIX seconds), not from the answer.
-    Renewed { asked_at: UnixTime },
+    /// A renewal: counted from when the keeper asked, not from the answer.
+    Renewed { asked_at: Moment },
 }
 
-/// When the provider is seen back, the integrations waiting for it retry within this many ms.
-const PROVIDER_BACK_SPREAD_MS: i64 = 2_000;
+/// When the provider is seen back, the integrations waiting for it retry within this time.
+const PROVIDER_BACK_SPREAD: Span = Span::from_millis(2_000);
 /// ...but not sooner after their own last failure than this.
-const PULL_AFTER_FAILURE_MS: i64 = 5_000;
+const PULL_AFTER_FAILURE: Span = Span::from_millis(5_000);
+/// When a keychain write failed, the next try.
+const UNSAVED_RETRY: Span = Span::from_millis(5_000);
 
 impl Keeper {
     /// Refreshes now (OAuth) and checks the token where a probe is configured; an API token is
@@ -81,8 +84,8 @@ impl Keeper {
         };
         // The locks or the keychain failed: an attempt that failed, retried like any other.
         let failed = |e: KeeperError| {
-            let (reason, now_ms) = (local_reason(&e), self.inner.clock.now_millis());
-            self.commit(name, |slot, now| fail_transiently(slot, now, now_ms, reason, None));
+            let reason = local_reason(&e);
+            self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
         };
         let _exclusive = match self.exclusive(name).await {
             Ok(held) => held,
@@ -95,16 +98,16 @@ impl Keeper {
         if self.state_of(name).ok() == Some(State::NeedsSignIn) && why != Why::Forced {
             return;
         }
-        let now_ms = self.inner.clock.now_millis();
+        let now = self.inner.clock.now();
         let (renew_at, retry_at) =
-            self.lock().slots.get(name).map(|s| (s.renew_at_ms(), s.record.retry_at_ms)).unwrap_or_default();
+            self.lock().slots.get(name).map(|s| (s.renew_at(), s.record.retry_at)).unwrap_or_default();
         // After a failure only the scheduled retry (or an explicit `refresh`) may call the service
         // again: scripts asking for a token in a loop must not defeat the backoff.
-        let backing_off = retry_at.is_some_and(|t| now_ms < t);
+        let backing_off = retry_at.is_some_and(|t| now < t);
         let not_needed = match why {
             Why::Forced => false,
-            Why::TokenRequest => backing_off || fresh(&secrets, now_ms).is_some(),
-            Why::Scheduled => backing_off || (retry_at.is_none() && renew_at.is_some_and(|at| now_ms < at)),
+            Why::TokenRequest => backing_off || fresh(&secrets, now).is_some(),
+            Why::Scheduled => backing_off || (retry_at.is_none() && renew_at.is_some_and(|at| now < at)),
         };
         if not_needed {
             self.commit(name, |_, _| {});
@@ -126,7 +129,10 @@ impl Keeper {
             refresh(&self.inner.http, &oauth, &profile.wire, secrets.client_secret.as_ref(), &refresh_token).await;
         match outcome {
             RefreshOutcome::Refreshed(grant) => {
-                tracing::info!("{name}: renewed (the new token is valid for {} s)", grant.expires_in.unwrap_or(0));
+                match grant.expires_in {
+                    Some(life) => tracing::info!("{name}: renewed (the new token is valid for {} s)", life.secs()),
+                    None => tracing::info!("{name}: renewed (the service did not say for how long)"),
+                }
                 let after_trouble = self.lock().slots.get(name).is_some_and(|s| s.record.failures > 0);
                 self.store_grant_locked(name, &secrets, grant, Issued::Renewed { asked_at }).await;
                 if after_trouble {
@@ -135,10 +141,9 @@ impl Keeper {
             }
             RefreshOutcome::TransientError { reason, retry_after } => {
                 tracing::warn!("{name}: renewal failed, will retry: {}", reason.for_log());
-                let now_ms = self.inner.clock.now_millis();
                 self.commit(name, |slot, now| {
                     slot.busy = false;
-                    fail_transiently(slot, now, now_ms, reason, retry_after)
+                    fail_transiently(slot, now, reason, retry_after)
                 });
             }
             RefreshOutcome::PermanentError { reason } => {
@@ -153,7 +158,7 @@ impl Keeper {
                     slot.record.state = State::NeedsSignIn;
                     slot.record.reason = Some(reason);
                     slot.record.failures = 0;
-                    slot.record.retry_at_ms = None;
+                    slot.record.retry_at = None;
                 });
             }
         }
@@ -167,8 +172,8 @@ impl Keeper {
     /// backoff; an ended one is pulled at most once per 5 s. This is how a keeper notices that the
     /// network came back without watching the network itself.
     fn provider_is_back(&self, name: &str) {
-        let now_ms = self.inner.clock.now_millis();
-        let waiting: Vec<(String, i64)> = {
+        let now = self.inner.clock.now();
+        let waiting: Vec<(String, Moment)> = {
             let shared = self.lock();
             let Some(origin) = shared.slots.get(name).and_then(Slot::token_origin) else { return };
             shared
@@ -178,14 +183,14 @@ impl Keeper {
                     *other != name
                         && slot.record.state != State::NeedsSignIn
                         && !slot.record.paused
-                        && slot.record.retry_at_ms.is_some_and(|t| t > now_ms + PROVIDER_BACK_SPREAD_MS)
-                        && slot.failed_at_ms.is_none_or(|t| now_ms - t >= PULL_AFTER_FAILURE_MS)
-                        && slot.record.access_expires_at.is_some_and(|e| e * 1000 <= now_ms)
+                        && slot.record.retry_at.is_some_and(|t| t > now.plus(PROVIDER_BACK_SPREAD))
+                        && slot.failed_at.is_none_or(|t| now.since(t) >= PULL_AFTER_FAILURE)
+                        && slot.record.access_expires_at.is_some_and(|e| e <= now)
                         && slot.token_origin().as_ref() == Some(&origin)
                 })
                 .map(|(other, slot)| {
-                    let soon = now_ms + (rand::random::<f64>() * PROVIDER_BACK_SPREAD_MS as f64) as i64;
-                    (other.clone(), soon.max(slot.not_before_ms.unwrap_or(0)))
+                    let soon = now.plus(PROVIDER_BACK_SPREAD.scale(rand::random::<f64>()));
+                    (other.clone(), soon.max(slot.not_before.unwrap_or(Moment::EPOCH)))
                 })
                 .collect()
         };
@@ -194,8 +199,8 @@ impl Keeper {
         }
         for (other, at) in waiting {
             self.commit(&other, |slot, _| {
-                if slot.record.retry_at_ms.is_some_and(|t| t > at) {
-                    slot.record.retry_at_ms = Some(at);
+                if slot.record.retry_at.is_some_and(|t| t > at) {
+                    slot.record.retry_at = Some(at);
                     // one failure, not none: the state stays "retrying" (no "working again"
                     // before it works), and a failure now waits 2–4 s, not 30 s
                     slot.record.failures = slot.record.failures.min(1);
@@ -222,22 +227,23 @@ impl Keeper {
             slot.secrets = Some(new);
             slot.unsaved = saved.is_err();
             slot.record.failures = 0;
-            slot.record.retry_at_ms = None;
+            slot.record.retry_at = None;
             if signed_in {
                 if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
                     slot.record.notices.problem = None; // the first sign-in is no "working again"
                 }
                 slot.record.state = State::Working;
-                slot.record.signed_in_at = Some(now);
+                slot.record.signed_in_at = Some(now.whole_secs());
                 slot.record.history.push(now, HistoryEvent::SignedIn);
-                slot.record.probe_at_ms = probe_url(slot).map(|_| next_probe_ms(slot, now));
+                slot.record.probe_at = probe_url(slot).map(|_| next_probe(slot, now));
             } else {
-                slot.record.history.push(now, HistoryEvent::Refreshed { expires_at: slot.record.access_expires_at });
+                let expires_at = slot.record.access_expires_at.map(Moment::secs);
+                slot.record.history.push(now, HistoryEvent::Refreshed { expires_at });
             }
             if let Err(e) = saved {
                 slot.record.reason = Some(Reason::new(Failure::KeychainRefused, e.to_string()));
                 slot.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e.to_string() });
-                slot.record.retry_at_ms = Some(now * 1000 + 5_000);
+                slot.record.retry_at = Some(now.plus(UNSAVED_RETRY));
             }
         });
     }
@@ -315,9 +321,9 @@ impl Keeper {
                     failure: reason.map(|r| r.failure.clone()),
                 },
             );
-            slot.record.probe_at_ms = Some(match retry {
-                Some(delay) => now * 1000 + delay.as_millis() as i64,
-                None => next_probe_ms(slot, now),
+            slot.record.probe_at = Some(match retry {
+                Some(delay) => now.plus(Span::from_std(delay)),
+                None => next_probe(slot, now),
             });
             if accepted && slot.is_api_token() {
                 slot.record.failures = 0;
@@ -327,14 +333,13 @@ impl Keeper {
     }
 }
 
-fn fail_transiently(slot: &mut Slot, now: i64, now_ms: i64, reason: Reason, retry_after: Option<Duration>) {
-    slot.record.failures += 1;
-    let left = slot.record.access_expires_at.map(|e| (e - now) * 1000);
+fn fail_transiently(slot: &mut Slot, now: Moment, reason: Reason, retry_after: Option<Duration>) {
+    slot.record.failures = slot.record.failures.saturating_add(1);
+    let left = slot.record.access_expires_at.map(|e| e.since(now));
     let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
-    // Milliseconds, not the commit's whole seconds: a `Retry-After: 3` must mean 3 s, not 2.1.
-    slot.record.retry_at_ms = Some(now_ms + delay.as_millis() as i64);
-    slot.not_before_ms = retry_after.map(|floor| now_ms + floor.as_millis() as i64);
-    slot.failed_at_ms = Some(now_ms);
+    slot.record.retry_at = Some(now.plus(Span::from_std(delay)));
+    slot.not_before = retry_after.map(|floor| now.plus(Span::from_std(floor)));
+    slot.failed_at = Some(now);
     let mut event = HistoryEvent::refresh_failed(&reason);
     if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
         *transient = true;
@@ -345,9 +350,9 @@ fn fail_transiently(slot: &mut Slot, now: i64, now_ms: i64, reason: Reason, retr
 
 /// A view's words for an error: what happened, without what to click (each shell adds its own
 /// way to act): "\"jira\": HighQ isn't answering."
-pub(super) fn view_words(view: &IntegrationView, now: UnixTime) -> String {
+pub(super) fn view_words(view: &IntegrationView, now: Moment) -> String {
     let calendar = crate::calendar::Calendar::system();
-    match crate::phrases::describe(&crate::phrases::Subject::of(view, now), &calendar) {
+    match crate::phrases::describe(&crate::phrases::Subject::of(view, now.secs()), &calendar) {
         Some(said) => format!("\"{}\": {}", view.name, said.what),
         None => format!("\"{}\": {}.", view.name, view.state_label),
     }
@@ -370,7 +375,7 @@ pub(super) fn probe_url(slot: &Slot) -> Option<Url> {
 }
 
 /// The next probe: the integration's interval, minus up to a tenth of it as jitter.
-pub(super) fn next_probe_ms(slot: &Slot, now: i64) -> i64 {
-    let interval = slot.config.probe_interval_secs.max(5) as i64 * 1000;
-    now * 1000 + interval - (interval as f64 * 0.1 * rand::random::<f64>()) as i64
+pub(super) fn next_probe(slot: &Slot, now: Moment) -> Moment {
+    let interval = Span::from_unsigned_secs(slot.config.probe_interval_secs.max(5));
+    now.plus(interval).minus(interval.scale(0.1 * rand::random::<f64>()))
 }

@@ -148,7 +148,7 @@ impl Keeper {
                     continue;
                 }
             }
-            let due = self.lock().queue.pop_due(clock.now_millis());
+            let due = self.lock().queue.pop_due(clock.now());
             for name in due {
                 let keeper = self.clone();
                 let permits = permits.clone();
@@ -162,7 +162,7 @@ impl Keeper {
 
     /// Does whatever is due for one integration, then re-arms it (every path commits).
     async fn tick(&self, name: &str) {
-        let now_ms = self.inner.clock.now_millis();
+        let now = self.inner.clock.now();
         let plan = {
             let shared = self.lock();
             let Some(slot) = shared.slots.get(name) else { return };
@@ -171,11 +171,10 @@ impl Keeper {
             } else if slot.record.paused || slot.record.state == State::NeedsSignIn {
                 Plan::Settle
             } else if matches!(slot.config.kind, IntegrationKind::Oauth(_))
-                && (slot.record.retry_at_ms.is_some_and(|t| t <= now_ms)
-                    || slot.renew_at_ms().is_some_and(|t| t <= now_ms))
+                && (slot.record.retry_at.is_some_and(|t| t <= now) || slot.renew_at().is_some_and(|t| t <= now))
             {
                 Plan::Refresh
-            } else if slot.record.probe_at_ms.is_some_and(|t| t <= now_ms) {
+            } else if slot.record.probe_at.is_some_and(|t| t <= now) {
                 Plan::Probe
             } else {
                 Plan::Settle

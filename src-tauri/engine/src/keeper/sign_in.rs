@@ -5,7 +5,7 @@
 use oauth2::TokenResponse as _;
 use url::Url;
 
-use super::renewal::{next_probe_ms, Issued};
+use super::renewal::{next_probe, Issued};
 use super::{Keeper, KeeperError};
 use crate::actions::device::{self, DeviceCode, DeviceOutcome, DEVICE_TIMEOUT};
 use crate::actions::oauth::{Grant, TokenAnswer};
@@ -227,7 +227,7 @@ impl Keeper {
         let _flight = flight.lock_owned().await;
         let secrets = Secrets {
             api_token: Some(token),
-            issued_at: Some(self.inner.clock.now()),
+            issued_at: Some(self.inner.clock.now().whole_secs()),
             clock: Some(self.inner.clock.stamp()),
             ..Secrets::default()
         };
@@ -248,7 +248,7 @@ impl Keeper {
             slot.record.state = State::Working;
             slot.record.failures = 0;
             slot.record.history.push(now, HistoryEvent::SignedIn);
-            slot.record.probe_at_ms = Some(next_probe_ms(slot, now));
+            slot.record.probe_at = Some(next_probe(slot, now));
         })
         .ok_or_else(|| KeeperError::unknown(name))
     }

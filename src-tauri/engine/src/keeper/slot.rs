@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use crate::calendar::Calendar;
-use crate::clock::ClockStamp;
-use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, State, UnixTime};
+use crate::clock::{ClockStamp, Moment, Span};
+use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, State};
 use crate::phrases::{self, Subject};
 use crate::providers::{self, Profile};
 use crate::record::Record;
-use crate::scheduler::renew_at_ms;
+use crate::scheduler::{renew_at, MIN_RENEW_SPACING};
 
 /// The name of a generic profile's service whose address has no host (none can: addresses are
 /// https or loopback http).
@@ -33,11 +33,11 @@ pub struct Slot {
     pub signin_pending: bool,
     /// This integration's fixed jitter in [0, 1), so it renews at a stable, spread-out moment.
     pub jitter: f64,
-    /// The provider's last `Retry-After` ends here (wall clock, ms): no retry before, even when
-    /// the provider is seen back through another integration.
-    pub not_before_ms: Option<i64>,
-    /// When its last renewal attempt failed (wall clock, ms).
-    pub failed_at_ms: Option<i64>,
+    /// The provider's last `Retry-After` ends here: no retry before, even when the provider is
+    /// seen back through another integration.
+    pub not_before: Option<Moment>,
+    /// When its last renewal attempt failed.
+    pub failed_at: Option<Moment>,
     /// A hash of the record file as last written (or read), so a commit that changes nothing
     /// writes nothing: each write is two fsyncs, and a refresh commits four times.
     pub saved_hash: Option<u64>,
@@ -60,8 +60,8 @@ impl Slot {
             busy: false,
             signin_pending: false,
             jitter: rand::random::<f64>(),
-            not_before_ms: None,
-            failed_at_ms: None,
+            not_before: None,
+            failed_at: None,
             saved_hash: None,
             write_seq: 0,
             written: Arc::default(),
@@ -73,8 +73,8 @@ impl Slot {
     /// The in-memory retry floor and last failure move with the record's times.
     pub fn follow_clock(&mut self, now: &ClockStamp) {
         let calendar = self.is_api_token();
-        if let Some(secs) = self.record.follow_clock(now, calendar) {
-            crate::clock::shift_all([&mut self.not_before_ms, &mut self.failed_at_ms], secs * 1000);
+        if let Some(step) = self.record.follow_clock(now, calendar) {
+            crate::clock::shift_all([&mut self.not_before, &mut self.failed_at], step);
         }
         if let Some(secrets) = &mut self.secrets {
             secrets.follow_clock(now);
@@ -87,10 +87,11 @@ impl Slot {
 
     /// When the API token ends, or when the OAuth sign-in ends: the refresh token's end or the
     /// provider's absolute limit counted from the sign-in, whichever comes first; if known.
-    pub fn credential_expires_at(&self) -> Option<UnixTime> {
+    pub fn credential_expires_at(&self) -> Option<Moment> {
         match &self.config.kind {
             IntegrationKind::ApiToken(api) => {
-                api.expires_at.or_else(|| api.expires.map(|d| Calendar::system().end_of_day(d)))
+                let ends = api.expires_at.or_else(|| api.expires.map(|d| Calendar::system().end_of_day(d)));
+                ends.map(Moment::from_secs)
             }
             IntegrationKind::Oauth(_) => providers::earliest(self.record.refresh_expires_at, self.sign_in_ends_at()),
         }
@@ -98,7 +99,7 @@ impl Slot {
 
     /// When the provider ends the sign-in however often it was renewed (Atlassian: 365 days
     /// after it), if it has such a limit and the sign-in time is known.
-    pub fn sign_in_ends_at(&self) -> Option<UnixTime> {
+    pub fn sign_in_ends_at(&self) -> Option<Moment> {
         match &self.config.kind {
             IntegrationKind::ApiToken(_) => None,
             IntegrationKind::Oauth(_) => self.profile.refresh_token.absolute_end(self.record.signed_in_at),
@@ -133,20 +134,21 @@ impl Slot {
         }
     }
 
-    /// How long the current access token was issued for, in seconds, if known.
-    pub fn access_lifetime(&self) -> Option<i64> {
-        Some(self.record.access_expires_at? - self.record.issued_at?)
+    /// How long the current access token was issued for, if known.
+    pub fn access_lifetime(&self) -> Option<Span> {
+        Some(self.record.access_expires_at?.since(self.record.issued_at?))
     }
 
-    /// When to renew the access token (wall clock, ms), from the copy of its times in the record.
-    pub fn renew_at_ms(&self) -> Option<i64> {
-        let expires = self.record.access_expires_at? * 1000;
-        let issued = self.record.issued_at.map(|t| t * 1000).unwrap_or(expires);
-        Some(renew_at_ms(issued, expires, self.jitter))
+    /// When to renew the access token, from the copy of its times in the record. A token whose
+    /// issue time is unknown (written by an old version) renews at its expiry.
+    pub fn renew_at(&self) -> Option<Moment> {
+        let expires = self.record.access_expires_at?;
+        let issued = self.record.issued_at.unwrap_or(expires.minus(MIN_RENEW_SPACING));
+        Some(renew_at(issued, expires, self.jitter))
     }
 
     /// The state the facts call for. `NeedsSignIn` is sticky: only a sign-in clears it.
-    pub fn settle(&mut self, now: UnixTime, warn_days: u32) {
+    pub fn settle(&mut self, now: Moment, warn_days: u32) {
         self.record.state = if self.record.paused {
             State::Paused
         } else if self.record.state == State::NeedsSignIn {
@@ -159,7 +161,7 @@ impl Slot {
                 None if self.is_api_token() => State::Offline,
                 _ => State::Retrying,
             }
-        } else if self.credential_expires_at().is_some_and(|t| t - now <= i64::from(warn_days) * 86_400) {
+        } else if self.credential_expires_at().is_some_and(|t| t.since(now) <= Span::from_days(i64::from(warn_days))) {
             State::ExpiringSoon
         } else {
             State::Working
@@ -174,48 +176,47 @@ impl Slot {
         if self.record.paused || self.record.state == State::NeedsSignIn {
             return NextAction::WaitForKeeper;
         }
-        if let Some(retry) = self.record.retry_at_ms {
-            return NextAction::Retry(retry / 1000);
+        if let Some(retry) = self.record.retry_at {
+            return NextAction::Retry(retry.secs());
         }
-        match (self.renew_at_ms(), self.record.probe_at_ms) {
-            (Some(renew), Some(probe)) if probe < renew => NextAction::Check(probe / 1000),
-            (Some(renew), _) => NextAction::Renew(renew / 1000),
-            (None, Some(probe)) => NextAction::Check(probe / 1000),
+        match (self.renew_at(), self.record.probe_at) {
+            (Some(renew), Some(probe)) if probe < renew => NextAction::Check(probe.secs()),
+            (Some(renew), _) => NextAction::Renew(renew.secs()),
+            (None, Some(probe)) => NextAction::Check(probe.secs()),
             (None, None) => NextAction::WaitForKeeper,
         }
     }
 
-    /// The next moment the keeper must look at this integration (wall clock, ms).
-    pub fn next_deadline_ms(&self, now: UnixTime, leads: &[u32]) -> Option<i64> {
+    /// The next moment the keeper must look at this integration.
+    pub fn next_deadline(&self, now: Moment, leads: &[u32]) -> Option<Moment> {
         if self.record.paused || self.record.state == State::NeedsSignIn {
             return None;
         }
-        let mut candidates: Vec<i64> = Vec::with_capacity(5);
-        match self.record.retry_at_ms {
+        let mut candidates: Vec<Moment> = Vec::with_capacity(5);
+        match self.record.retry_at {
             Some(retry) => candidates.push(retry),
-            None => candidates.extend(self.renew_at_ms()),
+            None => candidates.extend(self.renew_at()),
         }
-        candidates.extend(self.record.probe_at_ms);
+        candidates.extend(self.record.probe_at);
+        // Instants that count in whole seconds (notices): woken for when that second has come.
+        let now_secs = Moment::from_secs(now.secs());
         if self.record.failures > 0 {
             // While failing: wake for the "stops working soon" notice and for going offline.
             if let Some(exp) = self.record.access_expires_at {
-                for t in [exp - crate::alerts::stops_working_lead(self.access_lifetime()), exp] {
-                    if t > now {
-                        candidates.push(t * 1000);
-                    }
-                }
+                let lead = Span::from_secs(crate::alerts::stops_working_lead(self.access_lifetime().map(Span::secs)));
+                candidates.extend([exp.minus(lead), exp].into_iter().filter(|t| *t > now_secs));
             }
         }
         if let Some(end) = self.credential_expires_at() {
             candidates.extend(
-                leads.iter().map(|d| end - i64::from(*d) * 86_400).filter(|t| *t > now).map(|t| t * 1000).min(),
+                leads.iter().map(|d| end.minus(Span::from_days(i64::from(*d)))).filter(|t| *t > now_secs).min(),
             );
         }
         candidates.into_iter().min()
     }
 
     /// What shells see at `now`, with its words from [`crate::phrases`].
-    pub fn view(&self, now: UnixTime) -> IntegrationView {
+    pub fn view(&self, now: Moment) -> IntegrationView {
         let calendar = Calendar::system();
         let kind = self.config.kind.kind();
         let service = self.service_name();
@@ -227,9 +228,9 @@ impl Slot {
             service: &service,
             state,
             failure,
-            credential_expires_at: self.credential_expires_at(),
+            credential_expires_at: self.credential_expires_at().map(Moment::secs),
             next,
-            now,
+            now: now.secs(),
         };
         let said = phrases::describe(&subject, &calendar);
         IntegrationView {
@@ -243,8 +244,8 @@ impl Slot {
             detail_technical: self.record.reason.as_ref().and_then(|r| r.technical.clone()),
             failure: failure.cloned(),
             todo: said.map(|s| s.todo),
-            access_expires_at: self.record.access_expires_at,
-            refresh_expires_at: self.credential_expires_at(),
+            access_expires_at: self.record.access_expires_at.map(Moment::secs),
+            refresh_expires_at: self.credential_expires_at().map(Moment::secs),
             next,
             next_verb: phrases::next_verb(state, next).map(str::to_string),
             signin_pending: self.signin_pending,
@@ -258,7 +259,7 @@ mod tests {
     use super::*;
     use crate::model::{ApiTokenConfig, OauthConfig};
 
-    fn atlassian(signed_in_at: Option<UnixTime>, refresh_expires_at: Option<UnixTime>) -> Slot {
+    fn atlassian(signed_in_at: Option<Moment>, refresh_expires_at: Option<Moment>) -> Slot {
         let url = |s: &str| url::Url::parse(s).unwrap();
         let config = IntegrationConfig {
             name: "jira".into(),
@@ -275,52 +276,62 @@ mod tests {
         Slot::new(config, providers::find("atlassian").unwrap(), record)
     }
 
-    const DAY: i64 = 86_400;
+    fn days(n: i64) -> Span {
+        Span::from_days(n)
+    }
 
     #[test]
     fn the_sign_in_ends_at_the_earlier_of_the_refresh_token_and_the_absolute_limit() {
-        let now = 1_000 * DAY;
+        let now = Moment::EPOCH.plus(days(1_000));
         // Signed in 360 days ago, renewed just now (90 more days): the year ends first, in 5 days.
-        let mut slot = atlassian(Some(now - 360 * DAY), Some(now + 90 * DAY));
-        assert_eq!(slot.sign_in_ends_at(), Some(now + 5 * DAY));
-        assert_eq!(slot.credential_expires_at(), Some(now + 5 * DAY));
+        let mut slot = atlassian(Some(now.minus(days(360))), Some(now.plus(days(90))));
+        assert_eq!(slot.sign_in_ends_at(), Some(now.plus(days(5))));
+        assert_eq!(slot.credential_expires_at(), Some(now.plus(days(5))));
         assert_eq!(slot.ended_by_absolute_limit(), Some(365));
         slot.settle(now, 14);
         assert_eq!(slot.record.state, State::ExpiringSoon);
-        assert_eq!(slot.view(now).refresh_expires_at, Some(now + 5 * DAY), "list shows when to sign in again");
+        assert_eq!(
+            slot.view(now).refresh_expires_at,
+            Some(now.plus(days(5)).secs()),
+            "list shows when to sign in again"
+        );
         let leads = [14, 3, 1];
-        assert_eq!(slot.next_deadline_ms(now, &leads).map(|t| t / 1000), Some(now + 2 * DAY), "the 3-day warning");
+        assert_eq!(slot.next_deadline(now, &leads), Some(now.plus(days(2))), "the 3-day warning");
 
         // Signed in 10 days ago: the refresh token's 90 days end first; no warning yet.
-        let mut slot = atlassian(Some(now - 10 * DAY), Some(now + 90 * DAY));
-        assert_eq!(slot.credential_expires_at(), Some(now + 90 * DAY));
+        let mut slot = atlassian(Some(now.minus(days(10))), Some(now.plus(days(90))));
+        assert_eq!(slot.credential_expires_at(), Some(now.plus(days(90))));
         assert_eq!(slot.ended_by_absolute_limit(), None);
         slot.settle(now, 14);
         assert_eq!(slot.record.state, State::Working);
 
         // A sign-in from before the keeper kept its time: only the refresh token counts.
-        let slot = atlassian(None, Some(now + 90 * DAY));
-        assert_eq!((slot.sign_in_ends_at(), slot.credential_expires_at()), (None, Some(now + 90 * DAY)));
+        let slot = atlassian(None, Some(now.plus(days(90))));
+        assert_eq!((slot.sign_in_ends_at(), slot.credential_expires_at()), (None, Some(now.plus(days(90)))));
     }
 
     #[test]
     fn a_clock_step_moves_the_retry_floor_and_the_last_failure_with_the_record() {
         use crate::clock::ClockStamp;
-        let now_ms = 1_000 * DAY * 1000;
-        let mut slot = atlassian(None, Some(now_ms / 1000 + 90 * DAY));
+        let now = Moment::EPOCH.plus(days(1_000));
+        let mut slot = atlassian(None, Some(now.plus(days(90))));
         let frame = |offset_ms| ClockStamp { boot: "b".into(), offset_ms };
+        let (secs, hour) = (Span::from_secs, Span::from_secs(3600));
         slot.record.clock = Some(frame(0));
-        slot.record.retry_at_ms = Some(now_ms + 30_000);
-        slot.not_before_ms = Some(now_ms + 20_000);
-        slot.failed_at_ms = Some(now_ms);
-        // the wall clock went an hour back
+        slot.record.retry_at = Some(now.plus(secs(30)));
+        slot.record.access_expires_at = Some(now.plus(secs(60)));
+        slot.not_before = Some(now.plus(secs(20)));
+        slot.failed_at = Some(now);
+        // the wall clock went an hour back: every instant moves by the same hour, whether the
+        // file keeps it in seconds or in milliseconds
         slot.follow_clock(&frame(-3_600_000));
-        assert_eq!(slot.record.retry_at_ms, Some(now_ms + 30_000 - 3_600_000));
-        assert_eq!(slot.not_before_ms, Some(now_ms + 20_000 - 3_600_000), "Retry-After still holds in real time");
-        assert_eq!(slot.failed_at_ms, Some(now_ms - 3_600_000));
+        assert_eq!(slot.record.retry_at, Some(now.plus(secs(30)).minus(hour)));
+        assert_eq!(slot.record.access_expires_at, Some(now.plus(secs(60)).minus(hour)));
+        assert_eq!(slot.not_before, Some(now.plus(secs(20)).minus(hour)), "Retry-After still holds in real time");
+        assert_eq!(slot.failed_at, Some(now.minus(hour)));
         // no step: nothing moves
         slot.follow_clock(&frame(-3_600_000));
-        assert_eq!(slot.failed_at_ms, Some(now_ms - 3_600_000));
+        assert_eq!(slot.failed_at, Some(now.minus(hour)));
     }
 
     #[test]
@@ -336,7 +347,7 @@ mod tests {
                 expires: None,
             }),
         };
-        let record = Record { signed_in_at: Some(0), ..Record::default() };
+        let record = Record { signed_in_at: Some(Moment::EPOCH), ..Record::default() };
         let slot = Slot::new(config, providers::find("atlassian").unwrap(), record);
         assert_eq!((slot.sign_in_ends_at(), slot.credential_expires_at()), (None, None));
     }
@@ -348,9 +359,13 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::actions::oauth::Grant;
+    use crate::keeper::keychain_io::copy_times;
     use crate::model::OauthConfig;
     use crate::proptest_support::{cases, config};
-    use crate::scheduler::renew_margin_ms;
+    use crate::providers::RefreshTokenRule;
+    use crate::scheduler::{renew_margin, MIN_RENEW_SPACING};
+    use crate::secret::{AccessToken, RefreshToken};
 
     fn oauth_slot(record: Record, jitter: f64) -> Slot {
         let config = IntegrationConfig {
@@ -381,32 +396,74 @@ mod properties {
             leads in prop::collection::vec(1u32..365, 0..5),
             stopped in prop::sample::select(vec![None, Some(State::Paused), Some(State::NeedsSignIn)]),
         ) {
+            let (now, lifetime) = (Moment::from_secs(now), Span::from_secs(lifetime));
+            let retry_in = retry_in.map(Span::from_millis);
             let record = Record {
                 state: stopped.unwrap_or(State::Working),
                 paused: stopped == Some(State::Paused),
                 issued_at: Some(now),
-                access_expires_at: Some(now + lifetime),
-                refresh_expires_at: refresh_left.map(|l| now + l),
+                access_expires_at: Some(now.plus(lifetime)),
+                refresh_expires_at: refresh_left.map(|l| now.plus(Span::from_secs(l))),
                 failures,
-                retry_at_ms: retry_in.map(|r| now * 1000 + r),
+                retry_at: retry_in.map(|r| now.plus(r)),
                 ..Record::default()
             };
             let slot = oauth_slot(record, jitter);
-            let deadline = slot.next_deadline_ms(now, &leads);
+            let deadline = slot.next_deadline(now, &leads);
             if stopped.is_some() {
                 prop_assert_eq!(deadline, None);
                 return Ok(());
             }
             let deadline = deadline.expect("a running integration has a deadline");
-            prop_assert!(deadline >= now * 1000, "deadline {deadline} before now {}", now * 1000);
-            let expires_ms = (now + lifetime) * 1000;
+            prop_assert!(deadline >= now, "deadline {deadline:?} before now {now:?}");
+            let expires = now.plus(lifetime);
             match retry_in {
-                Some(r) => prop_assert!(deadline <= now * 1000 + r, "after the retry"),
-                None => prop_assert!(deadline <= expires_ms - renew_margin_ms(lifetime * 1000), "after the margin"),
+                Some(r) => prop_assert!(deadline <= now.plus(r), "after the retry"),
+                None => prop_assert!(deadline <= expires.minus(renew_margin(lifetime)), "after the margin"),
             }
             if failures > 0 {
-                prop_assert!(deadline <= expires_ms, "a failing integration sleeps past its expiry");
+                prop_assert!(deadline <= expires, "a failing integration sleeps past its expiry");
             }
+        }
+
+        /// From the token response to the record and the next deadline, for any lifetime a
+        /// service may claim (all of u64, 0 and absent included) at any instant an i64 holds:
+        /// nothing panics, and an integration renewed at each of its deadlines is renewed at
+        /// most once per minimum spacing — `expires_in: 0` is no refresh loop. (Token times are
+        /// kept in whole seconds, so one pair of renewals may be up to a second closer; over k
+        /// renewals at least k − 1 spacings pass.)
+        #[test]
+        fn any_claimed_lifetime_renews_at_most_once_per_spacing_and_never_panics(
+            start in prop_oneof![any::<i64>(), 1_600_000_000_000i64..2_000_000_000_000],
+            expires_in in prop::collection::vec(prop::option::of(prop_oneof![0u64..5, any::<u64>()]), 1..6),
+            refresh_expires_in in prop::option::of(any::<u64>()),
+            jitter in 0.0f64..1.0,
+        ) {
+            let mut slot = oauth_slot(Record { state: State::Working, ..Record::default() }, jitter);
+            let mut secrets = crate::model::Secrets::default();
+            let first = Moment::from_millis(start);
+            let mut now = first;
+            let renewals = expires_in.len() as i64;
+            for claimed in expires_in {
+                let answer = serde_json::json!({
+                    "access_token": "a", "token_type": "bearer", "refresh_token": "r",
+                    "expires_in": claimed, "refresh_token_expires_in": refresh_expires_in,
+                });
+                let answer: crate::actions::oauth::TokenAnswer = serde_json::from_value(answer).unwrap();
+                let grant = Grant::from_answer(&answer);
+                prop_assert_eq!(&grant.access_token, &AccessToken::new("a".into()));
+                prop_assert_eq!(&grant.refresh_token, &Some(RefreshToken::new("r".into())));
+                secrets = grant.apply_to(&secrets, now, &RefreshTokenRule::default());
+                copy_times(&mut slot.record, &secrets);
+                slot.settle(now, 14);
+                let _ = slot.view(now);
+                let next = slot.next_deadline(now, &[14, 3, 1]).expect("a renewable token has a deadline");
+                prop_assert!(next > now || now == Moment::from_millis(i64::MAX), "renews again at once");
+                prop_assert!(next >= now.whole_secs().plus(MIN_RENEW_SPACING), "renews {:?} after the last", next.since(now));
+                now = next;
+            }
+            let spacings = Span::from_millis(MIN_RENEW_SPACING.millis() * (renewals - 1));
+            prop_assert!(now.since(first) >= spacings || now == Moment::from_millis(i64::MAX), "{renewals} renewals in {:?}", now.since(first));
         }
     }
 }

@@ -5,13 +5,14 @@
 use super::renewal::view_words;
 use super::renewal::Why;
 use super::{Keeper, KeeperError};
+use crate::clock::{Moment, Span};
 use crate::model::{Secrets, State};
 use crate::scheduler::inside_margin;
 use crate::secret::AccessToken;
 
-/// A token the keeper may hand out: valid for at least this long (ms), so a script has time to
-/// use it. Compared in milliseconds: whole seconds on both sides made "2 s" mean "more than 1 s".
-const MIN_REMAINING_MS: i64 = 3_000;
+/// A token the keeper may hand out: valid for at least this long, so a script has time to use
+/// it. Compared in milliseconds: whole seconds on both sides made "2 s" mean "more than 1 s".
+const MIN_REMAINING: Span = Span::from_millis(3_000);
 
 impl Keeper {
     /// A currently valid access token (or the API token), refreshing first when inside the
@@ -25,8 +26,7 @@ impl Keeper {
         if self.is_api_token(name)? {
             return Err(KeeperError::NeedsSignIn(format!("\"{name}\" has no API token yet")));
         }
-        let now_ms = self.inner.clock.now_millis();
-        if let Some(token) = fresh(&secrets, now_ms) {
+        if let Some(token) = fresh(&secrets, self.inner.clock.now()) {
             return Ok(token);
         }
         self.refresh_integration(name, Why::TokenRequest).await;
@@ -34,11 +34,7 @@ impl Keeper {
         let secrets = self.secrets(name).await?;
         // After a failed refresh the current token is still handed out while it works.
         match &secrets.access_token {
-            Some(t)
-                if secrets
-                    .access_expires_at
-                    .is_none_or(|e| e * 1000 - self.inner.clock.now_millis() >= MIN_REMAINING_MS) =>
-            {
+            Some(t) if secrets.access_expires_at.is_none_or(|e| e.since(self.inner.clock.now()) >= MIN_REMAINING) => {
                 Ok(t.clone())
             }
             _ => {
@@ -65,13 +61,13 @@ impl Keeper {
 }
 
 /// The access token, if it is outside the renewal margin.
-pub(super) fn fresh(secrets: &Secrets, now_ms: i64) -> Option<AccessToken> {
+pub(super) fn fresh(secrets: &Secrets, now: Moment) -> Option<AccessToken> {
     let token = secrets.access_token.clone()?;
     match secrets.access_expires_at {
         None => Some(token),
         Some(exp) => {
-            let issued = secrets.issued_at.unwrap_or(exp) * 1000;
-            (!inside_margin(now_ms, issued, exp * 1000)).then_some(token)
+            let issued = secrets.issued_at.unwrap_or(exp);
+            (!inside_margin(now, issued, exp)).then_some(token)
         }
     }
 }

@@ -72,7 +72,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use url::Url;
 
-use crate::model::UnixTime;
+use crate::clock::{Moment, Span};
 use crate::phrases::{Failure, Reason};
 use crate::text;
 
@@ -371,13 +371,13 @@ pub struct RefreshTokenRule {
 impl RefreshTokenRule {
     /// When a sign-in made at `signed_in_at` ends whatever the refreshes, if the service has
     /// such a limit.
-    pub fn absolute_end(&self, signed_in_at: Option<UnixTime>) -> Option<UnixTime> {
-        Some(signed_in_at? + i64::from(self.absolute_days?) * 86_400)
+    pub fn absolute_end(&self, signed_in_at: Option<Moment>) -> Option<Moment> {
+        Some(signed_in_at?.plus(Span::from_days(i64::from(self.absolute_days?))))
     }
 }
 
 /// The earlier of two optional ends (an unknown end is no end).
-pub fn earliest(a: Option<UnixTime>, b: Option<UnixTime>) -> Option<UnixTime> {
+pub fn earliest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -518,13 +518,14 @@ mod tests {
     #[test]
     fn the_absolute_limit_counts_from_the_sign_in_and_the_earliest_end_wins() {
         let rule = find("atlassian").unwrap().refresh_token;
-        assert_eq!(rule.absolute_end(Some(1_000)), Some(1_000 + 365 * 86_400));
+        let at = Moment::from_secs;
+        assert_eq!(rule.absolute_end(Some(at(1_000))), Some(at(1_000 + 365 * 86_400)));
         assert_eq!(rule.absolute_end(None), None, "an unknown sign-in time has no limit");
-        assert_eq!(find("highq").unwrap().refresh_token.absolute_end(Some(1_000)), None);
+        assert_eq!(find("highq").unwrap().refresh_token.absolute_end(Some(at(1_000))), None);
         assert_eq!(earliest(Some(5), Some(3)), Some(3));
         assert_eq!(earliest(None, Some(3)), Some(3));
         assert_eq!(earliest(Some(5), None), Some(5));
-        assert_eq!(earliest(None, None), None);
+        assert_eq!(earliest::<Moment>(None, None), None);
     }
 
     #[test]

@@ -81,9 +81,15 @@ pub fn normalize(
         }
     };
     for field in NUMERIC_FIELDS {
-        if let Some(Value::String(s)) = object.get(*field) {
-            let n: u64 = s.trim().parse().map_err(|_| NormalizeError::Malformed(format!("{field} is not a number")))?;
-            object.insert((*field).to_string(), Value::from(n));
+        if let Some(value) = object.remove(*field) {
+            match whole_seconds(&value) {
+                Some(n) => {
+                    object.insert((*field).to_string(), Value::from(n));
+                }
+                // Unreadable: the field is dropped (the lifetime is then unknown), never the
+                // whole answer: it may carry a rotated refresh token, the only one still valid.
+                None => tracing::warn!("the service's {field} is not a number of seconds; it is ignored"),
+            }
         }
     }
     let status = if status == 200
@@ -96,6 +102,23 @@ pub fn normalize(
     };
     let bytes = serde_json::to_vec(&Value::Object(object)).map_err(|e| NormalizeError::Malformed(e.to_string()))?;
     Ok((status, bytes))
+}
+
+/// A count of seconds as services write it: a whole number, a numeric string (`"3599"`), a
+/// fraction (rounded down); anything beyond `u64` is its largest value. `None` when it is none of
+/// these (negative, text, `null`, `true`).
+fn whole_seconds(value: &Value) -> Option<u64> {
+    let number = match value {
+        Value::Number(n) => n.clone(),
+        Value::String(s) => serde_json::from_str::<serde_json::Number>(s.trim()).ok()?,
+        _ => return None,
+    };
+    match (number.as_u64(), number.as_f64()) {
+        (Some(n), _) => Some(n),
+        // `as` saturates: 1e300 is u64::MAX
+        (None, Some(f)) if f >= 0.0 => Some(f as u64),
+        _ => None,
+    }
 }
 
 fn looks_like_html(content_type: &str, body: &str) -> bool {
@@ -254,8 +277,26 @@ mod tests {
         assert!(normalize(200, None, b"[1,2]", &Wire::default()).is_err());
         assert!(normalize(200, None, &[0xff, 0xfe], &Wire::default()).is_err());
         assert!(normalize(200, None, b"<TokenResponse><a>x</a>", &highq()).is_err(), "unterminated XML");
-        let err = normalize(200, None, br#"{"expires_in":"soon-sekrit"}"#, &Wire::default()).unwrap_err();
-        assert!(!err.to_string().contains("sekrit"));
+    }
+
+    #[test]
+    fn an_unreadable_lifetime_is_dropped_and_the_rest_of_the_answer_kept() {
+        for bad in [r#""soon""#, "-5", "null", "true", r#"{"s":1}"#, r#""""#] {
+            let body =
+                format!(r#"{{"access_token":"a","token_type":"bearer","refresh_token":"r2","expires_in":{bad}}}"#);
+            let (status, bytes) = normalize(200, None, body.as_bytes(), &Wire::default()).unwrap();
+            let v = json(&bytes);
+            assert_eq!((status, &v["refresh_token"], v.get("expires_in")), (200, &Value::from("r2"), None), "{bad}");
+            let answer: crate::actions::oauth::TokenAnswer = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(oauth2::TokenResponse::refresh_token(&answer).unwrap().secret(), "r2");
+        }
+        for (sent, read) in
+            [("3599.9", 3599u64), (r#"" 60 ""#, 60), ("1e300", u64::MAX), ("18446744073709551616", u64::MAX)]
+        {
+            let body = format!(r#"{{"access_token":"a","token_type":"bearer","expires_in":{sent}}}"#);
+            let v = json(&normalize(200, None, body.as_bytes(), &Wire::default()).unwrap().1);
+            assert_eq!(v["expires_in"], read, "{sent}");
+        }
     }
 
     #[test]

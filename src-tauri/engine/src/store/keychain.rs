@@ -48,8 +48,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{SecretStore, StoreError};
-use crate::clock::ClockStamp;
-use crate::model::{validate_name, Secrets, UnixTime};
+use crate::clock::{as_secs, ClockStamp, Moment};
+use crate::model::{validate_name, Secrets};
 use crate::secret::{AccessToken, ApiToken, ClientSecret, RefreshToken};
 
 /// The keychain service name used when none is configured.
@@ -562,12 +562,12 @@ struct DocumentOut<'a> {
     client_secret: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_token: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    issued_at: Option<UnixTime>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access_expires_at: Option<UnixTime>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_expires_at: Option<UnixTime>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "as_secs")]
+    issued_at: Option<Moment>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "as_secs")]
+    access_expires_at: Option<Moment>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "as_secs")]
+    refresh_expires_at: Option<Moment>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -595,12 +595,12 @@ struct HeadIn<'a> {
     client_secret: Option<Text<'a>>,
     #[serde(borrow, default)]
     api_token: Option<Text<'a>>,
-    #[serde(default)]
-    issued_at: Option<UnixTime>,
-    #[serde(default)]
-    access_expires_at: Option<UnixTime>,
-    #[serde(default)]
-    refresh_expires_at: Option<UnixTime>,
+    #[serde(default, with = "as_secs")]
+    issued_at: Option<Moment>,
+    #[serde(default, with = "as_secs")]
+    access_expires_at: Option<Moment>,
+    #[serde(default, with = "as_secs")]
+    refresh_expires_at: Option<Moment>,
     #[serde(borrow, default)]
     account: Option<Text<'a>>,
     #[serde(default)]
@@ -829,8 +829,8 @@ mod tests {
             refresh_token: Some(RefreshToken::new("rt-1".into())),
             client_secret: None,
             api_token: None,
-            issued_at: Some(1_700_000_000),
-            access_expires_at: Some(1_700_003_600),
+            issued_at: Some(Moment::from_secs(1_700_000_000)),
+            access_expires_at: Some(Moment::from_secs(1_700_003_600)),
             refresh_expires_at: None,
             account: Some("keeper@example.com".into()),
             clock: None,

@@ -78,7 +78,7 @@ mod tests {
     fn sample() -> Secrets {
         Secrets {
             refresh_token: Some(RefreshToken::new("r-1".into())),
-            refresh_expires_at: Some(42),
+            refresh_expires_at: Some(crate::clock::Moment::from_secs(42)),
             ..Secrets::default()
         }
     }
