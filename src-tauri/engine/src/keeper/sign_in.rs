@@ -194,9 +194,11 @@ impl Keeper {
     }
 
     /// Checks an API token with the probe, then stores it with its end (`ends_at`, when the
-    /// keeper gave one: see [`crate::calendar::Calendar::end_of_day`]), which replaces the old
-    /// token's end whether given or not: the old date belonged to the old token. A refused or
-    /// uncheckable token is not stored, and whatever was stored before stays.
+    /// keeper gave one: see [`crate::calendar::Calendar::end_of_day`]). A token that replaces
+    /// an earlier one replaces its end too, given or not (the old date belonged to the old
+    /// token); the first token keeps the end given when the integration was added, unless
+    /// another is given. A refused or uncheckable token is not stored, and whatever was stored
+    /// before stays.
     pub async fn store_api_token(
         &self,
         name: &str,
@@ -232,8 +234,13 @@ impl Keeper {
             ..Secrets::default()
         };
         self.keychain_save(name, &secrets).await?;
+        let replacing = self.lock().slots.get(name).is_some_and(|s| {
+            s.record.signed_in_at.is_some() || s.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn)
+        });
         if let IntegrationKind::ApiToken(api) = &mut config.kind {
-            api.replace_end(ends_at);
+            if replacing || ends_at.is_some() {
+                api.replace_end(ends_at);
+            }
         }
         crate::store::integrations::save(&self.inner.paths, &config)
             .map_err(|e| KeeperError::Failed(format!("the new token was saved, but not its end date: {e}")))?;
