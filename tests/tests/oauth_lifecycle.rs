@@ -77,7 +77,12 @@ fn a_revoked_grant_needs_sign_in_notifies_once_and_keeps_the_refresh_token() {
     let out = sb.run(&["token", name], None);
     assert_eq!(exit_code(&out), 3, "token after revocation: {}", stderr(&out));
     assert!(out.stdout.is_empty(), "no token may be printed");
-    assert!(stderr(&out).contains("sign in again"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no longer accepts this sign-in"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("tokenkeeper login '{name}'")),
+        "the command that fixes it: {}",
+        stderr(&out)
+    );
 
     let notice = notes
         .wait_for(|n| n.summary == format!("{name} stopped working"), Duration::from_secs(10))

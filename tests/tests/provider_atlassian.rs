@@ -162,7 +162,8 @@ fn the_sites_of_a_sign_in_are_listed_and_a_failed_listing_never_fails_the_sign_i
     assert_eq!(s["sites"].as_array().map(Vec::len), Some(2), "{s}");
     let noted = s["history"].as_array().unwrap().iter().find(|e| e["event"] == "sites-not-listed").cloned();
     let noted = noted.unwrap_or_else(|| panic!("no sites-not-listed entry: {s}"));
-    assert!(noted["text"].as_str().unwrap().contains("HTTP 500"), "{noted}");
+    assert!(noted["text"].as_str().unwrap().contains("did not list the sites"), "in words: {noted}");
+    assert!(noted["detail_technical"].as_str().unwrap().contains("HTTP 500"), "the code apart: {noted}");
     assert!(!token(&sb, NAME).is_empty());
 }
 

@@ -109,7 +109,12 @@ fn wrong_client_credentials_with_http_200_are_not_retried_forever() {
     let out = sb.run(&["refresh", name], None);
     assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
     assert_eq!(server.errors(), ["incorrect_client_credentials"]);
-    assert!(stderr(&out).contains("GitHub does not accept the app's client id or secret"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("GitHub no longer accepts the GitHub App this sign-in uses"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tokenkeeper login gh-wrong-secret"),
+        "the command line names its fix: {}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains("not-the-secret"));
     assert_eq!(state(&sb, name), "needs-sign-in");
 }

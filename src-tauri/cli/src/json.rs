@@ -11,10 +11,13 @@
 //!   {
 //!     "name": "jira",
 //!     "provider": "oauth2",
+//!     "service": "login.example.com",
 //!     "kind": "oauth",
 //!     "state": "working",
 //!     "state_label": "Working",
 //!     "detail": null,
+//!     "detail_technical": null,
+//!     "failure": null,
 //!     "access_expires_at": "2025-06-15T16:06:40Z",
 //!     "refresh_expires_at": "2025-09-13T15:06:40Z",
 //!     "next": { "action": "renew", "at": "2025-06-15T15:51:40Z" },
@@ -28,9 +31,12 @@
 //! | `name` | the integration's name, as given to the other commands |
 //! | `provider` | the provider profile id (`oauth2`, `api-token`, …) |
 //! | `kind` | `"oauth"` (refreshable) or `"api-token"` (static, checked with a probe) |
-//! | `state` | one of `"working"`, `"refreshing"`, `"retrying"`, `"expiring-soon"`, `"needs-sign-in"`, `"offline"`, `"paused"` |
-//! | `state_label` | the same state in the words the tray shows (`"Needs sign-in"`) |
-//! | `detail` | why the state is not `working`, in plain words, or `null` |
+//! | `service` | the service as a person knows it (`"HighQ Collaborate"`, or the host of a generic one) |
+//! | `state` | one of `"working"`, `"refreshing"`, `"retrying"`, `"expiring-soon"`, `"needs-sign-in"`, `"offline"`, `"paused"`, `"unreadable"` (its settings file cannot be read) |
+//! | `state_label` | the same state in the words the tray and the window show (`"Needs sign-in"`, `"Not signed in yet"`) |
+//! | `detail` | why the state is not `working` and what to do, in plain words, or `null` |
+//! | `detail_technical` | the service's own codes and words behind `detail` (`"invalid_grant: …"`, `"HTTP 401"`), or `null` |
+//! | `failure` | what went wrong as a stable word (`"token-refused"`, `"unreachable"`, …; see `Failure::class`), or `null` |
 //! | `access_expires_at` | when the access token ends (RFC 3339, UTC), or `null` if unknown or not signed in |
 //! | `refresh_expires_at` | when the sign-in must be renewed: the refresh token's end or, where the provider ends every sign-in after a fixed time (Atlassian: 365 days), that limit, whichever comes first (OAuth); when the API token ends; `null` if unknown |
 //! | `next.action` | `"renew"`, `"check"`, `"retry"` or `"wait-for-keeper"` (nothing happens until you act) |
@@ -51,7 +57,7 @@
 //! ```json
 //! { "name": "jira", "...": "...", "signed_in_at": "2025-06-15T15:06:40Z", "sign_in_ends_at": "2026-06-15T15:06:40Z",
 //!   "sites": [ { "id": "1324a887-45db-1bf4-1e99-ef0ff456d421", "name": "acme", "url": "https://acme.atlassian.net" } ],
-//!   "history": [ { "at": "2025-06-15T15:06:40Z", "event": "refreshed", "text": "Renewed; valid until 2025-06-15 16:06" } ] }
+//!   "history": [ { "at": "2025-06-15T15:06:40Z", "event": "refreshed", "text": "Renewed; good until June 15, 2025 4:06 PM.", "detail_technical": null } ] }
 //! ```
 //!
 //! `event` is one of `"added"`, `"signed-in"`, `"sign-in-failed"`, `"refreshed"`,
@@ -266,6 +272,7 @@ mod tests {
                 HistoryEntry { at: 1_750_000_000, event: HistoryEvent::Added },
                 HistoryEntry { at: 1_750_000_001, event: HistoryEvent::Paused { paused: true } },
             ],
+            history_text: vec![],
             signed_in_at: Some(1_750_000_000),
             sign_in_ends_at: Some(1_750_000_000 + 365 * 86_400),
             sites: vec![Site { id: "c1".into(), name: "acme".into(), url: "https://acme.atlassian.net".into() }],

@@ -111,11 +111,17 @@ pub fn status(s: &IntegrationStatus, now: Now, calendar: &Calendar) -> String {
         state.push_str(&detail);
     }
     let service = if v.service.is_empty() { v.provider.as_str() } else { v.service.as_str() };
-    let mut out = format!("{} ({service}, {kind})\n", v.name);
+    let mut out = match v.state {
+        State::Unreadable => format!("{}\n", v.name),
+        _ => format!("{} ({service}, {kind})\n", v.name),
+    };
     let mut field = |label: &str, value: String| out.push_str(&format!("  {label:<17}{value}\n"));
     field("State:", state);
     if let Some(technical) = &v.detail_technical {
         field("Technical:", technical.clone());
+    }
+    if v.state == State::Unreadable {
+        return out;
     }
     if !api {
         field("Access expires:", expiry_long(v.access_expires_at, now));
@@ -247,6 +253,7 @@ mod tests {
         let s = IntegrationStatus {
             view: view("HighQ reporting", State::NeedsSignIn, NextAction::WaitForKeeper),
             history,
+            history_text: vec![],
             signed_in_at: None,
             sign_in_ends_at: None,
             sites: vec![],
@@ -269,7 +276,14 @@ mod tests {
         v.access_expires_at = None;
         v.refresh_expires_at = Some(NOW.at + 30 * 86_400);
         let text = status(
-            &IntegrationStatus { view: v, history: vec![], signed_in_at: None, sign_in_ends_at: None, sites: vec![] },
+            &IntegrationStatus {
+                view: v,
+                history: vec![],
+                history_text: vec![],
+                signed_in_at: None,
+                sign_in_ends_at: None,
+                sites: vec![],
+            },
             NOW,
             &utc(),
         );
@@ -292,6 +306,7 @@ mod tests {
         let s = IntegrationStatus {
             view: v,
             history: vec![],
+            history_text: vec![],
             signed_in_at: Some(NOW.at - 360 * 86_400),
             sign_in_ends_at: Some(NOW.at + 5 * 86_400),
             sites: vec![site("c1", "acme"), site("c2", "beta")],

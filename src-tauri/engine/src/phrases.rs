@@ -332,10 +332,7 @@ fn refused(kind: Kind, service: &str, failure: Option<&Failure>) -> Said {
         Some(Failure::NoRenewal) => {
             (format!("{service} gave no way to renew this sign-in without you."), Todo::SignInAgain)
         }
-        Some(Failure::SignInPage) if api => {
-            (format!("{service} asks for a sign-in instead of accepting this token."), Todo::EnterNewToken)
-        }
-        Some(Failure::SignInPage) => (format!("{service} asks for a new sign-in."), Todo::SignInAgain),
+        Some(Failure::SignInPage) if !api => (format!("{service} asks for a new sign-in."), Todo::SignInAgain),
         _ if api => {
             (format!("{service} no longer accepts this token — it was revoked or has expired."), Todo::EnterNewToken)
         }
@@ -832,6 +829,11 @@ mod tests {
         assert_eq!(
             say(Kind::Oauth, "HighQ", State::NeedsSignIn, Some(Failure::NotSignedIn), NextAction::WaitForKeeper),
             "Token Keeper is not signed in to HighQ yet. Click Sign in to connect it."
+        );
+        assert_eq!(
+            say(Kind::ApiToken, "Jira", State::NeedsSignIn, Some(Failure::SignInPage), NextAction::WaitForKeeper),
+            "Jira no longer accepts this token — it was revoked or has expired. Create a new one and enter it here.",
+            "a sign-in page for an API token means the token is dead"
         );
         assert_eq!(label(State::NeedsSignIn, Some(&Failure::NotSignedIn)), "Not signed in yet");
         assert_eq!(severity(State::NeedsSignIn, Some(&Failure::NotSignedIn)), Severity::Attention);

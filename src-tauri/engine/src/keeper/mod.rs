@@ -103,6 +103,10 @@ pub struct IntegrationStatus {
     #[serde(flatten)]
     pub view: IntegrationView,
     pub history: Vec<HistoryEntry>,
+    /// Each history entry in words, in the same order ([`crate::phrases::history`]): shells show
+    /// these rather than wording the entries themselves.
+    #[serde(default)]
+    pub history_text: Vec<String>,
     /// When the keeper last signed in, if known.
     #[serde(default)]
     pub signed_in_at: Option<UnixTime>,
@@ -272,15 +276,22 @@ impl Keeper {
             return Ok(IntegrationStatus {
                 view: view.clone(),
                 history: Vec::new(),
+                history_text: Vec::new(),
                 signed_in_at: None,
                 sign_in_ends_at: None,
                 sites: Vec::new(),
             });
         }
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
+        let view = slot.view(now);
+        let calendar = crate::calendar::Calendar::system();
+        let history: Vec<HistoryEntry> = slot.record.history.entries().cloned().collect();
+        let history_text =
+            history.iter().map(|e| crate::phrases::history(&e.event, view.kind, &view.service, &calendar)).collect();
         Ok(IntegrationStatus {
-            view: slot.view(now),
-            history: slot.record.history.entries().cloned().collect(),
+            view,
+            history,
+            history_text,
             signed_in_at: slot.record.signed_in_at.map(Moment::secs),
             sign_in_ends_at: slot.sign_in_ends_at().map(Moment::secs),
             sites: slot.record.sites.clone(),

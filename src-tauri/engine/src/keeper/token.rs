@@ -39,8 +39,12 @@ impl Keeper {
             }
             _ => {
                 let view = self.status(name)?.view;
-                let words = view_words(&view, self.inner.clock.now());
-                Err(KeeperError::Unavailable(format!("{words} It has no valid token right now.")))
+                Err(KeeperError::Unavailable(match view.detail {
+                    Some(_) => {
+                        format!("{} It has no valid token right now.", view_words(&view, self.inner.clock.now()))
+                    }
+                    None => format!("\"{name}\" has no valid token right now; Token Keeper keeps trying to renew it."),
+                }))
             }
         }
     }
