@@ -40,7 +40,7 @@ for _ in $(seq 200); do PORT=$(sed -n 's/^LISTENING \([0-9]*\).*/\1/p' "$WORK/oi
 ISSUER=http://127.0.0.1:$PORT
 
 sign_in() { # NAME: add + login through the loopback redirect, curl playing the browser
-  printf 'test-secret\n' | "$TK" add "$1" --provider oauth2 --issuer "$ISSUER" --client-id test-native \
+  printf 'test-secret\n' | "$TK" add "$1" --yes --provider oauth2 --issuer "$ISSUER" --client-id test-native \
     --client-secret-stdin --scope "openid offline_access email" >/dev/null
   coproc LOGIN { "$TK" login "$1" --no-browser 2>/dev/null; }
   local url; read -r url <&"${LOGIN[0]}"
@@ -94,7 +94,7 @@ kill "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
 # ---- 3. idle daemon with many integrations ----
 report "== idle daemon: $INTEGRATIONS integrations, ${IDLE_SECS}s"
 for i in $(seq "$INTEGRATIONS"); do
-  printf 'test-secret\n' | "$TK" add "idle-$i" --provider oauth2 --authorize-url "$ISSUER/auth" --token-url "$ISSUER/token" \
+  printf 'test-secret\n' | "$TK" add "idle-$i" --yes --provider oauth2 --authorize-url "$ISSUER/auth" --token-url "$ISSUER/token" \
     --client-id test-native --client-secret-stdin >/dev/null
   printf '{"access_token":"idle-at-%s","token_type":"bearer","expires_in":86400,"refresh_token":"idle-rt-%s"}' "$i" "$i" |
     "$TK" login "idle-$i" --from-response - >/dev/null 2>&1

@@ -83,7 +83,7 @@ ISSUER=http://127.0.0.1:$PORT
 demo_env
 
 # ---- 2. the integration ----
-printf 'test-secret\n' | "$TK" add demo --provider oauth2 --issuer "$ISSUER" --client-id test-native \
+printf 'test-secret\n' | "$TK" add demo --yes --provider oauth2 --issuer "$ISSUER" --client-id test-native \
   --client-secret-stdin --scope "openid offline_access email"
 
 # ---- 3. sign in: the CLI prints the address, curl is the browser, the fixture's alice consents ----

@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_PKGS=(build-essential pkg-config file curl libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 TEST_PKGS=(dbus dbus-x11 xvfb xauth at-spi2-core gnome-keyring libsecret-tools dunst libnotify-bin
-  webkit2gtk-driver xdotool x11-utils imagemagick jq hyperfine)
+  webkit2gtk-driver xdotool x11-utils imagemagick jq hyperfine strace desktop-file-utils)
 FIXTURE=tests/fixtures/oidc-server
 DRY=${ENSURE_DEPS_DRY_RUN:-0}
 
@@ -84,13 +84,12 @@ fi
 # the tray app's window (ui/): its npm packages and its build (ui/dist, embedded by the app)
 UI=ui
 if [ ! -d "$UI/node_modules" ] || [ "$UI/package-lock.json" -nt "$UI/node_modules" ]; then
-  say "installing $UI/node_modules (npm install --no-save)"
+  say "installing $UI/node_modules (npm ci)"
   ANY=$((ANY + 1))
   if [ "$DRY" != 1 ]; then
-    # not `npm ci`: npm 11 rejects this lock file because it lists the Tauri CLI's optional binaries
-    # for other platforms without versions; `npm install --no-save` installs the locked versions
-    # and leaves package-lock.json untouched.
-    (cd "$UI" && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null) || die "npm install failed in $UI"
+    # exactly the versions and checksums of the committed lock file (it lists the Tauri CLI's
+    # binaries for every platform, as npm 11 requires; npm installs only this platform's)
+    (cd "$UI" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed in $UI"
     touch "$UI/node_modules"
   fi
 fi
@@ -103,12 +102,16 @@ if [ ! -f "$UI/dist/index.html" ] || [ -n "$(find "$UI/src" "$UI/index.html" "$U
 fi
 
 # tauri-driver (WebDriver for the app's window) into target/tools, from crates.io
+# one exact version (with its own lock file), like every other dependency; change both together
+TAURI_DRIVER_VERSION=2.1.0
 TOOLS=$PWD/target/tools
-if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
-  say "installing tauri-driver into $TOOLS (cargo install)"
+if [ ! -x "$TOOLS/bin/tauri-driver" ] ||
+  ! grep -qF "\"tauri-driver $TAURI_DRIVER_VERSION " "$TOOLS/.crates.toml" 2>/dev/null; then
+  say "installing tauri-driver $TAURI_DRIVER_VERSION into $TOOLS (cargo install)"
   ANY=$((ANY + 1))
   if [ "$DRY" != 1 ]; then
-    cargo install tauri-driver --version '^2' --locked --root "$TOOLS" --quiet || die "cargo install tauri-driver failed"
+    cargo install tauri-driver --version "=$TAURI_DRIVER_VERSION" --locked --root "$TOOLS" --quiet --force ||
+      die "cargo install tauri-driver failed"
   fi
 fi
 

@@ -123,7 +123,7 @@ pub fn now() -> i64 {
 
 /// Opens `url` in the system browser, in words when that fails.
 pub fn open_in_browser(app: &AppHandle, url: &Url) -> Result<(), String> {
-    app.opener().open_url(url.as_str(), None::<&str>).map_err(|e| format!("could not open the browser: {e}"))
+    tokenkeeper_engine::address::open_in_browser(url, |u| app.opener().open_url(u, None::<&str>))
 }
 
 /// Keeps the tray (and an open window) in step with the keeper: every event re-derives the menu

@@ -11,12 +11,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, State};
 use tokenkeeper_engine::calendar::{parse_day, Calendar};
-use tokenkeeper_engine::model::IntegrationView;
-use tokenkeeper_engine::profile_file;
-use tokenkeeper_engine::providers::discovery::Discovered;
+use tokenkeeper_engine::model::{IntegrationConfig, IntegrationView};
 use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::{ApiToken, ClientSecret};
-use tokenkeeper_engine::setup::{self, Field, Inputs, SetupError};
+use tokenkeeper_engine::setup::{self, Field, Inputs, PrepareError};
+use tokenkeeper_engine::{address, fields, profile_file};
 use tokenkeeper_engine::{IntegrationStatus, KeeperError};
 use url::Url;
 
@@ -34,6 +33,9 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         sign_in_with_code,
         discover,
         presets,
+        fields,
+        preview_preset,
+        preview_profile,
         open_register_page,
         add_preset,
         import_profile,
@@ -127,11 +129,11 @@ struct Endpoints {
 
 #[tauri::command]
 async fn discover(issuer: String) -> Result<Endpoints, KeeperError> {
-    let issuer = web_address("The issuer", issuer.trim())?;
-    let client = tokenkeeper_engine::providers::wire::client();
-    let found = tokenkeeper_engine::providers::discovery::discover(&client, &issuer)
-        .await
-        .map_err(|e| KeeperError::BadInput(e.to_string()))?;
+    // The engine's rule for addresses before anything is fetched; discovery checks what it finds.
+    let issuer = web_address(Field::Issuer, issuer.trim())?;
+    let client = providers::wire::client();
+    let found =
+        providers::discovery::discover(&client, &issuer).await.map_err(|e| KeeperError::BadInput(e.to_string()))?;
     Ok(Endpoints {
         issuer: found.issuer.to_string(),
         authorize_url: found.authorization_endpoint.to_string(),
@@ -139,20 +141,6 @@ async fn discover(issuer: String) -> Result<Endpoints, KeeperError> {
         revocation_url: found.revocation_endpoint.map(|u| u.to_string()),
         probe_url: found.userinfo_endpoint.map(|u| u.to_string()),
     })
-}
-
-/// One input of a preset's form in the wizard.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct InputView {
-    /// The profile file's key for it (`instance_url`, `client_id`, …), also the form's field.
-    key: &'static str,
-    label: &'static str,
-    hint: &'static str,
-    /// `url`, `text`, `email`, `password` or `date`.
-    input: &'static str,
-    required: bool,
-    default: Option<String>,
 }
 
 /// A provider preset as the wizard offers it: no secret, only what to ask for.
@@ -166,11 +154,12 @@ struct PresetView {
     /// Whether the keeper gives the OAuth addresses (no templates: the generic preset).
     needs_addresses: bool,
     register_url: Option<String>,
-    inputs: Vec<InputView>,
+    /// The inputs the wizard's preset form shows (a generic OAuth profile's addresses, asked by
+    /// the wizard's own page, left out).
+    inputs: Vec<fields::FormField>,
+    /// Every input the service asks for, addresses included: the engine's field table for it.
+    form: Vec<fields::FormField>,
 }
-
-/// Microsoft's directory for any account, the tenant offered when the keeper has no other.
-const DEFAULT_TENANT: &str = "common";
 
 /// The presets, from the engine's profiles (a new profile file shows up here by itself).
 #[tauri::command]
@@ -178,60 +167,25 @@ fn presets() -> Vec<PresetView> {
     providers::built_in().iter().map(preset_view).collect()
 }
 
-fn input(field: Field, required: bool, default: Option<String>) -> InputView {
-    let (label, hint, input) = match field {
-        Field::InstanceUrl => ("Instance address", "The address of your organisation's site, such as https://acme.highq.com/acme.", "url"),
-        Field::Site => ("Site address", "Your site, such as https://your-site.atlassian.net.", "url"),
-        Field::BaseUrl => ("Service address", "Only if your organisation uses its own address for this service.", "url"),
-        Field::Tenant => ("Tenant", "“common” for any account, or your organisation's tenant id or domain.", "text"),
-        Field::ClientId => ("Client ID", "From the app registration at the service.", "text"),
-        Field::ClientSecret => ("Client secret (optional)", "Only if the service gave you one. It is kept in your keychain.", "password"),
-        Field::Scopes => ("Extra permissions (scopes, optional)", "Separated by spaces; the ones this service needs are asked for anyway.", "text"),
-        Field::ProbeUrl => ("Check address", "A page of the service that answers only with a valid token. Token Keeper opens it now and then to check the token.", "url"),
-        Field::Username => ("User name or email (optional)", "If the service wants it with the token (Atlassian: your email).", "email"),
-        Field::Expires => ("Token ends on (optional)", "The expiry date you chose when you created the token. You are reminded before then.", "date"),
-        _ => (label(field), "", "text"),
-    };
-    InputView { key: field.key(), label, hint, input, required, default }
+/// The engine's field table: each input's key, flag, label, hint and input type, as
+/// `[{ field, key, flag, label, named, hint, input }]`.
+#[tauri::command]
+fn fields() -> Vec<fields::FieldInfo> {
+    fields::TABLE.to_vec()
 }
 
 fn preset_view(profile: &Profile) -> PresetView {
-    let mut inputs = Vec::new();
-    for variable in profile.variables() {
-        let field = match variable.as_str() {
-            "instance" => Field::InstanceUrl,
-            "site" => Field::Site,
-            "base" => Field::BaseUrl,
-            "tenant" => Field::Tenant,
-            _ => continue,
-        };
-        let has_default = profile.endpoints.defaults.contains_key(&variable);
-        // A preset's own address (Atlassian's, GitHub's) is not asked for.
-        if has_default {
-            continue;
-        }
-        let default = (field == Field::Tenant).then(|| DEFAULT_TENANT.to_string());
-        inputs.push(input(field, true, default));
-    }
-    let e = &profile.endpoints;
-    let needs_addresses = match profile.kind {
-        ProfileKind::Oauth => e.authorize.is_none() || e.token.is_none(),
-        ProfileKind::ApiToken => e.probe.is_none(),
+    let needs_addresses = !fields::is_preset(profile);
+    let form = fields::form(profile);
+    let asked_elsewhere = |key: &str| {
+        needs_addresses
+            && profile.kind == ProfileKind::Oauth
+            && [Field::Issuer, Field::AuthorizeUrl, Field::TokenUrl, Field::RevocationUrl, Field::ProbeUrl]
+                .iter()
+                .any(|f| f.key() == key)
     };
-    match profile.kind {
-        ProfileKind::Oauth => {
-            inputs.push(input(Field::ClientId, true, None));
-            inputs.push(input(Field::ClientSecret, false, None));
-            inputs.push(input(Field::Scopes, false, None));
-        }
-        ProfileKind::ApiToken => {
-            if needs_addresses {
-                inputs.push(input(Field::ProbeUrl, true, None));
-            }
-            inputs.push(input(Field::Username, false, None));
-            inputs.push(input(Field::Expires, false, None));
-        }
-    }
+    let inputs =
+        form.iter().filter(|f| !asked_elsewhere(f.key) && f.input != fields::InputType::Checkbox).cloned().collect();
     PresetView {
         id: profile.id.clone(),
         name: profile.name.clone(),
@@ -242,29 +196,7 @@ fn preset_view(profile: &Profile) -> PresetView {
         needs_addresses,
         register_url: profile.register_url.as_ref().map(|u| u.to_string()),
         inputs,
-    }
-}
-
-/// Each input as the window names it in messages.
-fn label(field: Field) -> &'static str {
-    match field {
-        Field::Name => "a name",
-        Field::Provider => "the service",
-        Field::Issuer => "the issuer address",
-        Field::AuthorizeUrl => "the sign-in address",
-        Field::TokenUrl => "the token address",
-        Field::RevocationUrl => "the revocation address",
-        Field::ProbeUrl => "the check address",
-        Field::ClientId => "the client ID",
-        Field::ClientSecret => "a client secret",
-        Field::Scopes => "permissions (scopes)",
-        Field::ProbeInterval => "the check interval",
-        Field::Username => "the user name or email",
-        Field::Expires => "the end date",
-        Field::InstanceUrl => "the instance address",
-        Field::Site => "the site address",
-        Field::BaseUrl => "the service address",
-        Field::Tenant => "the tenant",
+        form,
     }
 }
 
@@ -297,28 +229,16 @@ struct PresetForm {
     client_secret: Option<String>,
 }
 
-/// Adds an integration from a preset: the engine's rules ([`setup`]), as the command line's `add`.
-#[tauri::command]
-async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<IntegrationView, KeeperError> {
-    let profile = find_profile(&form.provider)?;
-    let secret = form.client_secret.filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_string());
+/// The form's values as the engine's inputs (addresses checked by the engine's rule).
+fn inputs_of(form: &PresetForm, profile: &Profile) -> Result<Inputs, KeeperError> {
     let value = |field: Field| form.values.get(field.key()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let address = |field: Field| -> Result<Option<Url>, KeeperError> {
-        match value(field) {
-            None => Ok(None),
-            Some(text) => {
-                let mut what = label(field).to_string();
-                what = what.strip_prefix("the ").map(|w| format!("The {w}")).unwrap_or(what);
-                web_address(&what, &text).map(Some)
-            }
-        }
-    };
+    let address = |field: Field| value(field).map(|text| web_address(field, &text)).transpose();
     let expires = value(Field::Expires).map(|text| parse_day(&text).map_err(KeeperError::BadInput)).transpose()?;
     let name = form.name.trim().to_string();
     if name.is_empty() {
         return Err(KeeperError::BadInput("Please fill in a name.".into()));
     }
-    let inputs = Inputs {
+    Ok(Inputs {
         name,
         provider: profile.id.clone(),
         issuer: address(Field::Issuer)?,
@@ -327,7 +247,7 @@ async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<Inte
         revocation_url: address(Field::RevocationUrl)?,
         probe_url: address(Field::ProbeUrl)?,
         client_id: value(Field::ClientId),
-        has_client_secret: secret.is_some(),
+        has_client_secret: form.client_secret.as_deref().is_some_and(|s| !s.trim().is_empty()),
         scopes: value(Field::Scopes).map(|s| vec![s.replace(',', " ")]).unwrap_or_default(),
         probe_interval_secs: setup::DEFAULT_PROBE_INTERVAL_SECS,
         username: value(Field::Username),
@@ -336,26 +256,52 @@ async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<Inte
         site: address(Field::Site)?,
         base_url: address(Field::BaseUrl)?,
         tenant: value(Field::Tenant),
-    };
-    let setup_error = |e: SetupError| KeeperError::BadInput(e.describe(label));
-    setup::check(&inputs, &profile).map_err(setup_error)?;
-    let discovered = discovered(&inputs, &profile).await?;
-    let config = setup::build_config(&inputs, &profile, discovered.as_ref()).map_err(setup_error)?;
-    state.keeper.add(config, secret.map(ClientSecret::new)).await
+        allow_other_sites: value(Field::AllowOtherSites).is_some_and(|v| matches!(v.as_str(), "true" | "on" | "yes")),
+    })
 }
 
-/// OpenID Connect discovery, for an OAuth integration with an issuer.
-async fn discovered(inputs: &Inputs, profile: &Profile) -> Result<Option<Discovered>, KeeperError> {
-    match (&inputs.issuer, profile.kind) {
-        (Some(issuer), ProfileKind::Oauth) => {
-            let client = providers::wire::client();
-            let found = providers::discovery::discover(&client, issuer)
-                .await
-                .map_err(|e| KeeperError::BadInput(format!("could not discover the endpoints: {e}")))?;
-            Ok(Some(found))
-        }
-        _ => Ok(None),
-    }
+/// The engine's one path from inputs to a checked configuration, errors in the window's words.
+async fn prepared(inputs: &Inputs, profile: &Profile, prefix: &str) -> Result<IntegrationConfig, KeeperError> {
+    setup::prepare(inputs, profile, &providers::wire::client()).await.map_err(|e| {
+        KeeperError::BadInput(match e {
+            PrepareError::Setup(e) => format!("{prefix}{}", e.describe(Field::named)),
+            other => format!("{prefix}{other}"),
+        })
+    })
+}
+
+/// What the window's confirm step shows before adding: every host that will receive a secret
+/// (the engine's [`setup::secret_hosts`]) and whether the keeper must confirm them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Preview {
+    name: String,
+    needs_confirmation: bool,
+    hosts: Vec<setup::SecretHost>,
+}
+
+fn preview(config: &IntegrationConfig, needs_confirmation: bool) -> Preview {
+    Preview { name: config.name.clone(), needs_confirmation, hosts: setup::secret_hosts(config) }
+}
+
+/// The confirm step of a preset's form: checks it as `add_preset` would, adds nothing.
+#[tauri::command]
+async fn preview_preset(form: PresetForm) -> Result<Preview, KeeperError> {
+    let profile = find_profile(&form.provider)?;
+    let inputs = inputs_of(&form, &profile)?;
+    let config = prepared(&inputs, &profile, "").await?;
+    Ok(preview(&config, setup::needs_confirmation(&inputs, &profile)))
+}
+
+/// Adds an integration from a preset: the engine's rules ([`setup::prepare`]), as the command
+/// line's `add`.
+#[tauri::command]
+async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<IntegrationView, KeeperError> {
+    let profile = find_profile(&form.provider)?;
+    let inputs = inputs_of(&form, &profile)?;
+    let config = prepared(&inputs, &profile, "").await?;
+    let secret = form.client_secret.filter(|s| !s.trim().is_empty()).map(|s| ClientSecret::new(s.trim().to_string()));
+    state.keeper.add(config, secret).await
 }
 
 /// What importing a profile file did (no secret: only whether the file held one).
@@ -374,12 +320,22 @@ async fn import_profile(state: State<'_, AppState>, file_name: String, text: Str
     let parsed = profile_file::parse(&shown, &text, None).map_err(|e| KeeperError::BadInput(e.to_string()))?;
     drop(text);
     let profile = find_profile(&parsed.inputs.provider)?;
-    let discovered = discovered(&parsed.inputs, &profile).await?;
-    let config = setup::build_config(&parsed.inputs, &profile, discovered.as_ref())
-        .map_err(|e| KeeperError::BadInput(format!("the profile file {shown}: {}", e.describe(Field::key))))?;
+    let config = prepared(&parsed.inputs, &profile, &format!("the profile file {shown}: ")).await?;
     let had_client_secret = parsed.client_secret.is_some();
     let view = state.keeper.add(config, parsed.client_secret).await?;
     Ok(Imported { view, had_client_secret })
+}
+
+/// The confirm step of "Import profile…": checks the file as `import_profile` would and
+/// returns the hosts to show; adds nothing.
+#[tauri::command]
+async fn preview_profile(file_name: String, text: String) -> Result<Preview, KeeperError> {
+    let shown: String = file_name.chars().filter(|c| !c.is_control()).take(100).collect();
+    let parsed = profile_file::parse(&shown, &text, None).map_err(|e| KeeperError::BadInput(e.to_string()))?;
+    drop(text);
+    let profile = find_profile(&parsed.inputs.provider)?;
+    let config = prepared(&parsed.inputs, &profile, &format!("the profile file {shown}: ")).await?;
+    Ok(preview(&config, setup::needs_confirmation(&parsed.inputs, &profile)))
 }
 
 /// Checks the token against the integration's check address; saves it only if it works, with
@@ -460,19 +416,44 @@ fn set_autostart(app: AppHandle, enabled: bool) -> Result<bool, KeeperError> {
     crate::app::set_autostart(&app, enabled).map_err(KeeperError::Failed)
 }
 
-fn web_address(what: &str, text: &str) -> Result<Url, KeeperError> {
+/// A typed address, held to the engine's rule ([`tokenkeeper_engine::address::check`]): https, or
+/// plain http to this computer's loopback address only.
+fn web_address(field: Field, text: &str) -> Result<Url, KeeperError> {
+    let what = field.info().label;
     let url = Url::parse(text).map_err(|_| {
-        KeeperError::BadInput(format!("{what} \"{text}\" is not a web address (it starts with https://)"))
+        KeeperError::BadInput(format!("{what}: \"{text}\" is not a web address (it starts with https://)"))
     })?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(KeeperError::BadInput(format!("{what} must start with https://")));
-    }
+    address::check(&url).map_err(|e| KeeperError::BadInput(format!("{what}: {e}")))?;
     Ok(url)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_addresses_follow_the_engines_rule() {
+        assert!(web_address(Field::Issuer, "https://login.example.com").is_ok());
+        assert!(web_address(Field::Issuer, "http://127.0.0.1:8080").is_ok());
+        for refused in ["http://login.example.com", "http://localhost:8080", "file:///etc/passwd"] {
+            let e = web_address(Field::Issuer, refused).unwrap_err();
+            assert!(matches!(&e, KeeperError::BadInput(m) if m.starts_with("Sign-in service address: ")), "{e}");
+        }
+    }
+
+    #[test]
+    fn preset_forms_come_from_the_field_table() {
+        let highq = preset_view(&providers::find("highq").unwrap());
+        let keys: Vec<&str> = highq.inputs.iter().map(|i| i.key).collect();
+        assert_eq!(keys, ["instance_url", "client_id", "client_secret"], "HighQ takes no scopes");
+        let generic = preset_view(&providers::find("oauth2").unwrap());
+        assert!(generic.needs_addresses);
+        assert!(!generic.inputs.iter().any(|i| i.key == "token_url"), "the wizard's own page asks for addresses");
+        assert!(generic.form.iter().any(|i| i.key == "token_url"));
+        let json = serde_json::to_value(fields()).unwrap();
+        assert_eq!(json[0]["key"], "name");
+        assert!(json.as_array().unwrap().iter().all(|row| row["hint"].as_str().is_some_and(|h| !h.is_empty())));
+    }
 
     #[test]
     fn lead_times_are_read_from_what_was_typed() {

@@ -51,6 +51,9 @@ pub struct OidcOptions {
     pub rt_expires_in: bool,
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// JSON text sent as `expires_in` in every token response instead of the true lifetime
+    /// (`EXPIRES_IN`): `"0"`, `"18446744073709551615"`, `"\"soon\""`.
+    pub claimed_expires_in: Option<String>,
 }
 
 impl Default for OidcOptions {
@@ -63,6 +66,7 @@ impl Default for OidcOptions {
             auto_deny: false,
             rt_expires_in: false,
             port: 0,
+            claimed_expires_in: None,
         }
     }
 }
@@ -128,6 +132,7 @@ impl OidcServer {
             .env_remove("AUTO_LOGIN")
             .env_remove("AUTO_DENY")
             .env_remove("RT_EXPIRES_IN")
+            .env_remove("EXPIRES_IN")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -139,6 +144,9 @@ impl OidcServer {
         }
         if self.opts.rt_expires_in {
             cmd.env("RT_EXPIRES_IN", "1");
+        }
+        if let Some(claimed) = &self.opts.claimed_expires_in {
+            cmd.env("EXPIRES_IN", claimed);
         }
         let mut child = cmd
             .spawn()

@@ -258,7 +258,7 @@ impl Sandbox {
     pub fn add_confidential(&self, name: &str, args: &[&str], client_id: &str, secret: &str) -> Output {
         let mut all = vec!["add", name];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--client-id", client_id, "--client-secret-stdin"]);
+        all.extend_from_slice(&["--client-id", client_id, "--client-secret-stdin", "--yes"]);
         self.run(&all, Some(&format!("{secret}\n")))
     }
 

@@ -15,7 +15,7 @@ fn an_api_token_is_checked_before_it_is_saved() {
     let api = ApiServer::start(ApiMode::Accept(basic("me@example.com", "good-token-123")));
     let sb = Sandbox::new();
     sb.run_ok(
-        &["add", "jira", "--provider", "api-token", "--probe-url", &api.url, "--username", "me@example.com"],
+        &["add", "jira", "--yes", "--provider", "api-token", "--probe-url", &api.url, "--username", "me@example.com"],
         None,
     );
     let bad = sb.run(&["login", "jira"], Some("wrong-token\n"));
@@ -37,7 +37,10 @@ fn revoked_case(name: &str, dead: ApiMode) {
     require_test_session();
     let api = ApiServer::start(ApiMode::Accept("Bearer tok-4711-xyz".into()));
     let sb = Sandbox::new();
-    sb.run_ok(&["add", name, "--provider", "api-token", "--probe-url", &api.url, "--probe-interval", "5"], None);
+    sb.run_ok(
+        &["add", name, "--yes", "--provider", "api-token", "--probe-url", &api.url, "--probe-interval", "5"],
+        None,
+    );
     sb.run_ok(&["login", name], Some("tok-4711-xyz\n"));
     let notes = Notifications::new();
     let _daemon = sb.spawn_daemon();
@@ -73,7 +76,7 @@ fn refresh_checks_an_api_token_at_once() {
     require_test_session();
     let api = ApiServer::start(ApiMode::Accept("Bearer fine-token".into()));
     let sb = Sandbox::new();
-    sb.run_ok(&["add", "checked", "--provider", "api-token", "--probe-url", &api.url], None);
+    sb.run_ok(&["add", "checked", "--yes", "--provider", "api-token", "--probe-url", &api.url], None);
     sb.run_ok(&["login", "checked"], Some("fine-token\n"));
     let before = api.hits();
     sb.run_ok(&["refresh", "checked"], None);

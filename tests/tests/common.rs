@@ -27,8 +27,9 @@ pub fn login(sb: &Sandbox, name: &str) {
     login_messages(sb, name);
 }
 
-/// [`login`], returning what the command said on standard error.
-pub fn login_messages(sb: &Sandbox, name: &str) -> String {
+/// Starts `tokenkeeper login NAME --no-browser`: the child, its standard output after the
+/// first line, and that line (the authorization URL).
+pub fn start_login(sb: &Sandbox, name: &str) -> (std::process::Child, BufReader<std::process::ChildStdout>, String) {
     let mut child = sb
         .cmd(["login", name, "--no-browser"])
         .stdin(Stdio::null())
@@ -39,7 +40,12 @@ pub fn login_messages(sb: &Sandbox, name: &str) -> String {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut url = String::new();
     stdout.read_line(&mut url).expect("the authorization URL");
-    let url = url.trim().to_string();
+    (child, stdout, url.trim().to_string())
+}
+
+/// [`login`], returning what the command said on standard error.
+pub fn login_messages(sb: &Sandbox, name: &str) -> String {
+    let (mut child, mut stdout, url) = start_login(sb, name);
     assert!(url.starts_with("http://127.0.0.1:"), "not a URL on stdout: {url:?}");
     assert!(url.contains("code_challenge_method=S256") && url.contains("state="), "{url}");
     follow_authorization(&url).expect("the browser part of the sign-in");
@@ -141,6 +147,8 @@ pub struct ApiServer {
 pub enum ApiMode {
     /// 200 JSON for this exact Authorization header value, 401 otherwise.
     Accept(String),
+    /// 200 JSON for any of these Authorization header values, 401 otherwise.
+    AcceptAny(Vec<String>),
     /// 401 for everything (revoked).
     Revoked,
     /// 200 with an HTML sign-in page.
@@ -177,7 +185,10 @@ impl ApiServer {
                     ApiMode::Accept(good) if *good == auth => {
                         ("200 OK", "application/json", r#"{"accountId":"42"}"#.to_string())
                     }
-                    ApiMode::Accept(_) | ApiMode::Revoked => {
+                    ApiMode::AcceptAny(good) if good.contains(&auth) => {
+                        ("200 OK", "application/json", r#"{"accountId":"42"}"#.to_string())
+                    }
+                    ApiMode::Accept(_) | ApiMode::AcceptAny(_) | ApiMode::Revoked => {
                         ("401 Unauthorized", "application/json", r#"{"message":"Unauthorized"}"#.to_string())
                     }
                     ApiMode::LoginPage => (

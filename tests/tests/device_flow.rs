@@ -102,6 +102,7 @@ fn an_integration_without_an_issuer_is_told_to_use_the_browser() {
         &[
             "add",
             "plain",
+            "--yes",
             "--provider",
             "oauth2",
             "--authorize-url",

@@ -98,3 +98,58 @@ fn an_outage_longer_than_the_token_is_offline_then_recovers_with_one_notice_each
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(notes.count(|n| n.mentions(name)), 2, "exactly one problem notice and one recovery: {:?}", notes.all());
 }
+
+/// An integration `name` signed in at a provider whose token responses claim `expires_in`
+/// (JSON text) while its tokens live 60 s.
+fn signed_in_claiming(expires_in: &str, name: &str) -> (OidcServer, Sandbox) {
+    require_test_session();
+    let claimed = OidcOptions { at_ttl: 60, claimed_expires_in: Some(expires_in.into()), ..OidcOptions::default() };
+    let server = OidcServer::start(claimed);
+    let sb = Sandbox::new();
+    add_oauth(&sb, &server, name);
+    login(&sb, name);
+    (server, sb)
+}
+
+/// A provider that says every token lives 0 seconds: under the daemon this used to be a refresh
+/// loop (92 renewals, each with a keychain write, in about 6 s). The lifetime is taken as unknown
+/// and the token renewed on a fixed re-check (an hour), so in the seconds watched there is no
+/// renewal at all, and the token is handed out and works.
+#[test]
+fn a_provider_claiming_tokens_live_zero_seconds_sends_the_daemon_into_no_refresh_loop() {
+    let (server, sb) = signed_in_claiming("0", "zero");
+    let before = server.count_events("refresh_token.consumed");
+    let mut daemon = sb.spawn_daemon();
+    // An observation window, as long as the audit's: a loop shows within it, its absence cannot
+    // be waited for any other way.
+    let watched = Instant::now();
+    while watched.elapsed() < Duration::from_secs(6) {
+        assert!(daemon.is_running(), "the daemon stopped: {}", daemon.log());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let renewals = server.count_events("refresh_token.consumed") - before;
+    assert!(renewals <= 1, "{renewals} renewals in 6 s: a refresh loop\n{}", daemon.log());
+    let doc = keychain_doc(&sb, "zero");
+    let (issued, expires) = (doc["issued_at"].as_i64().unwrap(), doc["access_expires_at"].as_i64().unwrap());
+    assert_eq!(expires - issued, 3600, "an unknown lifetime is re-checked after an hour: {doc}");
+    assert!(server.is_active(&token(&sb, "zero")));
+    assert_eq!(settled_state(&sb, "zero"), "working");
+}
+
+/// A token response whose `expires_in` cannot be read ("soon") still carries a rotated refresh
+/// token, the only one the provider will accept next: it is kept (the lifetime is taken as
+/// unknown), so the next renewal works and the grant is never replayed into revocation.
+#[test]
+fn an_unreadable_lifetime_keeps_the_rotated_refresh_token_it_came_with() {
+    let (server, sb) = signed_in_claiming("\"soon\"", "vague");
+    for round in 1..=2 {
+        let before = stored_refresh_token(&sb, "vague");
+        let out = sb.run(&["refresh", "vague"], None);
+        assert!(out.status.success(), "renewal {round} failed: {}", stderr(&out));
+        let after = stored_refresh_token(&sb, "vague");
+        assert_ne!(after, before, "renewal {round}: the rotated refresh token was not stored");
+        assert!(server.is_active(&after), "renewal {round}: the stored refresh token is not the live one");
+    }
+    assert_eq!(server.count_events("grant.revoked"), 0, "a consumed refresh token was replayed");
+    assert!(server.is_active(&token(&sb, "vague")));
+}

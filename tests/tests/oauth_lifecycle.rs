@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::*;
-use tokenkeeper_tests::{require_test_session, Notifications, OidcOptions, OidcServer, Sandbox};
+use tokenkeeper_tests::{
+    require_test_session, Fault, FaultProxy, Notifications, OidcOptions, OidcServer, Sandbox, Scope,
+};
 
 fn server(at_ttl: u64) -> OidcServer {
     OidcServer::start(OidcOptions { at_ttl, ..OidcOptions::default() })
@@ -193,6 +195,45 @@ fn twenty_concurrent_token_commands_refresh_exactly_once() {
     assert_eq!(tokens.len(), 1, "all 20 print the one new token");
     assert_eq!(server.count_events("grant.revoked"), 0, "reuse detection revoked the grant");
     assert!(server.is_active(&stored_refresh_token(&sb, "busy")), "the grant survives");
+}
+
+/// Scripts started by cron or ssh have no `XDG_RUNTIME_DIR`; they must still take the same
+/// refresh lock as the others, or two refreshes of a rotating token race and one replays a
+/// consumed refresh token. `token` commands with and without the variable, inside the margin,
+/// while the provider takes 1.5 s to answer a renewal: one renewal reaches it.
+#[test]
+fn token_commands_with_and_without_a_runtime_directory_share_one_refresh_lock() {
+    require_test_session();
+    let server = server(10);
+    let proxy = FaultProxy::start(server.addr());
+    let sb = Sandbox::new();
+    tokenkeeper_tests::fleet::add_through_proxy(&sb, &server, &proxy, "cron").unwrap();
+    login(&sb, "cron");
+    proxy.push_many(Scope::Refresh, [Fault::Delay(1_500), Fault::Delay(1_500)]);
+    // A 10 s token is renewed when 5 s are left: wait until inside that margin.
+    std::thread::sleep(Duration::from_millis(5_600));
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            let mut cmd = sb.cmd(["token", "cron"]);
+            if i % 2 == 0 {
+                cmd.env_remove("XDG_RUNTIME_DIR");
+            }
+            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn token")
+        })
+        .collect();
+    let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    assert_eq!(proxy.refresh_attempts().len(), 1, "exactly one refresh must reach the provider");
+    for out in &outputs {
+        assert!(out.status.success(), "a token command failed: {}", stderr(out));
+    }
+    assert_eq!(server.count_events("grant.revoked"), 0, "reuse detection revoked the grant");
+    assert!(server.is_active(&stored_refresh_token(&sb, "cron")), "the grant survives");
+    // and the lock files are the user's alone
+    let locks = sb.state_dir().join("tokenkeeper/locks");
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777
+    };
+    assert_eq!((mode(&locks), mode(&locks.join("cron.lock"))), (0o700, 0o600));
 }
 
 #[test]

@@ -39,7 +39,7 @@ fn a_valid_file_imports_and_login_works() {
     let dir = profile_dir();
     let file = write(dir.path(), "reports.toml", &valid(&server));
 
-    let out = sb.run_ok(&["add", "--from", file.to_str().unwrap(), "--name", "team reports"], None);
+    let out = sb.run_ok(&["add", "--yes", "--from", file.to_str().unwrap(), "--name", "team reports"], None);
     assert!(out.contains("team reports: added from"), "{out}");
     assert!(out.contains("the file can now be deleted"), "{out}");
     assert!(!out.contains(SECRET), "the secret was echoed: {out}");
@@ -62,7 +62,7 @@ fn the_suggested_name_is_used_without_name() {
     let sb = Sandbox::new();
     let dir = profile_dir();
     let file = write(dir.path(), "reports.toml", &valid(&server));
-    sb.run_ok(&["add", "--from", file.to_str().unwrap()], None);
+    sb.run_ok(&["add", "--yes", "--from", file.to_str().unwrap()], None);
     listed(&sb, "reports");
 }
 

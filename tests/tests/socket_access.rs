@@ -71,7 +71,7 @@ fn another_user_is_refused_by_the_folder_and_by_the_peer_check() {
     require_test_session();
     assert!(nix::unistd::getuid().is_root(), "this test runs as root, to be another user too");
     let sb = Sandbox::new();
-    sb.run_ok(&["add", "mine", "--provider", "api-token", "--probe-url", "https://api.example/me"], None);
+    sb.run_ok(&["add", "mine", "--yes", "--provider", "api-token", "--probe-url", "https://api.example/me"], None);
     let daemon = sb.spawn_daemon();
     let socket = sb.socket_path();
     let folder = socket.parent().unwrap();

@@ -52,7 +52,7 @@ async fn tray_bench_idle_memory_cpu_and_launch() -> Result<()> {
     let probe = ProbeServer::start("tok").await?;
     for i in 0..10 {
         let name = format!("integration {i:02}");
-        sandbox.cli_ok(&["add", &name, "--provider", "api-token", "--probe-url", &probe.url()], "").await?;
+        sandbox.cli_ok(&["add", &name, "--yes", "--provider", "api-token", "--probe-url", &probe.url()], "").await?;
         sandbox.cli_ok(&["login", &name], "tok\n").await?;
     }
     let mut report = vec![format!("binary: {}", app_bin.display())];

@@ -27,7 +27,7 @@ async fn tray_menu_shows_states_and_its_clicks_act() -> Result<()> {
     let probe = ProbeServer::start("tok").await?;
 
     // An API-token integration, set up with the command before the app runs (no browser needed).
-    sandbox.cli_ok(&["add", "demo", "--provider", "api-token", "--probe-url", &probe.url()], "").await?;
+    sandbox.cli_ok(&["add", "demo", "--yes", "--provider", "api-token", "--probe-url", &probe.url()], "").await?;
     sandbox.cli_ok(&["login", "demo"], "tok\n").await?;
 
     let mut desktop = Desktop::start().await?;
@@ -101,7 +101,10 @@ async fn tray_menu_shows_states_and_its_clicks_act() -> Result<()> {
     let soon = (time_today() + 5 * 86_400).to_string();
     let date = sh("date", &["-u", "-d", &format!("@{soon}"), "+%Y-%m-%d"]);
     sandbox
-        .cli_ok(&["add", "soon", "--provider", "api-token", "--probe-url", &probe.url(), "--expires", &date], "")
+        .cli_ok(
+            &["add", "soon", "--yes", "--provider", "api-token", "--probe-url", &probe.url(), "--expires", &date],
+            "",
+        )
         .await?;
     sandbox.cli_ok(&["login", "soon"], "tok\n").await?;
     let asked = Instant::now();
@@ -177,6 +180,7 @@ async fn tray_menu_shows_states_and_its_clicks_act() -> Result<()> {
             &[
                 "add",
                 "oauth demo",
+                "--yes",
                 "--provider",
                 "oauth2",
                 "--client-id",

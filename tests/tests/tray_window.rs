@@ -212,13 +212,14 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     let fields = session
         .script("return [...document.querySelectorAll('form input')].map(i => i.id).join(',')", serde_json::json!([]))
         .await?;
-    ensure!(fields == "name,instance-url,client-id,client-secret,scopes", "the HighQ form asks for: {fields}");
+    // HighQ takes no scopes: its form does not ask for them (the engine's field table).
+    ensure!(fields == "name,instance-url,client-id,client-secret", "the HighQ form asks for: {fields}");
     session.fill("#name", "HighQ").await?;
     session.fill("#instance-url", "http://example.com/acme").await?;
     session.fill("#client-id", "hq-client").await?;
     session.fill("#client-secret", "hq-secret").await?;
     session.click("#add-submit").await?;
-    session.wait_text("#wizard-error", SHORT, |t| t.contains("must be an https:// address")).await?;
+    session.wait_text("#wizard-error", SHORT, |t| t.contains("not a secure address")).await?;
     ensure!(!sandbox.states().await?.contains_key("HighQ"), "a refused HighQ integration was added");
     session.fill("#instance-url", "https://acme.highq.invalid/acme").await?;
     session.screenshot(&shots.join("window-wizard-highq.png")).await?;

@@ -53,8 +53,8 @@ standard input.";
 const TOP_AFTER: &str = concat!(
     "Examples:\n",
     "  tokenkeeper list\n",
-    "  curl -H \"Authorization: Bearer $(tokenkeeper token jira)\" https://example.com/api\n",
     "  tokenkeeper exec jira -- ./sync.sh\n",
+    "  tokenkeeper token jira | sed 's/^/Authorization: Bearer /' | curl -sf -H @- https://example.com/api\n",
     "\n",
     "Run `tokenkeeper COMMAND --help` for the details of one command.\n",
     "\n",
@@ -90,27 +90,37 @@ const STATUS_AFTER: &str = concat!(
     exit_codes!()
 );
 
+// Every example that hands a token on is run by tests/tests/script_examples.rs, which checks
+// that the token reaches the service and never appears on a command line (/proc/PID/cmdline is
+// readable by every user): a token goes through standard input, the environment or a file,
+// never through an argument (`curl -H "Authorization: Bearer $(tokenkeeper token jira)"` would
+// show it to everyone).
 const TOKEN_AFTER: &str = concat!(
     "Standard output holds the token and a newline, nothing else. A token the keeper knows is\n",
     "dead is never printed (exit 3); it is renewed first when it is close to its end.\n",
     "\n",
+    "Keep the token off command lines (other users can read them): give it to programs on\n",
+    "standard input or in their environment, as below, or use `tokenkeeper exec`.\n",
+    "\n",
     "Examples:\n",
-    "  curl -H \"Authorization: Bearer $(tokenkeeper token jira)\" https://example.com/api\n",
+    "  tokenkeeper token jira | sed 's/^/Authorization: Bearer /' | curl -sf -H @- https://example.com/api\n",
     "  TOKEN=$(tokenkeeper token jira) || exit $?\n",
     "\n",
     exit_codes!()
 );
 
 const EXEC_AFTER: &str = concat!(
-    "The token is added to COMMAND's environment only, never to a command line. tokenkeeper\n",
-    "exits with COMMAND's exit code (128 + the signal number if a signal ended it), or with\n",
-    "its own code below if no token could be had; 127 if COMMAND was not found, 126 if it\n",
-    "could not be started.\n",
+    "The token is added to COMMAND's environment only, never to a command line: COMMAND\n",
+    "should not put it on one either (for curl, pass the header on standard input, -H @-).\n",
+    "tokenkeeper exits with COMMAND's exit code (128 + the signal number if a signal ended it),\n",
+    "or with its own code below if no token could be had; 127 if COMMAND was not found, 126 if\n",
+    "it could not be started.\n",
     "\n",
     "Examples:\n",
     "  tokenkeeper exec jira -- ./sync.sh --since yesterday\n",
-    "  tokenkeeper exec --env GITHUB_TOKEN github -- gh repo list\n",
-    "  tokenkeeper exec jira -- sh -c 'curl -H \"Authorization: Bearer $ACCESS_TOKEN\" https://example.com/api'\n",
+    "  tokenkeeper exec github --env GH_TOKEN -- gh repo list\n",
+    "  tokenkeeper exec jira --env JIRA_USER=account --env JIRA_TOKEN=token -- ./export.sh\n",
+    "  tokenkeeper exec jira -- sh -c 'printf \"Authorization: Bearer %s\\n\" \"$ACCESS_TOKEN\" | curl -sf -H @- https://example.com/api'\n",
     "\n",
     exit_codes!()
 );
@@ -163,6 +173,11 @@ const ADD_AFTER: &str = concat!(
     "(instance_url, client_id, scopes, probe_interval_secs, ...), plus an optional client_secret,\n",
     "which moves into the keychain; the file can be deleted afterwards.\n",
     "\n",
+    "A service's addresses given in full (--provider oauth2 or api-token, or --probe-url) are\n",
+    "shown with what each host receives, and you are asked to confirm them; --yes confirms for a\n",
+    "script (the hosts are still printed). Secrets for another site than the sign-in page need\n",
+    "--allow-other-sites; a preset's own addresses cannot be replaced.\n",
+    "\n",
     "After adding, sign in (or give the API token) with `tokenkeeper login NAME`.\n",
     "\n",
     "Examples:\n",
@@ -175,7 +190,7 @@ const ADD_AFTER: &str = concat!(
     "      --username me@example.com --expires 2026-06-30\n",
     "  tokenkeeper add jira-scoped --provider atlassian-api-token --cloud-id 1324a887-45db-1bf4 \\\n",
     "      --username me@example.com --expires 2026-06-30\n",
-    "  tokenkeeper add google --provider oauth2 --issuer https://accounts.google.com \\\n",
+    "  tokenkeeper add google --provider oauth2 --issuer https://accounts.google.com --yes \\\n",
     "      --client-id 1234.apps.googleusercontent.com --scope \"openid email\" --client-secret-stdin < secret.txt\n",
     "  tokenkeeper add corp --provider oauth2 --authorize-url https://sso.example.com/authorize \\\n",
     "      --token-url https://sso.example.com/token --client-id reports\n",
@@ -373,9 +388,11 @@ pub enum Command {
 pub struct ExecArgs {
     /// The integration's name.
     pub name: String,
-    /// The environment variable that receives the token.
-    #[arg(long = "env", value_name = "VAR", default_value = DEFAULT_ENV_VAR)]
-    pub var: String,
+    /// An environment variable for COMMAND: VAR receives the token, VAR=FIELD the field (token,
+    /// or account: the user name sent with an API token, e.g. your Atlassian e-mail). May be
+    /// repeated.
+    #[arg(long = "env", value_name = "VAR[=FIELD]", default_value = DEFAULT_ENV_VAR, value_parser = parse_env_var)]
+    pub vars: Vec<EnvVar>,
     /// The command to run, and its arguments (after `--`).
     #[arg(
         value_name = "COMMAND",
@@ -386,6 +403,40 @@ pub struct ExecArgs {
         value_parser = clap::value_parser!(OsString)
     )]
     pub command: Vec<OsString>,
+}
+
+/// What `exec --env` can put in a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Field {
+    /// The currently valid token.
+    Token,
+    /// Who the token belongs to: the user name sent with an API token, or the account the service
+    /// named at sign-in.
+    Account,
+}
+
+/// One `exec --env VAR[=FIELD]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub field: Field,
+}
+
+/// `--env JIRA_TOKEN` or `--env JIRA_USER=account`: a name the system accepts for a variable,
+/// and a known field (the token when none is given).
+fn parse_env_var(text: &str) -> Result<EnvVar, String> {
+    let (name, field) = match text.split_once('=') {
+        Some((name, field)) => {
+            let field = <Field as clap::ValueEnum>::from_str(field, false)
+                .map_err(|_| format!("\"{field}\" is not something exec can give: use token or account"))?;
+            (name, field)
+        }
+        None => (text, Field::Token),
+    };
+    if name.is_empty() || name.contains('\0') {
+        return Err(format!("\"{name}\" cannot be the name of an environment variable"));
+    }
+    Ok(EnvVar { name: name.to_string(), field })
 }
 
 /// `tokenkeeper add`.
@@ -464,6 +515,14 @@ pub struct AddArgs {
     /// Microsoft: the directory (common, organizations, consumers, a tenant id or domain).
     #[arg(long, value_name = "TENANT", help_heading = "Presets")]
     pub tenant: Option<String>,
+
+    /// Allow a token, check or revocation address on another site than the sign-in page.
+    #[arg(long, conflicts_with = "from")]
+    pub allow_other_sites: bool,
+    /// Add without asking: the addresses that will receive secrets are still printed. Without
+    /// it, a service's addresses given in full are shown and confirmed at the terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// `tokenkeeper login`.
@@ -514,7 +573,21 @@ fn parser() -> clap::Command {
             .num_args(0..=1)
             .value_name("REFUSED")
     });
-    Cli::command().args(refused)
+    Cli::command().args(refused).mut_subcommand("add", with_field_hints)
+}
+
+/// `add`'s flags take their help from the engine's field table (the window's hints too), so
+/// the command line and the window explain an input in the same words.
+fn with_field_hints(add: clap::Command) -> clap::Command {
+    let hinted: Vec<(String, &'static str)> = tokenkeeper_engine::fields::TABLE
+        .iter()
+        .filter_map(|row| {
+            let long = row.flag.strip_prefix("--")?;
+            let arg = add.get_arguments().find(|a| a.get_long() == Some(long))?;
+            Some((arg.get_id().to_string(), row.hint))
+        })
+        .collect();
+    hinted.into_iter().fold(add, |add, (id, hint)| add.mut_arg(id, |a| a.help(hint)))
 }
 
 /// The refusal message for a flag of [`REFUSED`] that was given.
@@ -614,6 +687,17 @@ mod tests {
     }
 
     #[test]
+    fn every_input_of_the_field_table_is_a_flag_of_add_with_its_hint() {
+        let cmd = parser();
+        let add = cmd.find_subcommand("add").unwrap();
+        for row in tokenkeeper_engine::fields::TABLE.iter().filter(|r| r.flag.starts_with("--")) {
+            let arg = add.get_arguments().find(|a| a.get_long() == row.flag.strip_prefix("--"));
+            let arg = arg.unwrap_or_else(|| panic!("{} is in the field table but not a flag of add", row.flag));
+            assert_eq!(arg.get_help().map(|h| h.to_string()).as_deref(), Some(row.hint), "{}", row.flag);
+        }
+    }
+
+    #[test]
     fn add_from_a_profile_file_takes_only_a_new_name() {
         let cli = parse(&["add", "--from", "p.toml", "--name", "mine"]).unwrap();
         let Command::Add(add) = cli.command else { panic!() };
@@ -697,7 +781,7 @@ mod tests {
         let cli = parse(&["exec", "jira", "--", "tool", "--client-secret", "x"]).unwrap();
         let Command::Exec(exec) = cli.command else { panic!() };
         assert_eq!(exec.command, ["tool", "--client-secret", "x"].map(OsString::from));
-        assert_eq!(exec.var, DEFAULT_ENV_VAR);
+        assert_eq!(exec.vars, [EnvVar { name: DEFAULT_ENV_VAR.into(), field: Field::Token }]);
         assert_eq!(refusal_in_raw(&["tokenkeeper", "exec", "j", "--", "t", "--token=x"].map(OsString::from)), None);
     }
 
@@ -705,10 +789,37 @@ mod tests {
     fn exec_takes_env_before_the_command() {
         let cli = parse(&["exec", "--env", "GH_TOKEN", "github", "--", "gh", "-R", "x"]).unwrap();
         let Command::Exec(exec) = cli.command else { panic!() };
-        assert_eq!(exec.var, "GH_TOKEN");
+        assert_eq!(exec.vars, [EnvVar { name: "GH_TOKEN".into(), field: Field::Token }]);
         assert_eq!(exec.name, "github");
         assert_eq!(exec.command, ["gh", "-R", "x"].map(OsString::from));
         assert_eq!(parse(&["exec", "github"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn exec_sets_several_variables_from_fields() {
+        let cli = parse(&[
+            "exec",
+            "jira",
+            "--env",
+            "JIRA_USER=account",
+            "--env",
+            "JIRA_TOKEN=token",
+            "--env",
+            "T",
+            "--",
+            "x",
+        ])
+        .unwrap();
+        let Command::Exec(exec) = cli.command else { panic!() };
+        let var = |name: &str, field| EnvVar { name: name.into(), field };
+        assert_eq!(
+            exec.vars,
+            [var("JIRA_USER", Field::Account), var("JIRA_TOKEN", Field::Token), var("T", Field::Token)]
+        );
+        for bad in ["X=password", "=token", "", "A=", "A=Token"] {
+            let err = parse(&["exec", "jira", "--env", bad, "--", "x"]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

@@ -40,6 +40,25 @@ impl Failure {
         }
         self
     }
+
+    /// For a keeper that could neither be reached nor opened by a process outside any login
+    /// session (a cron job, a timer: no `XDG_RUNTIME_DIR`): says where the running keeper was
+    /// looked for and how to have one there. Other failures are left as they are.
+    pub fn outside_session(self, runtime_dir_set: bool, uid: u32) -> Self {
+        if runtime_dir_set || self.code != OTHER {
+            return self;
+        }
+        Self {
+            message: format!(
+                "{} (this process runs outside a login session and no Token Keeper answers in \
+                 /run/user/{uid}: for cron jobs and timers, run the keeper as a user service that starts \
+                 at boot: `systemctl --user enable --now tokenkeeper` and `sudo loginctl enable-linger \
+                 $USER`)",
+                self.message
+            ),
+            ..self
+        }
+    }
 }
 
 /// The keeper must sign in (or enter a new API token).
@@ -76,5 +95,17 @@ mod tests {
              login 'HighQ reporting'"
         );
         assert_eq!(Failure::other("x").with_hint_for("a"), Failure::other("x"));
+    }
+
+    #[test]
+    fn outside_a_session_the_failure_says_where_the_keeper_was_looked_for() {
+        let failed = Failure::other("the system keychain is not available");
+        let explained = failed.clone().outside_session(false, 1000);
+        assert!(explained.message.starts_with("the system keychain is not available (this process runs outside"));
+        assert!(explained.message.contains("/run/user/1000") && explained.message.contains("enable-linger"));
+        assert_eq!(explained.code, OTHER);
+        assert_eq!(failed.clone().outside_session(true, 1000), failed, "in a session: unchanged");
+        let unknown = Failure::usage("there is no integration called \"x\"");
+        assert_eq!(unknown.clone().outside_session(false, 1000), unknown, "not about reaching a keeper");
     }
 }

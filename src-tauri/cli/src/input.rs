@@ -39,6 +39,23 @@ pub async fn secret_line(what: String) -> Result<String, Failure> {
     .map_err(|e| Failure::other(e.to_string()))?
 }
 
+/// Asks `question` at the terminal and reads the answer: `Some(true)` for y/yes, `Some(false)`
+/// for anything else, `None` when standard input is not a terminal (nobody to ask).
+pub async fn confirm(question: String) -> Result<Option<bool>, Failure> {
+    tokio::task::spawn_blocking(move || {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return Ok(None);
+        }
+        eprint!("{question} [y/N] ");
+        let answer = read_line(&mut stdin.lock())
+            .map_err(|e| Failure::usage(format!("could not read the answer from standard input: {e}")))?;
+        Ok(Some(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")))
+    })
+    .await
+    .map_err(|e| Failure::other(e.to_string()))?
+}
+
 /// One line, without its line ending, at most [`MAX_LINE`] bytes.
 fn read_line(from: &mut impl BufRead) -> std::io::Result<String> {
     let mut line = String::new();

@@ -276,6 +276,7 @@ mod tests {
             signed_in_at: Some(1_750_000_000),
             sign_in_ends_at: Some(1_750_000_000 + 365 * 86_400),
             sites: vec![Site { id: "c1".into(), name: "acme".into(), url: "https://acme.atlassian.net".into() }],
+            account: None,
         };
         let value: serde_json::Value =
             serde_json::from_str(&status_text(&s, &Calendar::utc(tokenkeeper_engine::calendar::Style::UnitedStates)))

@@ -95,7 +95,9 @@ async fn run(command: Command, offset: time::UtcOffset) -> Result<i32, Failure> 
         Command::Man { command } => return commands::docs::man(command.as_deref()).map(|()| 0),
         _ => {}
     }
-    let backend = Backend::connect_or_open().await?;
+    let backend = Backend::connect_or_open()
+        .await
+        .map_err(|e| Failure::from(e).outside_session(std::env::var_os("XDG_RUNTIME_DIR").is_some(), current_uid()))?;
     let outcome = tokio::select! {
         outcome = commands::dispatch(&backend, command, Now::system(offset)) => outcome,
         _ = tokio::signal::ctrl_c() => {
@@ -111,6 +113,16 @@ async fn run(command: Command, offset: time::UtcOffset) -> Result<i32, Failure> 
         Outcome::Done => Ok(0),
         Outcome::Exec(plan) => commands::exec::run(plan),
     }
+}
+
+#[cfg(unix)]
+fn current_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+#[cfg(not(unix))]
+fn current_uid() -> u32 {
+    0
 }
 
 /// Prints a failure as one plain line and gives its exit code.

@@ -257,6 +257,7 @@ mod tests {
             signed_in_at: None,
             sign_in_ends_at: None,
             sites: vec![],
+            account: None,
         };
         let text = status(&s, NOW, &utc());
         assert!(text.starts_with("HighQ reporting (login.example.com, sign-in)\n"), "{text}");
@@ -283,6 +284,7 @@ mod tests {
                 signed_in_at: None,
                 sign_in_ends_at: None,
                 sites: vec![],
+                account: None,
             },
             NOW,
             &utc(),
@@ -310,6 +312,7 @@ mod tests {
             signed_in_at: Some(NOW.at - 360 * 86_400),
             sign_in_ends_at: Some(NOW.at + 5 * 86_400),
             sites: vec![site("c1", "acme"), site("c2", "beta")],
+            account: None,
         };
         let text = status(&s, NOW, &utc());
         assert!(text.contains("  Sign-in ends:    June 20, 2025 (in 5 days)\n"), "{text}");

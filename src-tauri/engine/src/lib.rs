@@ -5,16 +5,19 @@
 //!
 //! Layers, from the ground up (each uses only those before it):
 //! - ground: [`model`], [`secret`], [`clock`], [`calendar`], [`paths`], [`text`], [`process`],
-//!   [`phrases`] (every sentence a keeper reads);
+//!   [`address`] (where secrets may go), [`fields`] (the inputs of an integration), [`phrases`]
+//!   (every sentence a keeper reads);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
 //! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`].
 
 pub mod actions;
+pub mod address;
 pub mod alerts;
 pub mod calendar;
 pub mod clock;
+pub mod fields;
 #[cfg(test)]
 mod file_properties;
 pub mod history;

@@ -57,6 +57,9 @@ pub enum Failure {
     LocalProblem,
     /// The integration's settings file cannot be read.
     SettingsUnreadable,
+    /// An address of the integration is not secure (plain http to another computer): nothing
+    /// was sent, and only whoever set it up can correct it.
+    NotSecure,
 }
 
 impl Failure {
@@ -78,6 +81,7 @@ impl Failure {
             Failure::KeychainRefused => "keychain-refused",
             Failure::LocalProblem => "local-problem",
             Failure::SettingsUnreadable => "settings-unreadable",
+            Failure::NotSecure => "not-secure",
         }
     }
 }
@@ -319,6 +323,10 @@ fn refused(kind: Kind, service: &str, failure: Option<&Failure>) -> Said {
         Some(Failure::NotSignedIn) if api => (format!("No {service} token has been entered yet."), Todo::EnterToken),
         Some(Failure::NotSignedIn) => (format!("Token Keeper is not signed in to {service} yet."), Todo::SignIn),
         Some(Failure::SettingsUnreadable) => (unreadable(), Todo::AddAgain),
+        Some(Failure::NotSecure) => (
+            format!("Token Keeper sent nothing to {service}: its address is not a secure one."),
+            Todo::AskAdministrator,
+        ),
         Some(Failure::AppRefused { explained }) => (
             explained_or(explained, || format!("{service} no longer accepts the app registration this sign-in uses.")),
             Todo::AskAdministrator,
@@ -634,6 +642,7 @@ mod tests {
             Some(Failure::KeychainRefused),
             Some(Failure::LocalProblem),
             Some(Failure::SettingsUnreadable),
+            Some(Failure::NotSecure),
         ];
         for profile in providers::built_in() {
             let wire = &profile.wire;

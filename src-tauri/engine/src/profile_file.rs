@@ -13,16 +13,21 @@
 //!
 //! The other keys are the `add` flags' names in snake case: `issuer`, `authorize_url`,
 //! `token_url`, `revocation_url`, `probe_url`, `username`, `expires` (`YYYY-MM-DD`),
-//! `probe_interval_secs`, `site`, `base_url`, `tenant`. Unknown keys are refused, every address must be
-//! https:// (plain http only to this computer), and the inputs must make an integration of the
-//! provider ([`crate::setup::check`] and [`crate::setup::build_config`]). Errors name the file
-//! and the key and never contain the client secret (nor a line of the file, which might).
+//! `probe_interval_secs`, `site`, `base_url`, `tenant`, `allow_other_sites` (true when the
+//! service's token, check or revocation address is on another site than its sign-in page; the
+//! keeper still confirms the hosts). The keys are [`crate::fields::TABLE`]'s. Unknown keys are
+//! refused, every address must pass [`crate::address::check`] (https://, plain http only to
+//! a loopback IP), a preset's own addresses cannot be given, and the inputs must make an
+//! integration of the provider ([`crate::setup::check`] and [`crate::setup::build_config`]).
+//! Errors name the file and the key and never contain the client secret (nor a line of the
+//! file, which might).
 //!
 //! Pure: reading the file and discovery (for `issuer`) are the caller's.
 
 use toml::{Table, Value};
 use url::Url;
 
+use crate::address;
 use crate::model::validate_name;
 use crate::providers;
 use crate::secret::ClientSecret;
@@ -90,12 +95,7 @@ pub fn parse(file: &str, text: &str, name: Option<&str>) -> Result<ProfileFile, 
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| fail(Some(field.key()), format!("{} is not a web address (https://…)", field.key())))?;
-        if !setup::secure_or_loopback(&url) {
-            return Err(fail(
-                Some(field.key()),
-                format!("{} must be an https:// address (plain http:// only to this computer)", field.key()),
-            ));
-        }
+        address::check(&url).map_err(|e| fail(Some(field.key()), format!("{}: {e}", field.key())))?;
         Ok(Some(url))
     };
 
@@ -131,6 +131,14 @@ pub fn parse(file: &str, text: &str, name: Option<&str>) -> Result<ProfileFile, 
         Some(_) => return Err(fail(Some("scopes"), "scopes must be a list of text strings or one string".into())),
     };
     inputs.scopes.retain(|s| !s.trim().is_empty());
+    inputs.allow_other_sites = match take(Field::AllowOtherSites) {
+        None => false,
+        Some(Value::Boolean(b)) => b,
+        Some(_) => {
+            let key = Field::AllowOtherSites.key();
+            return Err(fail(Some(key), format!("{key} must be true or false")));
+        }
+    };
     if let Some(value) = take(Field::ProbeInterval) {
         inputs.probe_interval_secs = match value {
             Value::Integer(n) if n >= MIN_PROBE_INTERVAL_SECS as i64 => n as u64,
@@ -188,7 +196,7 @@ pub fn parse(file: &str, text: &str, name: Option<&str>) -> Result<ProfileFile, 
 
 impl ProfileFileError {
     fn with_field_named(mut self, key: &str) -> Self {
-        self.field = Field::ALL.iter().map(|f| f.key()).find(|k| *k == key).or(Some("(unknown)"));
+        self.field = Field::by_key(key).map(Field::key).or(Some("(unknown)"));
         self
     }
 }
@@ -276,8 +284,38 @@ mod tests {
         let e = error(&oauth("").replace("https://id.example/token", "http://id.example/token"));
         assert_eq!(e.field, Some("token_url"));
         assert!(e.problem.contains("https://"), "{e}");
-        let local = oauth("").replace("https://id.example/token", "http://127.0.0.1:8/token");
+        let e = error(&oauth("").replace("https://id.example/token", "http://localhost:8/token"));
+        assert_eq!(e.field, Some("token_url"), "a name is not this computer: {e}");
+        let local = oauth("").replace("https://id.example/", "http://127.0.0.1:8/");
         parse("p", &local, None).unwrap();
+    }
+
+    #[test]
+    fn a_preset_keeps_its_own_addresses() {
+        let google = "name = \"g\"\nprovider = \"google\"\nclient_id = \"c\"\n";
+        parse("p", google, None).unwrap();
+        for key in ["token_url", "probe_url", "revocation_url", "authorize_url", "issuer"] {
+            let e = error(&format!("{google}{key} = \"https://collector.example/x\"\n"));
+            assert_eq!(e.field, Some(key), "{e}");
+            assert!(e.problem.contains("Token Keeper uses Google's own addresses"), "{e}");
+        }
+        let highq = "name = \"h\"\nprovider = \"highq\"\ninstance_url = \"https://acme.highq.com/a\"\n\
+                     client_id = \"c\"\nprobe_url = \"https://acme.highq.com/other\"\n";
+        assert_eq!(error(highq).field, Some("probe_url"));
+    }
+
+    #[test]
+    fn another_site_needs_the_file_to_say_so() {
+        let foreign = oauth("").replace("https://id.example/token", "https://collector.example/token");
+        let e = error(&foreign);
+        assert_eq!(e.field, Some("token_url"));
+        assert!(e.problem.contains("collector.example") && e.problem.contains("allow_other_sites"), "{e}");
+        let f = parse("p", &format!("{foreign}allow_other_sites = true\n"), None).unwrap();
+        assert!(f.inputs.allow_other_sites);
+        let probe = oauth("probe_url = \"https://api.other.example/me\"\n");
+        assert_eq!(error(&probe).field, Some("probe_url"));
+        parse("p", &oauth("probe_url = \"https://api.id.example/me\"\n"), None).expect("the same site");
+        assert_eq!(error(&oauth("allow_other_sites = \"yes\"\n")).field, Some("allow_other_sites"));
     }
 
     #[test]

@@ -1,16 +1,28 @@
 //! Turning what a keeper gives (command-line flags, a profile file, later the window's wizard)
 //! into an [`IntegrationConfig`]: the rules shared by every way of adding an integration.
 //!
-//! Pure: OpenID Connect discovery is done by the caller and handed in as [`Discovered`].
-//! Errors name the offending input as a [`Field`], which each caller words its own way
-//! (`--instance-url` on the command line, `instance_url` in a profile file).
+//! Pure, except [`prepare`], the one path both shells take: it adds OpenID Connect discovery
+//! (handed to the pure [`build_config`] as [`Discovered`]). Errors name the offending input as
+//! a [`Field`], which each caller words its own way (`--instance-url` on the command line,
+//! `instance_url` in a profile file, "the instance address" in the window).
+//!
+//! Where secrets go is decided here too:
+//! - every address passes [`crate::address::check`] (https, or http to a loopback IP);
+//! - a preset's addresses are its own: a keeper, a profile file or the window can move them only
+//!   through the inputs the preset documents (instance, site, base address, tenant), never by
+//!   giving a token, check, revocation or sign-in address in full;
+//! - a token, check or revocation address given in full on another site than the sign-in page
+//!   is refused unless the inputs say so ([`Field::AllowOtherSites`]), and the keeper is shown
+//!   every host that will receive a secret ([`secret_hosts`]) before anything is added.
 
 use std::collections::BTreeMap;
 
 use url::Url;
 
+use crate::address::{self, AddressError};
+use crate::fields;
 use crate::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind, OauthConfig};
-use crate::providers::discovery::Discovered;
+use crate::providers::discovery::{discover, Discovered, DiscoveryError};
 use crate::providers::{Profile, ProfileKind, TemplateError};
 
 /// How often to check a token when the keeper does not say, in seconds.
@@ -18,96 +30,7 @@ pub const DEFAULT_PROBE_INTERVAL_SECS: u64 = 30 * 60;
 /// The shortest check interval accepted, in seconds.
 pub const MIN_PROBE_INTERVAL_SECS: u64 = 5;
 
-/// One input of an integration, as the error messages name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    Name,
-    Provider,
-    Issuer,
-    AuthorizeUrl,
-    TokenUrl,
-    RevocationUrl,
-    ProbeUrl,
-    ClientId,
-    ClientSecret,
-    Scopes,
-    ProbeInterval,
-    Username,
-    Expires,
-    InstanceUrl,
-    Site,
-    BaseUrl,
-    Tenant,
-}
-
-impl Field {
-    /// The command-line flag that gives this input.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Field::Name => "NAME",
-            Field::Provider => "--provider",
-            Field::Issuer => "--issuer",
-            Field::AuthorizeUrl => "--authorize-url",
-            Field::TokenUrl => "--token-url",
-            Field::RevocationUrl => "--revocation-url",
-            Field::ProbeUrl => "--probe-url",
-            Field::ClientId => "--client-id",
-            Field::ClientSecret => "--client-secret-stdin",
-            Field::Scopes => "--scope",
-            Field::ProbeInterval => "--probe-interval",
-            Field::Username => "--username",
-            Field::Expires => "--expires",
-            Field::InstanceUrl => "--instance-url",
-            Field::Site => "--site",
-            Field::BaseUrl => "--base-url",
-            Field::Tenant => "--tenant",
-        }
-    }
-
-    /// The key that gives this input in a profile file.
-    pub fn key(self) -> &'static str {
-        match self {
-            Field::Name => "name",
-            Field::Provider => "provider",
-            Field::Issuer => "issuer",
-            Field::AuthorizeUrl => "authorize_url",
-            Field::TokenUrl => "token_url",
-            Field::RevocationUrl => "revocation_url",
-            Field::ProbeUrl => "probe_url",
-            Field::ClientId => "client_id",
-            Field::ClientSecret => "client_secret",
-            Field::Scopes => "scopes",
-            Field::ProbeInterval => "probe_interval_secs",
-            Field::Username => "username",
-            Field::Expires => "expires",
-            Field::InstanceUrl => "instance_url",
-            Field::Site => "site",
-            Field::BaseUrl => "base_url",
-            Field::Tenant => "tenant",
-        }
-    }
-
-    /// Every field, in the order a profile file documents them.
-    pub const ALL: [Field; 17] = [
-        Field::Name,
-        Field::Provider,
-        Field::Issuer,
-        Field::AuthorizeUrl,
-        Field::TokenUrl,
-        Field::RevocationUrl,
-        Field::ProbeUrl,
-        Field::ClientId,
-        Field::ClientSecret,
-        Field::Scopes,
-        Field::ProbeInterval,
-        Field::Username,
-        Field::Expires,
-        Field::InstanceUrl,
-        Field::Site,
-        Field::BaseUrl,
-        Field::Tenant,
-    ];
-}
+pub use crate::fields::Field;
 
 /// What a keeper gives to add an integration (no secret: only whether there is a client secret).
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +54,9 @@ pub struct Inputs {
     pub base_url: Option<Url>,
     /// A directory name (Microsoft's `common`, a tenant id or domain), not a URL.
     pub tenant: Option<String>,
+    /// The inputs say a token, check or revocation address may be on another site than the
+    /// sign-in page (the keeper still confirms the hosts).
+    pub allow_other_sites: bool,
 }
 
 impl Default for Inputs {
@@ -153,6 +79,7 @@ impl Default for Inputs {
             site: None,
             base_url: None,
             tenant: None,
+            allow_other_sites: false,
         }
     }
 }
@@ -164,8 +91,6 @@ pub enum SetupError {
     Misplaced { fields: Vec<Field>, belongs_to: &'static str, provider: String },
     /// A preset address the provider's profile does not use.
     NotApplicable { field: Field, provider: String },
-    /// An address that is neither https:// nor plain http to this computer.
-    NotHttps(Field),
     /// A preset address with a query or fragment.
     HasQuery(Field),
     /// A tenant that is not a plain directory name.
@@ -180,6 +105,13 @@ pub enum SetupError {
     NeedsProbeUrl,
     /// A profile template could not become an address (the reason, no secret in it).
     BadTemplate(String),
+    /// A preset's own address given in full (`service`: the preset's name).
+    PresetAddress { field: Field, service: String },
+    /// An address given in full on another site than the sign-in page, not allowed by the inputs.
+    OtherSite { field: Field, host: String, sign_in: String },
+    /// The address (given, discovered or made from a template) breaks the rule of
+    /// [`crate::address`].
+    Unsafe { field: Field, problem: AddressError },
 }
 
 impl SetupError {
@@ -193,9 +125,6 @@ impl SetupError {
             ),
             SetupError::NotApplicable { field, provider } => {
                 format!("{} does not apply to the provider \"{provider}\"", name(*field))
-            }
-            SetupError::NotHttps(field) => {
-                format!("{} must be an https:// address (plain http:// only to this computer)", name(*field))
             }
             SetupError::HasQuery(field) => format!("{} must be an address without ?query or #fragment", name(*field)),
             SetupError::BadTenant => format!(
@@ -212,6 +141,15 @@ impl SetupError {
             SetupError::NeedsClientId => format!("give {}", name(Field::ClientId)),
             SetupError::NeedsProbeUrl => format!("an API-token integration needs {}", name(Field::ProbeUrl)),
             SetupError::BadTemplate(reason) => format!("the address could not be made: {reason}"),
+            SetupError::PresetAddress { field, service } => {
+                format!("{} cannot be given for {service}: Token Keeper uses {service}'s own addresses", name(*field))
+            }
+            SetupError::OtherSite { field, host, sign_in } => format!(
+                "{} is on {host}, another site than the sign-in page ({sign_in}); secrets go there only if {} says so",
+                name(*field),
+                name(Field::AllowOtherSites)
+            ),
+            SetupError::Unsafe { field, problem } => format!("{}: {problem}", name(*field)),
         }
     }
 
@@ -220,9 +158,11 @@ impl SetupError {
         match self {
             SetupError::Misplaced { fields, .. } => fields.first().copied(),
             SetupError::NotApplicable { field, .. }
-            | SetupError::NotHttps(field)
             | SetupError::HasQuery(field)
-            | SetupError::NeedsValue { field, .. } => Some(*field),
+            | SetupError::NeedsValue { field, .. }
+            | SetupError::PresetAddress { field, .. }
+            | SetupError::OtherSite { field, .. }
+            | SetupError::Unsafe { field, .. } => Some(*field),
             SetupError::BadTenant => Some(Field::Tenant),
             SetupError::NeedsEndpoints => Some(Field::Issuer),
             SetupError::NeedsClientId => Some(Field::ClientId),
@@ -232,19 +172,25 @@ impl SetupError {
     }
 }
 
-/// Whether `url` is https://, or plain http:// to this computer (local servers, tests).
+/// Whether `url` passes the rule of [`crate::address`] (https, or http to a loopback IP).
 pub fn secure_or_loopback(url: &Url) -> bool {
-    url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url))
+    crate::address::check(url).is_ok()
 }
 
-/// Whether `url` points at this computer.
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
+/// The addresses the inputs give, each with its field.
+fn given_addresses(inputs: &Inputs) -> impl Iterator<Item = (Field, &Url)> {
+    [
+        (Field::Issuer, &inputs.issuer),
+        (Field::AuthorizeUrl, &inputs.authorize_url),
+        (Field::TokenUrl, &inputs.token_url),
+        (Field::RevocationUrl, &inputs.revocation_url),
+        (Field::ProbeUrl, &inputs.probe_url),
+        (Field::InstanceUrl, &inputs.instance_url),
+        (Field::Site, &inputs.site),
+        (Field::BaseUrl, &inputs.base_url),
+    ]
+    .into_iter()
+    .filter_map(|(field, url)| url.as_ref().map(|u| (field, u)))
 }
 
 /// The preset address inputs, by the template variable each fills.
@@ -291,13 +237,25 @@ pub fn check(inputs: &Inputs, profile: &Profile) -> Result<(), SetupError> {
     if !misplaced.is_empty() {
         return Err(SetupError::Misplaced { fields: misplaced, belongs_to, provider: inputs.provider.clone() });
     }
+    if fields::is_preset(profile) {
+        let own = [
+            (inputs.issuer.is_some(), Field::Issuer),
+            (inputs.authorize_url.is_some(), Field::AuthorizeUrl),
+            (inputs.token_url.is_some(), Field::TokenUrl),
+            (inputs.revocation_url.is_some(), Field::RevocationUrl),
+            (inputs.probe_url.is_some() && profile.endpoints.probe.is_some(), Field::ProbeUrl),
+        ];
+        if let Some((_, field)) = own.iter().find(|(given, _)| *given) {
+            return Err(SetupError::PresetAddress { field: *field, service: profile.name.clone() });
+        }
+    }
+    for (field, url) in given_addresses(inputs) {
+        address::check(url).map_err(|problem| SetupError::Unsafe { field, problem })?;
+    }
     for (variable, field) in PRESET_FIELDS {
         let Some(url) = preset_value(inputs, *field) else { continue };
         if !profile.uses(variable) {
             return Err(SetupError::NotApplicable { field: *field, provider: profile.id.clone() });
-        }
-        if !secure_or_loopback(url) {
-            return Err(SetupError::NotHttps(*field));
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(SetupError::HasQuery(*field));
@@ -397,12 +355,194 @@ pub fn build_config(
             expires: None,
         }),
     };
-    Ok(IntegrationConfig {
+    let config = IntegrationConfig {
         name: inputs.name.clone(),
         provider: inputs.provider.clone(),
         probe_interval_secs: inputs.probe_interval_secs,
         kind,
-    })
+    };
+    for (field, url) in addresses(&config) {
+        address::check(url).map_err(|problem| SetupError::Unsafe { field, problem })?;
+    }
+    check_sites(inputs, &config)?;
+    Ok(config)
+}
+
+/// Every address of a configuration, with the input that names it.
+fn addresses(config: &IntegrationConfig) -> Vec<(Field, &Url)> {
+    match &config.kind {
+        IntegrationKind::Oauth(o) => [
+            (Field::AuthorizeUrl, Some(&o.authorize_url)),
+            (Field::TokenUrl, Some(&o.token_url)),
+            (Field::RevocationUrl, o.revocation_url.as_ref()),
+            (Field::ProbeUrl, o.probe_url.as_ref()),
+            (Field::BaseUrl, o.sites_url.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(f, u)| u.map(|u| (f, u)))
+        .collect(),
+        IntegrationKind::ApiToken(a) => vec![(Field::ProbeUrl, &a.probe_url)],
+    }
+}
+
+/// Refuses a token, check or revocation address given in full on another site than the sign-in
+/// page, unless the inputs allow other sites. Addresses from a preset's templates and from
+/// discovery are not held to it: the preset's are its own, and discovery's come from the
+/// sign-in service itself, which is trusted with the sign-in anyway.
+fn check_sites(inputs: &Inputs, config: &IntegrationConfig) -> Result<(), SetupError> {
+    let IntegrationKind::Oauth(o) = &config.kind else { return Ok(()) };
+    if inputs.allow_other_sites {
+        return Ok(());
+    }
+    let given = [
+        (Field::TokenUrl, inputs.token_url.as_ref()),
+        (Field::ProbeUrl, inputs.probe_url.as_ref()),
+        (Field::RevocationUrl, inputs.revocation_url.as_ref()),
+    ];
+    for (field, url) in given.into_iter().filter_map(|(f, u)| u.map(|u| (f, u))) {
+        if !address::same_site(url, &o.authorize_url) {
+            return Err(SetupError::OtherSite {
+                field,
+                host: address::host_port(url),
+                sign_in: address::host_port(&o.authorize_url),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What an address of an integration is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressUse {
+    /// The page the keeper signs in on (opened in the browser; no secret is sent to it).
+    SignInPage,
+    /// Receives the sign-in code, the client secret and every renewal.
+    Renewal,
+    /// Receives the token at each check.
+    Check,
+    /// Receives the tokens when the integration is removed.
+    Revocation,
+    /// Receives the token to list the sites a sign-in reaches.
+    SiteList,
+}
+
+impl AddressUse {
+    /// What the host gets, in plain words.
+    pub fn words(self) -> &'static str {
+        match self {
+            AddressUse::SignInPage => "you sign in there (no secret is sent to it)",
+            AddressUse::Renewal => "receives the sign-in code, the client secret and each renewal",
+            AddressUse::Check => "receives the token at each check",
+            AddressUse::Revocation => "receives the tokens when you remove the connection",
+            AddressUse::SiteList => "receives the token to list your sites",
+        }
+    }
+
+    fn receives_secret(self) -> bool {
+        self != AddressUse::SignInPage
+    }
+}
+
+/// One host an integration talks to, and what it gets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretHost {
+    /// `host[:port]`.
+    pub host: String,
+    pub uses: Vec<AddressUse>,
+    /// Whether a secret goes to this host (every use but the sign-in page).
+    pub receives_secret: bool,
+    /// On another site than the sign-in page.
+    pub other_site: bool,
+    /// The line a keeper reads: "login.example.com: you sign in there …; receives …".
+    pub sentence: String,
+}
+
+/// Every host an integration will talk to, the sign-in page's first, with what each receives:
+/// what the keeper is shown, and confirms, before a generic integration is added (the command
+/// line prints it; the window's confirm step shows it). The hosts of a secret on another site
+/// than the sign-in page say so.
+pub fn secret_hosts(config: &IntegrationConfig) -> Vec<SecretHost> {
+    let (sign_in, uses): (Option<&Url>, Vec<(AddressUse, &Url)>) = match &config.kind {
+        IntegrationKind::Oauth(o) => (
+            Some(&o.authorize_url),
+            [
+                (AddressUse::SignInPage, Some(&o.authorize_url)),
+                (AddressUse::Renewal, Some(&o.token_url)),
+                (AddressUse::Check, o.probe_url.as_ref()),
+                (AddressUse::Revocation, o.revocation_url.as_ref()),
+                (AddressUse::SiteList, o.sites_url.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(use_, u)| u.map(|u| (use_, u)))
+            .collect(),
+        ),
+        IntegrationKind::ApiToken(a) => (None, vec![(AddressUse::Check, &a.probe_url)]),
+    };
+    let mut out: Vec<SecretHost> = Vec::new();
+    for (use_, url) in uses {
+        let host = address::host_port(url);
+        let other_site = sign_in.is_some_and(|s| !address::same_site(s, url));
+        match out.iter_mut().find(|h| h.host == host) {
+            Some(h) => h.uses.push(use_),
+            None => out.push(SecretHost {
+                host,
+                uses: vec![use_],
+                receives_secret: false,
+                other_site,
+                sentence: String::new(),
+            }),
+        }
+    }
+    for h in &mut out {
+        h.receives_secret = h.uses.iter().any(|u| u.receives_secret());
+        let words: Vec<&str> = h.uses.iter().map(|u| u.words()).collect();
+        let other = if h.other_site { " (another site than the sign-in page)" } else { "" };
+        h.sentence = format!("{}: {}{other}", h.host, words.join("; "));
+    }
+    out
+}
+
+/// Whether the keeper must see and confirm [`secret_hosts`] before the configuration is added:
+/// a generic profile (its addresses are given in full), or a preset given its check address in
+/// full (Microsoft's). A preset's own addresses need no confirmation.
+pub fn needs_confirmation(inputs: &Inputs, profile: &Profile) -> bool {
+    !fields::is_preset(profile) || inputs.probe_url.is_some()
+}
+
+/// Why [`prepare`] made no configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    /// The inputs (named by each caller its own way).
+    #[error("{}", .0.describe(Field::key))]
+    Setup(SetupError),
+    /// The sign-in service's addresses could not be looked up.
+    #[error("could not look up the sign-in service's addresses: {0}")]
+    Discovery(#[from] DiscoveryError),
+}
+
+impl From<SetupError> for PrepareError {
+    fn from(e: SetupError) -> Self {
+        PrepareError::Setup(e)
+    }
+}
+
+/// The one path from inputs to a checked configuration, for every shell: the inputs' rules
+/// ([`check`]), OpenID Connect discovery for an issuer, then [`build_config`] (every address
+/// checked, other sites refused unless allowed). The keeper should then see [`secret_hosts`]
+/// before the configuration is added.
+pub async fn prepare(
+    inputs: &Inputs,
+    profile: &Profile,
+    http: &reqwest::Client,
+) -> Result<IntegrationConfig, PrepareError> {
+    check(inputs, profile)?;
+    let discovered = match (&inputs.issuer, profile.kind) {
+        (Some(issuer), ProfileKind::Oauth) => Some(discover(http, issuer).await?),
+        _ => None,
+    };
+    Ok(build_config(inputs, profile, discovered.as_ref())?)
 }
 
 /// The address that stands in for `{site}` when the keeper gives a cloud id (Atlassian's API
@@ -460,7 +600,7 @@ mod tests {
         assert!(secure_or_loopback(&url("https://example.com/")));
         assert!(secure_or_loopback(&url("http://127.0.0.1:9/")));
         assert!(secure_or_loopback(&url("http://[::1]:9/")));
-        assert!(secure_or_loopback(&url("http://localhost/")));
+        assert!(!secure_or_loopback(&url("http://localhost/")), "a name may resolve anywhere");
         assert!(!secure_or_loopback(&url("http://example.com/")));
         assert!(!secure_or_loopback(&url("ftp://127.0.0.1/")));
     }
@@ -497,6 +637,103 @@ mod tests {
         assert!(site_for_cloud_id(&p, "abc", Some(&url("http://example.com/"))).is_err());
         let highq = providers::find("highq").unwrap();
         assert!(site_for_cloud_id(&highq, "abc", None).unwrap_err().contains("does not apply"));
+    }
+
+    #[test]
+    fn a_github_base_address_moves_its_check_address_too() {
+        let p = providers::find("github").unwrap();
+        let inputs = Inputs {
+            provider: "github".into(),
+            client_id: Some("c".into()),
+            base_url: Some(url("http://127.0.0.1:9/")),
+            ..Inputs::default()
+        };
+        let IntegrationKind::Oauth(o) = build_config(&inputs, &p, None).unwrap().kind else { panic!() };
+        assert_eq!(o.probe_url.unwrap().as_str(), "http://127.0.0.1:9/user");
+    }
+
+    fn generic(authorize: &str, token: &str) -> Inputs {
+        Inputs {
+            name: "g".into(),
+            provider: "oauth2".into(),
+            client_id: Some("c".into()),
+            authorize_url: Some(url(authorize)),
+            token_url: Some(url(token)),
+            ..Inputs::default()
+        }
+    }
+
+    #[test]
+    fn secrets_for_another_site_need_the_inputs_to_say_so() {
+        let p = providers::find("oauth2").unwrap();
+        let inputs = generic("https://login.example.com/authorize", "https://collector.example/token");
+        let e = build_config(&inputs, &p, None).unwrap_err();
+        assert_eq!(e.field(), Some(Field::TokenUrl));
+        assert_eq!(
+            e.describe(Field::flag),
+            "--token-url is on collector.example, another site than the sign-in page (login.example.com); \
+             secrets go there only if --allow-other-sites says so"
+        );
+        let allowed = Inputs { allow_other_sites: true, ..inputs.clone() };
+        let config = build_config(&allowed, &p, None).unwrap();
+        let hosts = secret_hosts(&config);
+        assert_eq!(hosts.len(), 2);
+        assert_eq!((hosts[0].host.as_str(), hosts[0].receives_secret), ("login.example.com", false));
+        assert_eq!(
+            (hosts[1].host.as_str(), hosts[1].other_site, hosts[1].receives_secret),
+            ("collector.example", true, true)
+        );
+        assert!(hosts[1].sentence.contains("the client secret") && hosts[1].sentence.contains("another site"));
+        let same = generic("https://login.example.com/a", "https://api.example.com/t");
+        let probe = Inputs { probe_url: Some(url("https://evil.example/me")), ..same.clone() };
+        assert_eq!(build_config(&same, &p, None).map(|_| ()), Ok(()));
+        assert_eq!(build_config(&probe, &p, None).unwrap_err().field(), Some(Field::ProbeUrl));
+    }
+
+    #[test]
+    fn a_preset_keeps_its_addresses_and_every_address_is_checked() {
+        let google = providers::find("google").unwrap();
+        let inputs = Inputs {
+            provider: "google".into(),
+            client_id: Some("c".into()),
+            token_url: Some(url("https://collector.example/token")),
+            ..Inputs::default()
+        };
+        let e = check(&inputs, &google).unwrap_err();
+        assert_eq!(
+            e.describe(Field::flag),
+            "--token-url cannot be given for Google: Token Keeper uses Google's own addresses"
+        );
+        let microsoft = providers::find("microsoft").unwrap();
+        let probe = Inputs {
+            provider: "microsoft".into(),
+            client_id: Some("c".into()),
+            tenant: Some("common".into()),
+            probe_url: Some(url("https://graph.microsoft.com/v1.0/me")),
+            ..Inputs::default()
+        };
+        check(&probe, &microsoft).expect("Microsoft has no check address of its own");
+        assert!(needs_confirmation(&probe, &microsoft));
+        assert_eq!(build_config(&probe, &microsoft, None).unwrap_err().field(), Some(Field::ProbeUrl), "another site");
+        let plain = generic("http://127.0.0.1:9/a", "http://localhost:9/t");
+        let e = check(&plain, &providers::find("oauth2").unwrap()).unwrap_err();
+        assert!(matches!(e, SetupError::Unsafe { field: Field::TokenUrl, .. }), "{e:?}");
+        let discovered = Discovered {
+            issuer: url("https://id.example/"),
+            authorization_endpoint: url("file:///tmp/evil.desktop"),
+            token_endpoint: url("https://id.example/token"),
+            revocation_endpoint: None,
+            userinfo_endpoint: None,
+            device_authorization_endpoint: None,
+        };
+        let issuer = Inputs {
+            issuer: Some(url("https://id.example/")),
+            client_id: Some("c".into()),
+            provider: "oauth2".into(),
+            ..Inputs::default()
+        };
+        let e = build_config(&issuer, &providers::find("oauth2").unwrap(), Some(&discovered)).unwrap_err();
+        assert!(matches!(e, SetupError::Unsafe { field: Field::AuthorizeUrl, .. }), "{e:?}");
     }
 
     #[test]

@@ -556,10 +556,6 @@ impl GitHub {
         format!("http://{}", self.addr)
     }
 
-    pub fn user_url(&self) -> String {
-        format!("http://{}/user", self.addr)
-    }
-
     /// The JSON token response of a first sign-in.
     pub fn sign_in_response(&self) -> String {
         let mut s = self.state.lock().unwrap();

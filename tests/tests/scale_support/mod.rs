@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokenkeeper_engine::clock::{Clock, SystemClock};
+use tokenkeeper_engine::clock::{Moment, Span};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind, OauthConfig, Secrets, State};
 use tokenkeeper_engine::notify::RecordingNotifier;
 use tokenkeeper_engine::paths::Paths;
 use tokenkeeper_engine::record::Record;
-use tokenkeeper_engine::scheduler::renew_margin_ms;
+use tokenkeeper_engine::scheduler::renew_margin;
 use tokenkeeper_engine::secret::{AccessToken, RefreshToken};
 use tokenkeeper_engine::store::{integrations, keychain::KeychainStore, memory::MemoryStore, SecretStore};
 use tokenkeeper_engine::{Keeper, KeeperOptions};
@@ -167,8 +168,8 @@ fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (
         let record = Record {
             state: State::Working,
             detail: None,
-            issued_at: Some(issued),
-            access_expires_at: Some(expires),
+            issued_at: Some(Moment::from_secs(issued)),
+            access_expires_at: Some(Moment::from_secs(expires)),
             clock: frame.clone(),
             ..Record::default()
         };
@@ -180,8 +181,8 @@ fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (
         let secrets = Secrets {
             access_token: Some(AccessToken::new(format!("at-{i}-0"))),
             refresh_token: Some(RefreshToken::new(format!("rt-{i}-0"))),
-            issued_at: Some(issued),
-            access_expires_at: Some(expires),
+            issued_at: Some(Moment::from_secs(issued)),
+            access_expires_at: Some(Moment::from_secs(expires)),
             clock: frame.clone(),
             ..Secrets::default()
         };
@@ -232,7 +233,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 /// Sets up, runs and measures one daemon with `spec.integrations` integrations.
 pub fn run(spec: RunSpec) -> Figures {
     let n = spec.integrations;
-    let margin_ms = renew_margin_ms(spec.lifetime_s as i64 * 1000);
+    let margin_ms = renew_margin(Span::from_secs(spec.lifetime_s as i64)).millis();
     let farm = Arc::new(TokenFarm::start(FarmOptions { integrations: n, lifetime_s: spec.lifetime_s, margin_ms }));
     let sb = Sandbox::new();
     let keychain = KeychainStore::new(sb.keychain_service()).expect("the session keychain");
@@ -284,7 +285,7 @@ fn tail(log: &str) -> String {
 /// in for the keychain, are allocated before).
 pub fn run_in_process(spec: RunSpec) -> Figures {
     let n = spec.integrations;
-    let margin_ms = renew_margin_ms(spec.lifetime_s as i64 * 1000);
+    let margin_ms = renew_margin(Span::from_secs(spec.lifetime_s as i64)).millis();
     let farm = Arc::new(TokenFarm::start(FarmOptions { integrations: n, lifetime_s: spec.lifetime_s, margin_ms }));
     let dir = tempfile::tempdir().expect("temp dir");
     let paths = Paths::under(dir.path());

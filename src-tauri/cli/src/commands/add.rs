@@ -2,58 +2,69 @@
 //! administrator's profile file into an `IntegrationConfig` and hand it to the keeper.
 //!
 //! The rules are the engine's ([`setup`] for flags and files alike, [`profile_file`] for the
-//! file's format); this module translates flags, words errors with the flags' names, and runs
-//! OpenID Connect discovery for an issuer (the engine's [`discover`]), whose endpoints fill
-//! whatever was left out — inputs given explicitly always win. A preset profile (HighQ,
+//! file's format, [`setup::prepare`] for the one path from inputs to a checked configuration,
+//! discovery included); this module translates flags, words errors with the flags' names, and
+//! shows the hosts that will receive a secret ([`setup::secret_hosts`]), asking the keeper to
+//! confirm them when the addresses were given in full (`--yes` for scripts). A preset profile (HighQ,
 //! Atlassian) fills its endpoints from its URL templates and the few addresses the keeper gives
 //! (`--instance-url`, `--site`, `--base-url`). The client secret comes from standard input
 //! ([`crate::input`]) or from the profile file, and goes to the keychain only.
 
 use tokenkeeper_engine::ipc::Backend;
-#[cfg(test)]
 use tokenkeeper_engine::model::IntegrationConfig;
 use tokenkeeper_engine::profile_file::{self, MAX_FILE_BYTES};
-use tokenkeeper_engine::providers::discovery::{discover, Discovered, DiscoveryError};
+#[cfg(test)]
+use tokenkeeper_engine::providers::discovery::Discovered;
+use tokenkeeper_engine::providers::discovery::DiscoveryError;
 use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::ClientSecret;
-use tokenkeeper_engine::setup::{self, Field, Inputs, SetupError};
+use tokenkeeper_engine::setup::{self, Field, Inputs, PrepareError, SetupError};
 
-use super::print_out;
+use super::{print_out, say};
 use crate::args::AddArgs;
 use crate::failure::Failure;
 use crate::{input, words};
 
 pub async fn add(backend: &Backend, args: AddArgs) -> Result<(), Failure> {
     if let Some(file) = &args.from {
-        return add_from_file(backend, file, args.new_name.as_deref()).await;
+        return add_from_file(backend, file, args.new_name.as_deref(), args.yes).await;
     }
     let mut inputs = inputs_of(&args);
     let profile = providers::find(&inputs.provider)
         .ok_or_else(|| Failure::usage(format!("there is no provider called \"{}\"", inputs.provider)))?;
     apply_cloud_id(&args, &profile, &mut inputs)?;
+    // Before the secret is asked for: a mistake in the flags should not cost a typed secret.
     setup::check(&inputs, &profile).map_err(|e| flag_failure(&e))?;
     let client_secret = match args.client_secret_stdin {
         true => Some(ClientSecret::new(input::secret_line(format!("the client secret for {}", inputs.name)).await?)),
         false => None,
     };
-    let discovered = discovered(&inputs, &profile).await?;
-    let config = setup::build_config(&inputs, &profile, discovered.as_ref()).map_err(|e| flag_failure(&e))?;
+    let config = setup::prepare(&inputs, &profile, &providers::wire::client())
+        .await
+        .map_err(|e| prepare_failure(e, Field::flag, ""))?;
+    confirm_hosts(&config, setup::needs_confirmation(&inputs, &profile), args.yes).await?;
     let view = backend.add(config, client_secret).await?;
     print_out(&format!("{}: added; {}\n", view.name, next_step(profile.kind, &view.name)))
 }
 
 /// `add --from FILE [--name NAME]`: the file is validated completely before anything is stored,
 /// its client secret goes to the keychain, and the keeper is told the file can be deleted.
-async fn add_from_file(backend: &Backend, file: &std::path::Path, name: Option<&str>) -> Result<(), Failure> {
+async fn add_from_file(
+    backend: &Backend,
+    file: &std::path::Path,
+    name: Option<&str>,
+    yes: bool,
+) -> Result<(), Failure> {
     let shown = file.display().to_string();
     let text =
         read_bounded(file).map_err(|e| Failure::usage(format!("could not read the profile file {shown}: {e}")))?;
     let parsed = profile_file::parse(&shown, &text, name).map_err(|e| Failure::usage(e.to_string()))?;
     drop(text);
     let profile = providers::find(&parsed.inputs.provider).expect("the profile file checked its provider");
-    let discovered = discovered(&parsed.inputs, &profile).await?;
-    let config = setup::build_config(&parsed.inputs, &profile, discovered.as_ref())
-        .map_err(|e| Failure::usage(format!("the profile file {shown}: {}", e.describe(Field::key))))?;
+    let config = setup::prepare(&parsed.inputs, &profile, &providers::wire::client())
+        .await
+        .map_err(|e| prepare_failure(e, Field::key, &format!("the profile file {shown}: ")))?;
+    confirm_hosts(&config, setup::needs_confirmation(&parsed.inputs, &profile), yes).await?;
     let had_secret = parsed.client_secret.is_some();
     let view = backend.add(config, parsed.client_secret).await?;
     let mut out = format!("{}: added from {shown}; {}\n", view.name, next_step(profile.kind, &view.name));
@@ -63,6 +74,27 @@ async fn add_from_file(backend: &Backend, file: &std::path::Path, name: Option<&
         ));
     }
     print_out(&out)
+}
+
+/// Shows every host that will receive a secret (the engine's [`setup::secret_hosts`]) and, when
+/// the addresses were given in full, asks the keeper to confirm them; `--yes` confirms for a
+/// script. Without a terminal to ask and without `--yes`, nothing is added.
+async fn confirm_hosts(config: &IntegrationConfig, needed: bool, yes: bool) -> Result<(), Failure> {
+    if !needed {
+        return Ok(());
+    }
+    let lines: Vec<String> = setup::secret_hosts(config).iter().map(|h| format!("  {}", h.sentence)).collect();
+    say(&format!("\"{}\" will connect to:\n{}", config.name, lines.join("\n")));
+    if yes {
+        return Ok(());
+    }
+    match input::confirm("Add it with these addresses?".into()).await? {
+        Some(true) => Ok(()),
+        Some(false) => Err(Failure::usage("Nothing was added.")),
+        None => Err(Failure::usage(
+            "Nothing was added: check the addresses above, then add --yes to confirm them (or run this at a terminal to be asked).",
+        )),
+    }
 }
 
 /// Reads at most a little more than [`MAX_FILE_BYTES`] (the parser refuses larger files).
@@ -79,16 +111,6 @@ fn next_step(kind: ProfileKind, name: &str) -> String {
         ProfileKind::ApiToken => "give its token on standard input to `tokenkeeper login NAME`",
     };
     next.replace("NAME", &words::shell_word(name))
-}
-
-/// OpenID Connect discovery, for an OAuth integration with an issuer.
-async fn discovered(inputs: &Inputs, profile: &Profile) -> Result<Option<Discovered>, Failure> {
-    match (&inputs.issuer, profile.kind) {
-        (Some(issuer), ProfileKind::Oauth) => {
-            Ok(Some(discover(&providers::wire::client(), issuer).await.map_err(|e| discovery_failure(&e))?))
-        }
-        _ => Ok(None),
-    }
 }
 
 /// The flags as the engine's inputs.
@@ -111,6 +133,7 @@ fn inputs_of(args: &AddArgs) -> Inputs {
         site: args.site.clone(),
         base_url: args.base_url.clone(),
         tenant: args.tenant.clone(),
+        allow_other_sites: args.allow_other_sites,
     }
 }
 
@@ -129,14 +152,19 @@ fn flag_failure(e: &SetupError) -> Failure {
     Failure::usage(e.describe(Field::flag))
 }
 
-/// Discovery failing because the issuer cannot be reached is temporary (exit 4); an address
-/// that is not an issuer is bad input (exit 2).
-fn discovery_failure(e: &DiscoveryError) -> Failure {
-    let code = match e {
-        DiscoveryError::Wire(w) if w.is_transient() => 4,
-        _ => crate::failure::USAGE,
-    };
-    Failure { code, message: format!("could not discover the endpoints: {e}") }
+/// The inputs' errors name each input by `name` after `prefix`; discovery failing because the
+/// issuer cannot be reached is temporary (exit 4), an address that is not an issuer bad input.
+fn prepare_failure(e: PrepareError, name: fn(Field) -> &'static str, prefix: &str) -> Failure {
+    match e {
+        PrepareError::Setup(e) => Failure::usage(format!("{prefix}{}", e.describe(name))),
+        PrepareError::Discovery(d) => {
+            let code = match &d {
+                DiscoveryError::Wire(w) if w.is_transient() => 4,
+                _ => crate::failure::USAGE,
+            };
+            Failure { code, message: format!("{prefix}{}", PrepareError::Discovery(d)) }
+        }
+    }
 }
 
 /// The configuration the flags make (for the unit tests: `add` does the same in steps).
@@ -297,6 +325,7 @@ mod tests {
             "cid",
             "--token-url",
             "https://proxy.example/token",
+            "--allow-other-sites",
             "--scope",
             "openid email",
             "--scope",
@@ -331,7 +360,7 @@ mod tests {
             "--token-url",
             "https://sso.example/t",
             "--probe-url",
-            "https://api.example/me",
+            "https://api.sso.example/me",
             "--probe-interval",
             "600",
         ]);
@@ -339,7 +368,7 @@ mod tests {
         assert_eq!(config.probe_interval_secs, 600);
         let IntegrationKind::Oauth(o) = config.kind else { panic!() };
         assert_eq!((o.issuer, o.revocation_url, o.has_client_secret), (None, None, false));
-        assert_eq!(o.probe_url, Some(url("https://api.example/me")));
+        assert_eq!(o.probe_url, Some(url("https://api.sso.example/me")));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `tokenkeeper exec NAME [--env VAR] -- COMMAND [ARGS…]`: runs a program with a valid token in
-//! its environment (only in the child's: never in ours, never on a command line).
+//! `tokenkeeper exec NAME [--env VAR[=FIELD]]… -- COMMAND [ARGS…]`: runs a program with a valid
+//! token (and, if asked, the account it belongs to) in its environment (only in the child's:
+//! never in ours, never on a command line).
 //!
 //! Two steps, so that `main` can deliver pending notifications in between: [`prepare`] gets the
 //! token from the keeper, [`run`] starts the program. On Unix the program replaces this process
@@ -12,7 +13,7 @@ use std::process::Command;
 use tokenkeeper_engine::ipc::Backend;
 use tokenkeeper_engine::secret::AccessToken;
 
-use crate::args::ExecArgs;
+use crate::args::{EnvVar, ExecArgs, Field};
 use crate::failure::Failure;
 
 /// Exit code when the program could not be found (as `env` and shells use).
@@ -22,31 +23,47 @@ pub const CANNOT_RUN: i32 = 126;
 
 /// A program to run with a token.
 pub struct ExecPlan {
-    pub var: String,
+    /// The variables to set, in the order given.
+    pub vars: Vec<EnvVar>,
     pub token: AccessToken,
+    /// Who the token belongs to, when a variable asked for it.
+    pub account: Option<String>,
     pub program: OsString,
     pub args: Vec<OsString>,
 }
 
 impl std::fmt::Debug for ExecPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecPlan").field("var", &self.var).field("program", &self.program).finish_non_exhaustive()
+        f.debug_struct("ExecPlan").field("vars", &self.vars).field("program", &self.program).finish_non_exhaustive()
     }
 }
 
-/// Checks the variable name, then gets the token.
+/// Checks the variables, then gets the token (and the account, if a variable asks for it).
 pub async fn prepare(backend: &Backend, args: ExecArgs) -> Result<ExecPlan, Failure> {
-    check_var(&args.var)?;
+    check_distinct(&args.vars)?;
     let mut command = args.command.into_iter();
     let program = command.next().ok_or_else(|| Failure::usage("give the command to run after `--`"))?;
     let token = backend.token(&args.name).await?;
-    Ok(ExecPlan { var: args.var, token, program, args: command.collect() })
+    // after the token: a sign-in's account is known once its secrets have been read
+    let account = match args.vars.iter().find(|v| v.field == Field::Account) {
+        None => None,
+        Some(var) => Some(backend.status(&args.name).await?.account.ok_or_else(|| {
+            Failure::usage(format!(
+                "{} has no account to put in {}: only an API token with a user name, or a sign-in whose \
+                 service said who signed in, has one",
+                args.name, var.name
+            ))
+        })?),
+    };
+    Ok(ExecPlan { vars: args.vars, token, account, program, args: command.collect() })
 }
 
-/// An environment variable name the system will accept.
-fn check_var(var: &str) -> Result<(), Failure> {
-    if var.is_empty() || var.contains('=') || var.contains('\0') {
-        return Err(Failure::usage(format!("\"{var}\" cannot be the name of an environment variable")));
+/// Each variable once: `--env A --env A=account` would silently drop one of them.
+fn check_distinct(vars: &[EnvVar]) -> Result<(), Failure> {
+    for (i, var) in vars.iter().enumerate() {
+        if vars[..i].iter().any(|v| v.name == var.name) {
+            return Err(Failure::usage(format!("--env {} is given twice", var.name)));
+        }
     }
     Ok(())
 }
@@ -55,7 +72,14 @@ fn check_var(var: &str) -> Result<(), Failure> {
 /// it returns the program's exit code (128 + the signal number if a signal ended it).
 pub fn run(plan: ExecPlan) -> Result<i32, Failure> {
     let mut command = Command::new(&plan.program);
-    command.args(&plan.args).env(&plan.var, plan.token.expose());
+    command.args(&plan.args);
+    for var in &plan.vars {
+        let value = match var.field {
+            Field::Token => plan.token.expose(),
+            Field::Account => plan.account.as_deref().unwrap_or_default(),
+        };
+        command.env(&var.name, value);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -100,10 +124,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn variable_names_are_checked() {
-        assert!(check_var("ACCESS_TOKEN").is_ok());
-        assert_eq!(check_var("A=B").unwrap_err().code, 2);
-        assert_eq!(check_var("").unwrap_err().code, 2);
+    fn each_variable_is_given_once() {
+        let var = |name: &str, field| EnvVar { name: name.into(), field };
+        assert!(check_distinct(&[var("U", Field::Account), var("T", Field::Token)]).is_ok());
+        assert_eq!(check_distinct(&[var("T", Field::Token), var("T", Field::Account)]).unwrap_err().code, 2);
     }
 
     #[cfg(unix)]

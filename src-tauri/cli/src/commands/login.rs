@@ -61,6 +61,9 @@ pub async fn login(backend: &Backend, args: LoginArgs, now: Now) -> Result<(), F
 
 /// Shows the sign-in address: in the browser, or as the only line on standard output.
 fn show_url(name: &str, url: &Url, no_browser: bool) -> Result<(), KeeperError> {
+    // The engine's rule for what a browser may open, with --no-browser too: the address is for one.
+    tokenkeeper_engine::address::for_browser(url)
+        .map_err(|e| KeeperError::BadInput(format!("the sign-in page of {name} cannot be opened: {e}")))?;
     if no_browser {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{url}")
@@ -71,8 +74,8 @@ fn show_url(name: &str, url: &Url, no_browser: bool) -> Result<(), KeeperError> 
         ));
     } else {
         say(&format!("Opening your browser to sign in to {name}… If nothing opens, visit: {url}"));
-        if let Err(e) = webbrowser::open(url.as_str()) {
-            say(&format!("(The browser could not be opened: {e}.)"));
+        if let Err(e) = tokenkeeper_engine::address::open_in_browser(url, webbrowser::open) {
+            say(&format!("({e}.)"));
         }
         say("Waiting for the sign-in to finish, up to 5 minutes (Ctrl-C to cancel)…");
     }

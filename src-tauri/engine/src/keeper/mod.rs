@@ -77,9 +77,7 @@ impl KeeperOptions {
             paths,
             store: Arc::new(store),
             notifier: Arc::new(crate::notify::DesktopNotifier::new(actions)),
-            open_url: Arc::new(|url: &Url| {
-                webbrowser::open(url.as_str()).map_err(|e| format!("could not open the browser: {e}"))
-            }),
+            open_url: Arc::new(|url: &Url| crate::address::open_in_browser(url, webbrowser::open)),
             clock: SystemClock::shared(),
         })
     }
@@ -118,6 +116,11 @@ pub struct IntegrationStatus {
     /// The sites the sign-in reaches (Atlassian's cloud ids), as listed after the sign-in.
     #[serde(default)]
     pub sites: Vec<Site>,
+    /// Who the token belongs to, for scripts that need it beside the token (`exec --env
+    /// VAR=account`): an API token's user name, or the account the service named at sign-in
+    /// (known once the secrets have been read). Not a secret.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 /// The item shown for an integration whose files cannot be read: it says so, in words, and what
@@ -280,6 +283,7 @@ impl Keeper {
                 signed_in_at: None,
                 sign_in_ends_at: None,
                 sites: Vec::new(),
+                account: None,
             });
         }
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
@@ -295,6 +299,7 @@ impl Keeper {
             signed_in_at: slot.record.signed_in_at.map(Moment::secs),
             sign_in_ends_at: slot.sign_in_ends_at().map(Moment::secs),
             sites: slot.record.sites.clone(),
+            account: slot.account(),
         })
     }
 

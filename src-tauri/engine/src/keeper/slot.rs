@@ -112,6 +112,15 @@ impl Slot {
         (self.credential_expires_at() == Some(end)).then_some(self.profile.refresh_token.absolute_days).flatten()
     }
 
+    /// Who the token belongs to: an API token's user name (sent with it), or the account the
+    /// service named at sign-in, once the secrets have been read.
+    pub fn account(&self) -> Option<String> {
+        match &self.config.kind {
+            IntegrationKind::ApiToken(api) => api.username.clone(),
+            IntegrationKind::Oauth(_) => self.secrets.as_ref()?.account.clone(),
+        }
+    }
+
     /// The service's name for notices: the profile's, or the host for a generic profile.
     pub fn service_name(&self) -> String {
         let url = match &self.config.kind {

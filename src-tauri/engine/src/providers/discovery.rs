@@ -3,11 +3,15 @@
 //! Written here rather than pulling in the `openidconnect` crate: Token Keeper needs five URLs
 //! from one JSON document, not ID-token validation, and the crate would double the protocol
 //! dependency tree.
+//!
+//! What the document names passes the same rule as a typed address ([`crate::address`]): a
+//! document cannot hand the browser a `file:` address or send a token over plain http.
 
 use serde::Deserialize;
 use url::Url;
 
 use super::wire::{host_of, send, WireError};
+use crate::address::{self, AddressError};
 
 /// The endpoints an issuer advertises.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -30,6 +34,9 @@ pub enum DiscoveryError {
     Wire(#[from] WireError),
     #[error("{0} does not look like an OpenID Connect issuer ({1})")]
     NotAnIssuer(String, String),
+    /// The document names an address that breaks the rule of [`crate::address`].
+    #[error("{issuer} names an address that cannot be used for {what}: {problem}")]
+    Unsafe { issuer: String, what: &'static str, problem: AddressError },
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration`.
@@ -45,6 +52,16 @@ pub async fn discover(client: &reqwest::Client, issuer: &Url) -> Result<Discover
         .map_err(|e| DiscoveryError::NotAnIssuer(issuer.to_string(), format!("unreadable discovery document: {e}")))?;
     if found.issuer.as_str().trim_end_matches('/') != base {
         return Err(DiscoveryError::NotAnIssuer(issuer.to_string(), format!("it calls itself {}", found.issuer)));
+    }
+    let named = [
+        ("the sign-in page", Some(&found.authorization_endpoint)),
+        ("renewals", Some(&found.token_endpoint)),
+        ("revocation", found.revocation_endpoint.as_ref()),
+        ("checks", found.userinfo_endpoint.as_ref()),
+        ("sign-in with a code", found.device_authorization_endpoint.as_ref()),
+    ];
+    for (what, url) in named.into_iter().filter_map(|(w, u)| u.map(|u| (w, u))) {
+        address::check(url).map_err(|problem| DiscoveryError::Unsafe { issuer: issuer.to_string(), what, problem })?;
     }
     Ok(found)
 }

@@ -14,6 +14,8 @@
 //! kind = "oauth"                    # or "api-token"
 //! scopes = []                       # scopes always asked for (the keeper's --scope adds to them)
 //! register_url = "https://…"        # where a keeper registers an app (the add wizard links it)
+//! takes_scopes = false              # the service ignores scopes: the form does not ask (default true)
+//! needs_username = true             # an API token goes with a user name (default false)
 //!
 //! [endpoints]                       # URL templates (optional; without them the keeper gives URLs)
 //! authorize = "{instance}/authorize.action"
@@ -100,6 +102,17 @@ pub struct Profile {
     /// The service's page for registering an app (client id and secret), for the add wizard.
     #[serde(default)]
     pub register_url: Option<Url>,
+    /// Whether the keeper may ask for more scopes (HighQ ignores them: its form does not ask).
+    #[serde(default = "yes")]
+    pub takes_scopes: bool,
+    /// Whether an API token goes with a user name (Atlassian refuses a token without the
+    /// e-mail): the form marks it required.
+    #[serde(default)]
+    pub needs_username: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// URL templates of a preset's endpoints (see the module documentation).
@@ -559,7 +572,8 @@ mod tests {
         assert_eq!(token.as_str(), "https://github.com/login/oauth/access_token");
         let authorize = p.expand(p.endpoints.authorize.as_ref().unwrap(), &BTreeMap::new()).unwrap();
         assert_eq!(authorize.as_str(), "https://github.com/login/oauth/authorize");
-        assert_eq!(p.endpoints.probe.as_deref(), Some("https://api.github.com/user"));
+        let probe = p.expand(p.endpoints.probe.as_ref().unwrap(), &BTreeMap::new()).unwrap();
+        assert_eq!(probe.as_str(), "https://api.github.com/user");
         assert!(p.wire.errors_with_status_200);
         assert_eq!(p.wire.auth_failure_statuses, [401], "a 403 from GitHub's API is a rate limit");
         assert!(p.wire.explain("bad_refresh_token").unwrap().contains("six months"));

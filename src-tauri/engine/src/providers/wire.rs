@@ -5,6 +5,11 @@
 //! every response must be size-bounded, classified — 5xx/429 with `Retry-After` are transient —
 //! and normalized by [`super::token_response`] before oauth2-rs parses it). Error messages name
 //! the host only: never a query string, a header or a body.
+//!
+//! [`send`] is the one place a request leaves the engine (a unit test below holds every other
+//! module to it), and it checks the address against [`crate::address::check`] first: https, or
+//! plain http to a loopback IP only. A token, a client secret or a sign-in code therefore never
+//! goes out over plain http to another computer, whatever the configuration says.
 
 use std::time::Duration;
 
@@ -12,6 +17,7 @@ use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 
 use super::token_response::{normalize, NormalizeError, MAX_RESPONSE_BYTES};
 use super::{BodyEncoding, Wire};
+use crate::address::{self, AddressError};
 use crate::phrases::{Failure, Reason};
 
 /// Connect timeout and whole-request timeout for every call to a service.
@@ -33,6 +39,9 @@ pub enum WireError {
     /// The answer could not be used (web page, too large, unreadable).
     #[error("{host}: {problem}")]
     BadAnswer { host: String, status: u16, problem: NormalizeError },
+    /// The address breaks the rule of [`crate::address`]: nothing was sent.
+    #[error("nothing was sent: {0}")]
+    NotSecure(#[from] AddressError),
 }
 
 impl WireError {
@@ -41,6 +50,7 @@ impl WireError {
         match self {
             WireError::Unreachable { .. } | WireError::Timeout { .. } | WireError::Unavailable { .. } => true,
             WireError::BadAnswer { problem, .. } => !matches!(problem, NormalizeError::WebPage),
+            WireError::NotSecure(_) => false,
         }
     }
     /// What went wrong, as a class, with this error's words as technical detail.
@@ -50,6 +60,7 @@ impl WireError {
             WireError::Timeout { .. } | WireError::Unavailable { .. } => Failure::NotAnswering,
             WireError::BadAnswer { problem: NormalizeError::WebPage, .. } => Failure::SignInPage,
             WireError::BadAnswer { .. } => Failure::BadAnswer,
+            WireError::NotSecure(_) => Failure::NotSecure,
         };
         Reason::new(failure, self.to_string())
     }
@@ -136,8 +147,9 @@ pub async fn token_call(
     Ok(response)
 }
 
-/// Sends a request; 5xx, 429 and 408 become [`WireError::Unavailable`]. Returns status,
-/// content type and a body of at most [`MAX_RESPONSE_BYTES`].
+/// Sends a request whose address passes [`address::check`] (else nothing is sent); 5xx, 429
+/// and 408 become [`WireError::Unavailable`]. Returns status, content type and a body of at
+/// most [`MAX_RESPONSE_BYTES`].
 pub async fn send(builder: reqwest::RequestBuilder, host: &str) -> Result<(u16, Option<String>, Vec<u8>), WireError> {
     let transport = |e: reqwest::Error| {
         if e.is_timeout() {
@@ -146,7 +158,10 @@ pub async fn send(builder: reqwest::RequestBuilder, host: &str) -> Result<(u16, 
             WireError::Unreachable { host: host.to_string() }
         }
     };
-    let mut response = builder.send().await.map_err(transport)?;
+    let (client, request) = builder.build_split();
+    let request = request.map_err(transport)?;
+    address::check(request.url())?;
+    let mut response = client.execute(request).await.map_err(transport)?;
     let status = response.status().as_u16();
     if status >= 500 || status == 429 || status == 408 {
         let retry_after = response.headers().get(RETRY_AFTER).and_then(parse_retry_after);
@@ -186,6 +201,56 @@ mod tests {
         assert_eq!(parse_retry_after(&HeaderValue::from_static("99999")), Some(Duration::from_secs(3600)));
         assert_eq!(parse_retry_after(&HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT")), Some(Duration::ZERO));
         assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
+    }
+
+    /// A loopback listener that counts the connections it gets.
+    async fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        (port, count)
+    }
+
+    #[tokio::test]
+    async fn plain_http_to_a_name_is_never_sent_even_when_it_is_this_computer() {
+        let (port, count) = counting_listener().await;
+        let http = client();
+        let url = format!("http://localhost:{port}/token");
+        let e = send(http.post(&url).body("refresh_token=r&client_secret=s"), "localhost").await.unwrap_err();
+        assert!(matches!(e, WireError::NotSecure(_)) && !e.is_transient(), "{e:?}");
+        assert!(e.to_string().starts_with("nothing was sent: localhost:"), "{e}");
+        // The same listener by its literal address is reached: the refusal was the rule's.
+        let _ = send(http.get(format!("http://127.0.0.1:{port}/")), "127.0.0.1").await;
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "only the literal loopback call connects");
+    }
+
+    /// Every request goes through [`send`]: no other engine module sends one itself.
+    #[test]
+    fn send_is_the_only_way_out() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("providers/wire.rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    if text.contains(".send().await") || text.contains(".execute(") {
+                        offenders.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "requests sent outside wire::send: {offenders:?}");
     }
 
     #[test]
