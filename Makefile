@@ -8,12 +8,15 @@
 #   make bench-scale  100 / 1,000 / 10,000 integrations (SCALE_STORE=memory for 10,000)
 #   make bench-keychain  a keychain write's cost from 1 to 10,000 items (KEYCHAIN_N)
 #   make fuzz    the engine's property tests with many cases (FUZZ_CASES, default 10000 each)
+#   make package       the .deb (target/package/token-keeper_VERSION_ARCH.deb); make package-test
+#                      installs it for real (apt), checks it as Debian would, then purges it
+#   make audit   Cargo.lock against the RustSec advisory database, offline (ADVISORY_DB=path)
 #   make fmt / make lint
 SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run package bench bench-scale bench-keychain soak crash fuzz fmt lint
+.PHONY: all deps build test run package package-test audit bench bench-scale bench-keychain soak crash fuzz fmt lint
 
 all: build
 
@@ -36,11 +39,21 @@ run: deps
 	$(CARGO) build -p token-keeper
 	scripts/demo.sh
 
-# the .deb of the tray app (and the tokenkeeper command beside it), with the Tauri bundler
+# the .deb: the tray app, the tokenkeeper command, their man pages, completions, desktop entry,
+# metainfo, MIME type and systemd user unit (scripts/package-deb.sh; files in packaging/linux/)
 package: deps
-	$(CARGO) build --release -p tokenkeeper
-	ui/node_modules/.bin/tauri build --bundles deb
-	@ls -la target/release/bundle/deb/*.deb
+	scripts/package-deb.sh
+
+# installs the .deb with apt (root or sudo), checks it, purges it: on CI or a throw-away machine.
+# Not part of `make test`: a release build of the app takes long (see scripts/package-test.sh).
+package-test: package
+	$(SESSION) scripts/package-test.sh
+
+# cargo audit, offline: the advisory database is a directory given by ADVISORY_DB (a copy of
+# github.com/rustsec/advisory-db), by default ../shared/advisory-db when there is one
+ADVISORY_DB ?= $(firstword $(wildcard ../shared/advisory-db))
+audit:
+	scripts/audit.sh "$(ADVISORY_DB)"
 
 bench: deps
 	$(CARGO) build --release -p tokenkeeper

@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use url::Url;
 
 use crate::menu_model::{self, Action};
-use crate::{commands, tray, window};
+use crate::{commands, profile_inbox, tray, window};
 
 /// What the app shares between the tray, the window's commands and the background tasks.
 pub struct AppState {
@@ -39,10 +39,13 @@ pub fn run() {
     init_logging();
     let app = tauri::Builder::default()
         // First: a second launch only tells the running one to open its window, then exits.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, args, cwd| {
             tracing::info!("another launch: opening the window");
             window::open(app, "");
+            // a profile file as its argument (double-clicked): shown for the keeper to confirm
+            profile_inbox::receive(app, &args, &cwd);
         }))
+        .manage(profile_inbox::ProfileInbox::default())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .invoke_handler(commands::handler())
@@ -113,6 +116,9 @@ fn setup(app: &AppHandle) -> Result<(), KeeperError> {
         // First run: nothing to keep yet, so show the way in.
         window::open(app, "add");
     }
+    // launched with a profile file (double-clicked while Token Keeper was not running)
+    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    profile_inbox::receive(app, &std::env::args().collect::<Vec<_>>(), &cwd);
     Ok(())
 }
 

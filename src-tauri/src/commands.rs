@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, State};
+use tokenkeeper_engine::about::About;
 use tokenkeeper_engine::calendar::{parse_day, Calendar};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationView};
 use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::{ApiToken, ClientSecret};
 use tokenkeeper_engine::setup::{self, Field, Inputs, PrepareError};
-use tokenkeeper_engine::{address, fields, profile_file};
+use tokenkeeper_engine::{address, fields};
 use tokenkeeper_engine::{IntegrationStatus, KeeperError};
 use url::Url;
 
@@ -35,11 +36,15 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         presets,
         fields,
         preview_preset,
-        preview_profile,
         open_register_page,
         add_preset,
-        import_profile,
+        crate::profile_inbox::read_profile,
+        crate::profile_inbox::opened_profile,
+        crate::profile_inbox::add_profile,
+        crate::profile_inbox::forget_profile,
         save_api_token,
+        about,
+        sign_in_ways,
         settings,
         set_warning_days,
         set_autostart
@@ -261,7 +266,11 @@ fn inputs_of(form: &PresetForm, profile: &Profile) -> Result<Inputs, KeeperError
 }
 
 /// The engine's one path from inputs to a checked configuration, errors in the window's words.
-async fn prepared(inputs: &Inputs, profile: &Profile, prefix: &str) -> Result<IntegrationConfig, KeeperError> {
+pub(crate) async fn prepared(
+    inputs: &Inputs,
+    profile: &Profile,
+    prefix: &str,
+) -> Result<IntegrationConfig, KeeperError> {
     setup::prepare(inputs, profile, &providers::wire::client()).await.map_err(|e| {
         KeeperError::BadInput(match e {
             PrepareError::Setup(e) => format!("{prefix}{}", e.describe(Field::named)),
@@ -304,38 +313,12 @@ async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<Inte
     state.keeper.add(config, secret).await
 }
 
-/// What importing a profile file did (no secret: only whether the file held one).
+/// What adding an administrator's profile file did (no secret: only whether the file held one).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Imported {
-    view: IntegrationView,
-    had_client_secret: bool,
-}
-
-/// "Import profile…": an administrator's profile file, read by the window and sent as text; its
-/// client secret goes to the keychain. Errors never quote the file (it may hold the secret).
-#[tauri::command]
-async fn import_profile(state: State<'_, AppState>, file_name: String, text: String) -> Result<Imported, KeeperError> {
-    let shown: String = file_name.chars().filter(|c| !c.is_control()).take(100).collect();
-    let parsed = profile_file::parse(&shown, &text, None).map_err(|e| KeeperError::BadInput(e.to_string()))?;
-    drop(text);
-    let profile = find_profile(&parsed.inputs.provider)?;
-    let config = prepared(&parsed.inputs, &profile, &format!("the profile file {shown}: ")).await?;
-    let had_client_secret = parsed.client_secret.is_some();
-    let view = state.keeper.add(config, parsed.client_secret).await?;
-    Ok(Imported { view, had_client_secret })
-}
-
-/// The confirm step of "Import profile…": checks the file as `import_profile` would and
-/// returns the hosts to show; adds nothing.
-#[tauri::command]
-async fn preview_profile(file_name: String, text: String) -> Result<Preview, KeeperError> {
-    let shown: String = file_name.chars().filter(|c| !c.is_control()).take(100).collect();
-    let parsed = profile_file::parse(&shown, &text, None).map_err(|e| KeeperError::BadInput(e.to_string()))?;
-    drop(text);
-    let profile = find_profile(&parsed.inputs.provider)?;
-    let config = prepared(&parsed.inputs, &profile, &format!("the profile file {shown}: ")).await?;
-    Ok(preview(&config, setup::needs_confirmation(&parsed.inputs, &profile)))
+pub struct Imported {
+    pub view: IntegrationView,
+    pub had_client_secret: bool,
 }
 
 /// Checks the token against the integration's check address; saves it only if it works, with
@@ -357,6 +340,25 @@ async fn save_api_token(
         .map(|text| parse_day(&text).map(|day| Calendar::system().end_of_day(day)).map_err(KeeperError::BadInput))
         .transpose()?;
     state.keeper.store_api_token(&name, ApiToken::new(token), ends_at).await
+}
+
+/// What an integration is (service, site, account) and the commands a script uses it with.
+#[tauri::command]
+fn about(state: State<'_, AppState>, name: String) -> Result<About, KeeperError> {
+    state.keeper.about(&name)
+}
+
+/// The ways an integration can be signed in to, so the window offers only those that work.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInWays {
+    /// A code typed at the service's address on any device (only where the service offers it).
+    with_code: bool,
+}
+
+#[tauri::command]
+async fn sign_in_ways(state: State<'_, AppState>, name: String) -> Result<SignInWays, KeeperError> {
+    Ok(SignInWays { with_code: state.keeper.can_sign_in_with_code(&name).await })
 }
 
 /// What the settings page shows.

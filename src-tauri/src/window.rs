@@ -30,6 +30,9 @@ pub fn open(app: &AppHandle, route: &str) {
         .min_inner_size(400.0, 360.0)
         .center()
         .focused(true)
+        // Files dropped on the window reach the page as a drop event (a profile file to open),
+        // as in a browser, instead of Tauri's own drag-and-drop events.
+        .disable_drag_drop_handler()
         .build();
     match built {
         Ok(window) => {

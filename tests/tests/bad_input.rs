@@ -142,7 +142,7 @@ set -e
 export HOME=$(mktemp -d)
 eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets)"
 for i in $(seq 100); do dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true && break; sleep 0.05; done
-printf 'secret-of-client\n' | "$TK" add locked --provider oauth2 --authorize-url http://127.0.0.1:9/a --token-url http://127.0.0.1:9/t --client-id c --client-secret-stdin >/dev/null
+printf 'secret-of-client\n' | "$TK" add locked --yes --provider oauth2 --authorize-url http://127.0.0.1:9/a --token-url http://127.0.0.1:9/t --client-id c --client-secret-stdin >/dev/null
 printf '{"access_token":"at-locked-1","token_type":"bearer","expires_in":3600,"refresh_token":"rt-locked-1"}' | "$TK" login locked --from-response - 2>/dev/null
 dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null
 set +e

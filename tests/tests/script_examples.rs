@@ -51,9 +51,9 @@ fn documented_script_patterns_keep_tokens_off_command_lines() {
         format!("Bearer {github}"),
     ]));
     let sb = Sandbox::new();
-    sb.run_ok(&["add", "jira", "--provider", "api-token", "--probe-url", &api.url, "--username", USER], None);
+    sb.run_ok(&["add", "jira", "--yes", "--provider", "api-token", "--probe-url", &api.url, "--username", USER], None);
     sb.run_ok(&["login", "jira"], Some(&format!("{jira}\n")));
-    sb.run_ok(&["add", "github", "--provider", "api-token", "--probe-url", &api.url], None);
+    sb.run_ok(&["add", "github", "--yes", "--provider", "api-token", "--probe-url", &api.url], None);
     sb.run_ok(&["login", "github"], Some(&format!("{github}\n")));
 
     // where the examples run: the stubs, and `tokenkeeper` on the PATH

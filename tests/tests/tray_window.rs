@@ -1,16 +1,23 @@
 //! The real window through WebDriver (tauri-driver + WebKitWebDriver), with the real tray seen over
 //! D-Bus and a real OpenID Connect provider on 127.0.0.1:
-//! - first run: the window opens by itself on the wizard; a generic OAuth integration is added
-//!   through it (issuer discovery), the "browser" (tests/tray/browser.sh, via the system opener)
-//!   signs in and it turns "Working";
+//! - first run: the welcome page with its three doors; a service of its own is added through
+//!   "Other service (advanced)" (issuer discovery) after a dialog shows every host it talks to,
+//!   the "browser" (tests/tray/browser.sh, via the system opener) signs in and it turns "Working";
 //! - the provider forgets the grant: "Needs sign-in" in the window and in the tray menu, an urgent
 //!   notification read back from dunst, and its "Sign in again" action recovers;
-//! - an API token through the wizard: a refused token is not saved, a working one is;
-//! - the wizard offers the provider presets; a HighQ integration needs only its instance address
-//!   and client, and waits for sign-in; an administrator's profile file is imported (a broken one
-//!   shows why and adds nothing);
+//! - details: service and site, the history, "Renew now" and sign-in with a code (the provider
+//!   offers it), "Technical details" folded away, "Use in a script" with the exact command;
+//!   removing asks in the window's own dialog (Escape keeps it, focus comes back);
+//! - an API token: a refused token is not saved, a working one is; "Check now", not "Renew now";
+//! - "Connect a service": HighQ asks for its site, app ID and secret only (no permissions), all
+//!   required, with where each comes from; no sign-in with a code where HighQ has none; the
+//!   Atlassian token form insists on the e-mail;
+//! - an administrator's profile file dropped on the window: a broken one says why and adds
+//!   nothing; a good one shows where the sign-in happens and every host first, and adds only when
+//!   confirmed; a clashing name asks for another; a second launch with the file opens it too;
 //! - the warning lead times changed on the Settings page are saved to settings.toml; a bad value
 //!   shows why next to the field and changes nothing;
+//! - no `alert`/`confirm`/`prompt` is ever reached (they are replaced by recorders);
 //! - closing the window destroys it and the app keeps running in the tray.
 //!
 //! Run: `dbus-run-session -- tests/env/session.sh cargo test -p tokenkeeper-tests --test tray_window`
@@ -22,6 +29,7 @@ mod tray_support;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use serde_json::json;
 use tray_support::webdriver::{Driver, OidcServer};
 use tray_support::*;
 
@@ -48,11 +56,19 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     let session = driver.session(&app_bin).await.context("WebDriver session")?;
     let tray = desktop.next_tray(Duration::from_secs(30)).await?;
 
-    // ---- the wizard: generic OAuth 2.0 / OpenID Connect with discovery ----
-    session.wait_text("#page-title", SHORT, |t| t == "Add an integration").await?;
-    session.screenshot(&shots.join("window-wizard-1-kind.png")).await?;
-    session.click("#kind-next").await?;
-    session.wait_text("#page-title", SHORT, |t| t == "Describe the service").await?;
+    // ---- first run: the welcome page and its three doors ----
+    session.wait_text("#page-title", SHORT, |t| t == "Welcome to Token Keeper").await?;
+    session.trap_browser_dialogs().await?;
+    let doors = session.text(".doors").await?;
+    for door in ["I have a file from my administrator", "Connect a service", "Other service (advanced)"] {
+        ensure!(doors.contains(door), "the welcome page has no door {door:?}: {doors:?}");
+    }
+    session.screenshot(&shots.join("window-welcome.png")).await?;
+    // ---- "Other service (advanced)": OAuth 2.0 / OpenID Connect with discovery ----
+    session.click("#door-advanced").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Other service (advanced)").await?;
+    session.click("#advanced-sign-in").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Sign in with an account").await?;
     session.fill("#name", "Reports").await?;
     session.fill("#issuer", &oidc.issuer()).await?;
     session.click("#discover").await?;
@@ -60,12 +76,17 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.fill("#client-id", "test-native").await?;
     session.fill("#client-secret", "test-secret").await?;
     session.screenshot(&shots.join("window-wizard-2-service.png")).await?;
-    let value = session.script("return document.getElementById('token-url').value", serde_json::json!([])).await?;
+    let value = session.script("return document.getElementById('token-url').value", json!([])).await?;
     ensure!(
         value.as_str().unwrap_or_default().starts_with(&oidc.issuer()),
         "discovery filled the token address: {value}"
     );
     session.click("#add-submit").await?;
+    // a service without settings in Token Keeper: every host it talks to is shown first
+    let hosts = confirm_hosts(&session).await?;
+    ensure!(hosts.starts_with(&format!("127.0.0.1:{}: you sign in there", oidc.port)), "the hosts: {hosts:?}");
+    session.screenshot(&shots.join("window-confirm-hosts.png")).await?;
+    session.click("dialog[open] button.primary").await?;
     // the system opener runs the "browser", which signs in by itself
     session.wait_text("#signin-status", Duration::from_secs(60), |t| t.starts_with("Done: Reports is working")).await?;
     session.screenshot(&shots.join("window-wizard-3-done.png")).await?;
@@ -79,12 +100,12 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     ensure!(!token.trim().is_empty(), "a token for scripts");
 
     // no token ever reaches the page: the whole page, and what the window's commands return
-    let page = session.script("return document.documentElement.outerHTML", serde_json::json!([])).await?;
+    let page = session.script("return document.documentElement.outerHTML", json!([])).await?;
     ensure!(!page.as_str().unwrap_or_default().contains(token.trim()), "the access token is in the page");
     let status = session
         .script(
             "return window.__TAURI_INTERNALS__.invoke('status', {name: 'Reports'}).then(s => JSON.stringify(s));",
-            serde_json::json!([]),
+            json!([]),
         )
         .await?;
     ensure!(!status.to_string().contains(token.trim()), "the status command hands out the token");
@@ -98,15 +119,12 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     ensure!(first != second && !first.is_empty(), "the countdown does not move: {first:?} then {second:?}");
     session.screenshot(&shots.join("window-list-working.png")).await?;
     // readable at 200 % zoom: nothing is cut off or needs sideways scrolling
-    session.script("document.documentElement.style.zoom = '2'", serde_json::json!([])).await?;
+    session.script("document.documentElement.style.zoom = '2'", json!([])).await?;
     let overflow = session
-        .script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
-            serde_json::json!([]),
-        )
+        .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth", json!([]))
         .await?;
     session.screenshot(&shots.join("window-list-zoom-200.png")).await?;
-    session.script("document.documentElement.style.zoom = ''", serde_json::json!([])).await?;
+    session.script("document.documentElement.style.zoom = ''", json!([])).await?;
     ensure!(overflow.as_i64().unwrap_or(1) <= 0, "at 200 % the page scrolls sideways by {overflow} px");
     tray.wait_layout(SHORT, |root| root.find("Reports — Working, ").map(|_| ())).await?;
 
@@ -146,12 +164,56 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     );
     ensure!(sandbox.states().await?["Reports"]["state"] == "working");
 
-    // ---- the detail view with its history ----
+    // ---- the detail view: what it is, what can be done, the history; technical parts folded ----
     session.click("li[data-name='Reports'] h2 a").await?;
-    session.wait_text(".timeline", SHORT, |t| t.contains("Signed in.") && t.contains("Renewal refused")).await?;
+    session.wait_text(".timeline", SHORT, |t| t.contains("Signed in.")).await?;
+    let about = session.text("#about").await?;
+    ensure!(about.contains("Service") && about.contains("127.0.0.1"), "the details say what it is: {about:?}");
+    ensure!(!about.contains("Kind") && !about.contains("OAuth"), "the details speak protocol: {about:?}");
+    let actions = session.text("#detail-actions").await?;
+    ensure!(actions.contains("Sign in again") && actions.contains("Renew now"), "the actions: {actions:?}");
+    ensure!(!actions.contains("Refresh now") && !actions.contains("Check now"), "the actions: {actions:?}");
+    ensure!(
+        session.script("return document.getElementById('technical').open", json!([])).await? == false,
+        "technical details open"
+    );
+    let outside = "const m = document.querySelector('main').cloneNode(true); \
+                   m.querySelectorAll('.technical-sections, .timeline').forEach(e => e.remove()); return m.textContent;";
+    let words = session.script(outside, json!([])).await?;
+    for word in ["OAuth", "OpenID", "tokenkeeper ", "HTTP", "grant"] {
+        ensure!(!words.as_str().unwrap_or_default().contains(word), "{word:?} outside the technical sections: {words}");
+    }
+    session.click("#technical summary").await?;
+    session.wait_text("#technical", SHORT, |t| t.contains("OAuth 2.0 / OpenID Connect")).await?;
+    session.click("#script-use summary").await?;
+    let command = session.wait_text("#script-token", SHORT, |t| !t.is_empty()).await?;
+    ensure!(command == "tokenkeeper token Reports", "the script's command: {command:?}");
+    session.click("#script-use button.copy").await?;
+    session.wait_text("#script-use button.copy", SHORT, |t| t == "Copied").await?;
     session.screenshot(&shots.join("window-detail.png")).await?;
+    // removing asks in the window's own dialog; Escape keeps it, and focus returns to the button
+    session.click("#remove").await?;
+    session.wait_for("dialog[open]", SHORT).await?;
+    let question = session.text("dialog[open]").await?;
+    ensure!(question.contains("Remove Reports?"), "the dialog: {question:?}");
+    let focused = session
+        .script(
+            "return document.activeElement.closest('dialog') !== null && document.activeElement.textContent",
+            json!([]),
+        )
+        .await?;
+    ensure!(focused == "Cancel", "focus is not on the dialog's safe button: {focused}");
+    session.screenshot(&shots.join("window-dialog-remove.png")).await?;
+    session.keys("\u{E00C}").await?;
+    let start = Instant::now();
+    while session.exists("dialog").await? {
+        ensure!(start.elapsed() < SHORT, "Escape did not close the dialog");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(session.focused_id().await? == "remove", "focus did not come back to the Remove button");
+    ensure!(sandbox.states().await?.contains_key("Reports"), "Escape removed the integration");
 
-    // ---- sign-in with a code (device flow), typed on another device ----
+    // ---- sign-in with a code (device flow), typed on another device: the provider offers it ----
     session.click("#signin-code").await?;
     let url = session.wait_text("#device-url", SHORT, |t| t.starts_with(&oidc.issuer())).await?;
     let code = session.text("#device-code").await?;
@@ -161,20 +223,23 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.wait_text("#device-status", Duration::from_secs(60), |t| t == "Done: Reports is signed in.").await?;
     ensure!(sandbox.states().await?["Reports"]["state"] == "working");
 
-    // ---- an API token through the wizard: checked before it is saved ----
+    // ---- an API token ("Other service"): checked before it is saved; replacing it ends "Expiring soon" ----
     let probe = ProbeServer::start("good-token").await?;
     session.click("#nav-add").await?;
     session.wait_text("#page-title", SHORT, |t| t == "Add an integration").await?;
-    session.click("#kind-api-token").await?;
-    session.click("#kind-next").await?;
-    session.wait_text("#page-title", SHORT, |t| t == "Describe the token").await?;
+    session.click("#door-advanced").await?;
+    session.click("#advanced-token").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "API token").await?;
     session.fill("#name", "Jira token").await?;
     session.fill("#probe-url", &probe.url()).await?;
     session.click("#add-submit").await?;
+    let hosts = confirm_hosts(&session).await?;
+    ensure!(hosts.starts_with(&format!("127.0.0.1:{}: receives the token", probe.port)), "the hosts: {hosts:?}");
+    session.click("dialog[open] button.primary").await?;
     session.wait_text("#page-title", SHORT, |t| t == "Token for Jira token").await?;
     session.fill("#token", "wrong-token").await?;
     session.click("#token-save").await?;
-    session.wait_text("#token-error", SHORT, |t| t.contains("does not work")).await?;
+    session.wait_text("#token-error", SHORT, |t| !t.is_empty()).await?;
     session.screenshot(&shots.join("window-token-refused.png")).await?;
     let jira = &sandbox.states().await?["Jira token"];
     ensure!(jira["state"] != "working", "a refused token made it work: {jira}");
@@ -183,97 +248,168 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.wait_text("#page-title", SHORT, |t| t == "Jira token").await?;
     session.wait_text(".badge", SHORT, |t| t == "Working").await?;
     ensure!(sandbox.cli_ok(&["token", "Jira token"], "").await?.trim() == "good-token");
+    let actions = session.wait_text("#detail-actions", SHORT, |t| t.contains("Enter a new token")).await?;
+    ensure!(actions.contains("Check now") && !actions.contains("Renew now"), "an API token's actions: {actions:?}");
+    session.click("#nav-list").await?;
+    session.wait_text("li[data-name='Jira token'] .badge", SHORT, |t| t == "Working").await?;
 
-    // ---- the presets: the wizard offers the engine's provider profiles ----
+    // ---- "Connect a service": the services, and each form asks only what it needs ----
     session.click("#nav-add").await?;
-    session.wait_text("#page-title", SHORT, |t| t == "Add an integration").await?;
-    let listed = session
-        .wait_text("#presets", SHORT, |t| t.contains("HighQ Collaborate") && t.contains("Atlassian (API token)"))
-        .await?;
-    for name in [
-        "Atlassian (sign in with an account)",
-        "GitHub",
-        "Google",
-        "Microsoft",
-        "OAuth 2.0 / OpenID Connect",
-        "API token",
-    ] {
-        ensure!(listed.contains(name), "the preset {name:?} is not offered: {listed:?}");
+    session.click("#door-service").await?;
+    let listed = session.wait_text(".services", SHORT, |t| t.contains("HighQ Collaborate")).await?;
+    for name in
+        ["Jira or Confluence (API token)", "Atlassian (sign in with your account)", "GitHub", "Google", "Microsoft 365"]
+    {
+        ensure!(listed.contains(name), "the service {name:?} is not offered: {listed:?}");
     }
-    session.screenshot(&shots.join("window-wizard-presets.png")).await?;
-    // HighQ: the instance address, a client id and secret; a link to register an app
-    session.click("#kind-highq").await?;
-    session.click("#kind-next").await?;
-    session.wait_text("#page-title", SHORT, |t| t == "Describe the service").await?;
-    let link = session
-        .script("return document.getElementById('register-link').getAttribute('href')", serde_json::json!([]))
-        .await?;
+    session.screenshot(&shots.join("window-services.png")).await?;
+    let form_fields = "return [...document.querySelectorAll('#service-form input')].map(i => i.id + (i.getAttribute('aria-required') === 'true' ? '*' : '')).join(',')";
+    // HighQ: its site, the app ID and secret, all required; no permissions (HighQ takes none)
+    session.click("#service-highq").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "HighQ Collaborate").await?;
+    let fields = session.script(form_fields, json!([])).await?;
+    ensure!(fields == "name*,instance-url*,client-id*,client-secret*", "the HighQ form asks for: {fields}");
+    let hints = session.text("#service-form").await?;
+    ensure!(
+        hints.contains("Your HighQ administrator gives you"),
+        "the HighQ form does not say where values come from: {hints:?}"
+    );
+    let link =
+        session.script("return document.getElementById('register-link').getAttribute('href')", json!([])).await?;
     ensure!(link.as_str().unwrap_or_default().starts_with("https://"), "no register link: {link}");
-    let fields = session
-        .script("return [...document.querySelectorAll('form input')].map(i => i.id).join(',')", serde_json::json!([]))
-        .await?;
-    // HighQ takes no scopes: its form does not ask for them (the engine's field table).
-    ensure!(fields == "name,instance-url,client-id,client-secret", "the HighQ form asks for: {fields}");
     session.fill("#name", "HighQ").await?;
-    session.fill("#instance-url", "http://example.com/acme").await?;
+    session.fill("#instance-url", "https://acme.highq.invalid/acme").await?;
     session.fill("#client-id", "hq-client").await?;
-    session.fill("#client-secret", "hq-secret").await?;
     session.click("#add-submit").await?;
-    session.wait_text("#wizard-error", SHORT, |t| t.contains("not a secure address")).await?;
+    session.wait_text("#wizard-error", SHORT, |t| t == "Please fill in: App secret.").await?;
+    ensure!(!sandbox.states().await?.contains_key("HighQ"), "HighQ was added without its secret");
+    session.fill("#client-secret", "hq-secret").await?;
+    session.fill("#instance-url", "http://example.com/acme").await?;
+    session.click("#add-submit").await?;
+    session.wait_text("#wizard-error", SHORT, |t| t.contains("https://")).await?;
     ensure!(!sandbox.states().await?.contains_key("HighQ"), "a refused HighQ integration was added");
     session.fill("#instance-url", "https://acme.highq.invalid/acme").await?;
-    session.screenshot(&shots.join("window-wizard-highq.png")).await?;
+    session.screenshot(&shots.join("window-service-highq.png")).await?;
     session.click("#add-submit").await?;
     session.wait_text("#page-title", SHORT, |t| t == "Sign in to HighQ").await?;
     let highq = &sandbox.states().await?["HighQ"];
     ensure!(highq["state"] == "needs-sign-in" && highq["provider"] == "highq", "HighQ after adding: {highq}");
-    session.click("#nav-list").await?;
-
-    // ---- "Import profile…": an administrator's file for the generic OAuth provider ----
-    let import = |file: &str, text: &str| {
-        let script = "const [name, text] = arguments; const dt = new DataTransfer(); \
-                      dt.items.add(new File([text], name, {type: 'text/plain'})); \
-                      document.getElementById('profile-file').files = dt.files; \
-                      document.getElementById('import-submit').click();";
-        session.script(script, serde_json::json!([file, text]))
-    };
+    // a HighQ integration that was never signed in (added by a script, so no sign-in is under
+    // way): its details offer "Sign in", and no sign-in with a code (HighQ has none), nor renewing
+    let instance = "--instance-url=https://acme.highq.invalid/acme";
+    sandbox.cli_ok(&["add", "HighQ 2", "--provider", "highq", instance, "--client-id", "hq"], "").await?;
+    session.script("location.hash = '#/detail/HighQ%202'", json!([])).await?;
+    session.wait_for("#detail-actions[data-ways-checked]", Duration::from_secs(30)).await?;
+    let actions = session.text("#detail-actions").await?;
+    ensure!(actions.starts_with("Sign in") && !actions.contains("with a code"), "HighQ's actions: {actions:?}");
+    ensure!(!actions.contains("Renew now"), "renewing offered before any sign-in: {actions:?}");
+    let about = session.text("#about").await?;
+    ensure!(
+        about.contains("HighQ Collaborate") && about.contains("https://acme.highq.invalid/acme"),
+        "HighQ's details: {about:?}"
+    );
+    // Atlassian token: the e-mail is required (Atlassian refuses a token without it)
     session.click("#nav-add").await?;
-    session.wait_text("#page-title", SHORT, |t| t == "Add an integration").await?;
-    session.find("#import-submit", SHORT).await?;
+    session.click("#door-service").await?;
+    session.click("#service-atlassian-token").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Jira or Confluence (API token)").await?;
+    let fields = session.script(form_fields, json!([])).await?;
+    ensure!(fields == "name*,site*,username*", "the Atlassian token form asks for: {fields}");
+    session.fill("#name", "Jira").await?;
+    session.fill("#site", "https://acme.atlassian.net").await?;
+    session.click("#add-submit").await?;
+    session.wait_text("#wizard-error", SHORT, |t| t == "Please fill in: Your Atlassian e-mail.").await?;
+    session.screenshot(&shots.join("window-service-atlassian-token.png")).await?;
+    ensure!(!sandbox.states().await?.contains_key("Jira"), "an Atlassian token without its e-mail was added");
+
+    // ---- an administrator's profile file, dropped on the window: confirmed before it is added ----
+    session.click("#nav-add").await?;
+    session.click("#door-file").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Open the file from your administrator").await?;
+    session.screenshot(&shots.join("window-file.png")).await?;
     let before = sandbox.states().await?.len();
-    // a broken file: the error is shown next to the control, never the secret, nothing added
+    // a broken file: the reason in the window, never the secret, nothing added
     let broken = "name = \"Broken\"\nprovider = \"oauth2\"\nclient_secret = \"file-secret-42\"\nclient_id = 7\n";
-    import("broken.toml", broken).await?;
+    session.drop_file("broken.toml", broken).await?;
+    session.wait_text("#page-title", SHORT, |t| t == "This file cannot be used").await?;
     let error = session.wait_text("#import-error", SHORT, |t| t.contains("broken.toml")).await?;
     ensure!(error.contains("client_id") && !error.contains("file-secret-42"), "the import error: {error:?}");
     session.screenshot(&shots.join("window-import-error.png")).await?;
     ensure!(sandbox.states().await?.len() == before, "a broken profile file added an integration");
-    let profile = format!(
-        "name = \"Imported\"\nprovider = \"oauth2\"\nissuer = \"{}\"\nclient_id = \"test-native\"\n\
-         client_secret = \"test-secret\"\nscopes = [\"openid\", \"offline_access\"]\n",
-        oidc.issuer()
+    let profile = |name: &str| {
+        format!(
+            "name = \"{name}\"\nprovider = \"oauth2\"\nissuer = \"{}\"\nclient_id = \"test-native\"\n\
+             client_secret = \"test-secret\"\nscopes = [\"openid\", \"offline_access\"]\n",
+            oidc.issuer()
+        )
+    };
+    let host = format!("127.0.0.1:{}", oidc.port);
+    session.drop_file("imported.toml", &profile("Imported")).await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Check what the file sets up").await?;
+    let signs_in = session.text("#profile-sign-in").await?;
+    ensure!(signs_in.contains(&host), "where the sign-in happens is not shown: {signs_in:?}");
+    let hosts = session
+        .script("return [...document.querySelectorAll('#profile-hosts li')].map(li => li.textContent)", json!([]))
+        .await?;
+    ensure!(
+        hosts.as_array().map(Vec::len) == Some(1)
+            && hosts[0]
+                .as_str()
+                .is_some_and(|h| h.starts_with(&format!("{host}: you sign in there")) && h.contains("receives")),
+        "every host it talks to, with what each receives: {hosts}"
     );
-    import("imported.toml", &profile).await?;
-    let done = session.wait_text("#import-done", SHORT, |t| t.contains("Imported")).await?;
-    ensure!(done.contains("can now delete imported.toml") && done.contains("keychain"), "after importing: {done:?}");
-    ensure!(session.text("#import-error").await.unwrap_or_default().is_empty(), "an error after importing");
-    session.screenshot(&shots.join("window-import-done.png")).await?;
-    let imported = &sandbox.states().await?["Imported"];
-    ensure!(imported["state"] == "needs-sign-in" && imported["provider"] == "oauth2", "imported: {imported}");
-    let page = session.script("return document.documentElement.outerHTML", serde_json::json!([])).await?;
+    ensure!(session.script("return document.getElementById('profile-name').value", json!([])).await? == "Imported");
+    session.screenshot(&shots.join("window-import-confirm.png")).await?;
+    ensure!(sandbox.states().await?.len() == before, "the file was added before the keeper confirmed");
+    let page = session.script("return document.documentElement.outerHTML", json!([])).await?;
     ensure!(!page.as_str().unwrap_or_default().contains("test-secret"), "the client secret is in the page");
+    session.click("#profile-add").await?;
+    let done = session.wait_text("#import-done", SHORT, |t| t.contains("Imported")).await?;
+    ensure!(done.contains("you can delete imported.toml") && done.contains("keychain"), "after importing: {done:?}");
     // and it signs in like any other (the "browser" signs in at the local provider)
-    session.click("#import-next").await?;
     session
         .wait_text("#signin-status", Duration::from_secs(60), |t| t.starts_with("Done: Imported is working"))
         .await?;
+    let imported = &sandbox.states().await?["Imported"];
+    ensure!(imported["state"] == "working" && imported["provider"] == "oauth2", "imported: {imported}");
+    // the same file again: the name is taken, so the keeper gives another
+    session.drop_file("imported.toml", &profile("Imported")).await?;
+    session.wait_text("#profile-name-hint", SHORT, |t| t.contains("already have an integration called")).await?;
+    session.screenshot(&shots.join("window-import-name-taken.png")).await?;
+    session.click("#profile-add").await?;
+    session.wait_text("#profile-error", SHORT, |t| t == "Please give it a name.").await?;
+    session.fill("#profile-name", "Imported").await?;
+    session.click("#profile-add").await?;
+    session.wait_text("#profile-error", SHORT, |t| t.contains("already an integration called")).await?;
+    session.fill("#profile-name", "Imported again").await?;
+    session.click("#profile-add").await?;
+    session
+        .wait_text("#signin-status", Duration::from_secs(60), |t| t.starts_with("Done: Imported again is working"))
+        .await?;
+    // a second launch with the file as its argument (a double-click): the same confirm step
+    let file = sandbox.dir.path().join("launched.toml");
+    std::fs::write(&file, profile("Launched"))?;
+    let second = tokio::process::Command::new(&app_bin)
+        .arg(&file)
+        .envs(env.iter().cloned())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let second = tokio::time::timeout(Duration::from_secs(60), second).await.context("the second launch hung")??;
+    ensure!(second.success(), "the second launch: {second:?}");
+    session.wait_text("#page-title", Duration::from_secs(30), |t| t == "Check what the file sets up").await?;
+    ensure!(session.script("return document.getElementById('profile-name').value", json!([])).await? == "Launched");
+    ensure!(session.text("#profile-hosts").await?.starts_with(&host), "the second launch's file shows its hosts");
+    session.click("#profile-cancel").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Add an integration").await?;
+    ensure!(!sandbox.states().await?.contains_key("Launched"), "a cancelled file was added");
 
     // ---- settings ----
     session.click("#nav-settings").await?;
     session.wait_text("#page-title", SHORT, |t| t == "Settings").await?;
     session.wait_text("main", SHORT, |t| t.contains("You are warned")).await?;
     let field = "return document.getElementById('warning-days').value";
-    let shown = session.script(field, serde_json::json!([])).await?;
+    let shown = session.script(field, json!([])).await?;
     ensure!(shown == "14, 3, 1", "the lead times field shows the defaults: {shown}");
     session.screenshot(&shots.join("window-settings.png")).await?;
     // change the warning lead times: saved to settings.toml, applied at once
@@ -284,14 +420,14 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.wait_text("#warning-summary", SHORT, |t| t.contains("30 days and 7 days")).await?;
     let saved = std::fs::read_to_string(&settings_file).context("settings.toml after saving")?;
     ensure!(saved.starts_with('#') && saved.contains("warning_days = [30, 7]"), "settings.toml: {saved:?}");
-    ensure!(session.script(field, serde_json::json!([])).await? == "30, 7", "the field shows the saved lead times");
+    ensure!(session.script(field, json!([])).await? == "30, 7", "the field shows the saved lead times");
     session.screenshot(&shots.join("window-settings-saved.png")).await?;
     // a bad value (submitted from the keyboard: Enter in the field) shows why and changes nothing
     session.fill("#warning-days", "14, 0\u{E007}").await?;
     session.wait_text("#warning-days-error", SHORT, |t| t.contains("0 days is not possible")).await?;
     ensure!(session.text("#warning-days-status").await?.is_empty(), "a confirmation next to an error");
     let invalid = session
-        .script("return document.getElementById('warning-days').getAttribute('aria-invalid')", serde_json::json!([]))
+        .script("return document.getElementById('warning-days').getAttribute('aria-invalid')", json!([]))
         .await?;
     ensure!(invalid == "true", "the field is not marked invalid: {invalid}");
     session.screenshot(&shots.join("window-settings-error.png")).await?;
@@ -305,6 +441,9 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.click("#nav-settings").await?;
     session.wait_text("#warning-summary", SHORT, |t| t.contains("30 days and 7 days")).await?;
 
+    let dialogs = session.browser_dialogs().await?;
+    ensure!(dialogs.is_empty(), "the window used the browser's own dialogs: {dialogs:?}");
+
     // ---- closing the window destroys it; the app lives on in the tray ----
     // as the window manager's close button does (WebDriver's "close window" only drops the web
     // view inside it)
@@ -316,7 +455,7 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    ensure!(sandbox.states().await?.len() == 4, "the app stopped answering after the window closed");
+    ensure!(sandbox.states().await?.len() == 6, "the app stopped answering after the window closed");
     tray.wait_layout(SHORT, |root| root.find("Open Token Keeper").map(|_| ())).await?;
     // and it opens again from the tray
     tray.click(None, "Open Token Keeper").await?;
@@ -326,6 +465,12 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.end().await;
     driver.stop().await;
     Ok(())
+}
+
+/// The confirm dialog before adding a service of its own: its list of hosts, as text.
+async fn confirm_hosts(session: &tray_support::webdriver::Session) -> Result<String> {
+    session.wait_for("dialog[open] #confirm-hosts", SHORT).await?;
+    session.text("#confirm-hosts").await
 }
 
 async fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {

@@ -25,6 +25,8 @@ export interface IntegrationView {
   kind: 'oauth' | 'api-token';
   state: State;
   detail?: string | null;
+  /** The reason in the service's own terms (codes), for "Technical details" only. */
+  detail_technical?: string | null;
   access_expires_at: number | null;
   refresh_expires_at: number | null;
   next: NextAction;
@@ -60,7 +62,7 @@ export interface PresetInput {
   key: string;
   label: string;
   hint: string;
-  input: 'url' | 'text' | 'email' | 'password' | 'date';
+  input: 'url' | 'text' | 'email' | 'password' | 'date' | 'number' | 'checkbox';
   required: boolean;
   default: string | null;
 }
@@ -86,6 +88,49 @@ export interface PresetForm {
 export interface Imported {
   view: IntegrationView;
   hadClientSecret: boolean;
+}
+
+/** One host an integration talks to, and what it gets (the engine's words). */
+export interface SecretHost {
+  host: string;
+  receivesSecret: boolean;
+  /** On another site than the sign-in page. */
+  otherSite: boolean;
+  /** "login.example.com: you sign in there …; receives …". */
+  sentence: string;
+}
+
+/** What a form would add: its hosts, and whether the keeper must confirm them first. */
+export interface PresetPreview {
+  name: string;
+  needsConfirmation: boolean;
+  hosts: SecretHost[];
+}
+
+/** An administrator's profile file, read and waiting for the keeper's confirmation. */
+export interface ProfilePreview {
+  id: number;
+  fileName: string;
+  /** The name the file suggests. */
+  name: string;
+  service: string;
+  kind: 'oauth' | 'api-token';
+  /** Where the browser goes to sign in (a host). */
+  signInHost: string | null;
+  /** Every host it will talk to, the sign-in page's first, with what each receives. */
+  hosts: SecretHost[];
+  /** An integration of that name exists: the keeper chooses another. */
+  nameTaken: boolean;
+  hasClientSecret: boolean;
+}
+
+/** What an integration is, and the commands a script uses it with. */
+export interface About {
+  service: string;
+  site: string | null;
+  account: string | null;
+  token_command: string;
+  exec_command: string;
 }
 
 export interface Settings {
@@ -128,9 +173,20 @@ export const api = {
   /** Opens the preset's own page for registering an app in the system browser. */
   openRegisterPage: (provider: string) => invoke<void>('open_register_page', { provider }),
   addPreset: (form: PresetForm) => invoke<IntegrationView>('add_preset', { form }),
-  /** The profile file's text; its client secret goes to the keychain and never comes back. */
-  importProfile: (fileName: string, text: string) => invoke<Imported>('import_profile', { fileName, text }),
-  saveApiToken: (name: string, token: string) => invoke<IntegrationView>('save_api_token', { name, token }),
+  /** Checks a form as `addPreset` would and says every host it will talk to; adds nothing. */
+  previewPreset: (form: PresetForm) => invoke<PresetPreview>('preview_preset', { form }),
+  /** A profile file's text, read and kept waiting (its client secret stays in the app). */
+  readProfile: (fileName: string, text: string) => invoke<ProfilePreview>('read_profile', { fileName, text }),
+  /** The profile file a launch brought (double-click), once; null when there is none. */
+  openedProfile: () => invoke<ProfilePreview | null>('opened_profile'),
+  /** Adds the waiting file's integration as `name`; its client secret goes to the keychain. */
+  addProfile: (id: number, name: string) => invoke<Imported>('add_profile', { id, name }),
+  forgetProfile: (id: number) => invoke<void>('forget_profile', { id }),
+  /** `expires` is a date (2027-03-31) or null when the keeper does not know it. */
+  saveApiToken: (name: string, token: string, expires: string | null) =>
+    invoke<IntegrationView>('save_api_token', { name, token, expires }),
+  about: (name: string) => invoke<About>('about', { name }),
+  signInWays: (name: string) => invoke<{ withCode: boolean }>('sign_in_ways', { name }),
   settings: () => invoke<Settings>('settings'),
   /** `text` as typed ("14, 3, 1"); the keeper checks, saves and applies it. */
   setWarningDays: (text: string) => invoke<Settings>('set_warning_days', { text }),

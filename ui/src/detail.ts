@@ -1,63 +1,67 @@
-// An integration's details (state, times, actions, history timeline) and the API token form
-// (the token is checked against the service before it is saved; it never comes back).
-import { api, message, type IntegrationStatus } from './api';
+// An integration's details: its state in words, the actions that can work for it, what it is
+// (service, site, account), its history; folded, the technical details and how scripts use it.
+import { api, message, type About, type IntegrationStatus } from './api';
+import { confirmDialog, messageDialog } from './dialog';
 import { announce, h } from './dom';
 import { day, historyText, historyTone, STATE_EXPLAINED, when } from './format';
-import { badge, nextLine, signInButton, type Page } from './main';
+import type { Page } from './page';
+import { scriptUse, technicalDetails } from './technical';
+import { badge, nextLine, pageTitle, pauseButton, renewButton, signInButton } from './widgets';
 
 export function renderDetail(root: HTMLElement, page: Page, name: string): void {
-  root.append(h('p', {}, h('a', { href: '#/' }, '← All integrations')), h('h1', { id: 'page-title', tabindex: '-1' }, name));
+  root.append(h('p', {}, h('a', { href: '#/' }, '← All integrations')), pageTitle(name));
   const body = h('div', { class: 'detail-body' }, h('p', {}, 'Loading…'));
   root.append(body);
-  api
-    .status(name)
-    .then((status) => {
+  Promise.all([api.status(name), api.about(name)])
+    .then(([status, about]) => {
       if (!page.alive()) return;
-      body.replaceChildren(...detailBody(status, page));
+      body.replaceChildren(...detailBody(status, about, page));
     })
     .catch((e) => body.replaceChildren(h('p', { class: 'error', role: 'alert' }, message(e))));
 }
 
-function detailBody(s: IntegrationStatus, page: Page): Node[] {
-  const facts = h('dl', { class: 'facts' });
+function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
+  const facts = h('dl', { class: 'facts', id: 'about' });
   const fact = (term: string, value: Node | string | null) => {
     if (value) facts.append(h('dt', {}, term), h('dd', {}, value));
   };
-  fact('Kind', s.kind === 'api-token' ? 'API token' : 'Sign-in (OAuth 2.0 / OpenID Connect)');
-  fact('Current token valid until', s.access_expires_at ? when(s.access_expires_at) : null);
+  fact('Service', about.service);
+  fact('Site', about.site);
+  fact(s.kind === 'api-token' ? 'Account' : 'Signed in as', about.account);
   fact(s.kind === 'api-token' ? 'Token ends on' : 'Sign-in ends on', s.refresh_expires_at ? day(s.refresh_expires_at) : null);
   fact('Next', nextLine(s));
 
-  const actions = h('div', { class: 'actions' });
+  const actions = h('div', { class: 'actions', id: 'detail-actions' });
   actions.append(signInButton(s));
   const device = h('div', { class: 'device', role: 'status', id: 'device-box', hidden: true });
-  if (s.kind === 'oauth') {
-    const withCode = h('button', { type: 'button', id: 'signin-code', disabled: s.signin_pending }, 'Sign in with a code');
-    withCode.addEventListener('click', () => signInWithCode(s.name, withCode, device, page));
-    actions.append(withCode);
+  if (s.kind === 'oauth' && !s.signin_pending) {
+    // offered only where the service takes it (its answer can take a moment)
+    api
+      .signInWays(s.name)
+      .then((ways) => {
+        actions.dataset.waysChecked = 'true';
+        if (!ways.withCode || !page.alive()) return;
+        const withCode = h('button', { type: 'button', id: 'signin-code' }, 'Sign in with a code');
+        withCode.addEventListener('click', () => signInWithCode(s.name, withCode, device, page));
+        actions.insertBefore(withCode, actions.children[1] ?? null);
+      })
+      .catch(() => undefined);
   }
-  const refresh = h('button', { type: 'button', disabled: s.state === 'paused' }, s.kind === 'api-token' ? 'Check now' : 'Refresh now');
-  refresh.addEventListener('click', () => act(refresh, 'Working on it…', async () => {
-    await api.refresh(s.name);
-    return `${s.name} was renewed.`;
-  }, page));
-  const pause = h('button', { type: 'button' }, s.state === 'paused' ? 'Resume' : 'Pause');
-  pause.addEventListener('click', () => act(pause, '…', async () => {
-    await api.pause(s.name, s.state !== 'paused');
-    return s.state === 'paused' ? `${s.name} resumed.` : `${s.name} paused.`;
-  }, page));
-  const remove = h('button', { type: 'button', class: 'danger' }, 'Remove…');
+  const renew = renewButton(s);
+  if (renew) actions.append(renew);
+  const remove = h('button', { type: 'button', class: 'danger', id: 'remove' }, 'Remove…');
   remove.addEventListener('click', async () => {
-    if (!window.confirm(`Remove "${s.name}"? Scripts that use it will stop getting a token.`)) return;
+    const sure = await confirmDialog(`Remove ${s.name}?`, ['Scripts that use it will stop getting a token. Its sign-in is deleted from your keychain.'], 'Remove');
+    if (!sure) return;
     try {
       await api.remove(s.name, false);
       announce(`${s.name} was removed.`);
       page.go('');
     } catch (e) {
-      window.alert(message(e));
+      await messageDialog(`Could not remove ${s.name}`, message(e));
     }
   });
-  actions.append(refresh, pause, remove);
+  actions.append(pauseButton(s), remove);
 
   const history = h('ol', { class: 'timeline', 'aria-label': 'History, newest first' });
   for (const entry of [...s.history].reverse()) {
@@ -68,18 +72,19 @@ function detailBody(s: IntegrationStatus, page: Page): Node[] {
   return [
     h('div', { class: 'status-line big' }, badge(s)),
     h('p', { class: 'explain' }, STATE_EXPLAINED[s.state]),
-    s.detail ? h('p', { class: 'detail' }, s.detail) : document.createTextNode(''),
+    s.detail ? h('p', { class: 'detail', id: 'detail-sentence' }, s.detail) : document.createTextNode(''),
     actions,
     device,
     h('h2', {}, 'About it'),
     facts,
     h('h2', {}, 'History'),
     s.history.length ? history : h('p', {}, 'Nothing has happened yet.'),
+    h('div', { class: 'technical-sections' }, technicalDetails(s), scriptUse(s.name, about)),
   ];
 }
 
-/** Device sign-in: the service gives a code to type at an address, on this or any other device
- * (a phone, when this computer's browser cannot come back to Token Keeper). */
+/** Sign-in with a code: the service gives a code to type at an address, on this or any other
+ * device (a phone, when this computer's browser cannot come back to Token Keeper). */
 async function signInWithCode(name: string, button: HTMLButtonElement, box: HTMLElement, page: Page): Promise<void> {
   button.disabled = true;
   box.hidden = false;
@@ -110,61 +115,4 @@ async function signInWithCode(name: string, button: HTMLButtonElement, box: HTML
   announce(result);
   button.disabled = false;
   // the page stays as it is (with the outcome) until the keeper goes elsewhere
-}
-
-async function act(button: HTMLButtonElement, busy: string, f: () => Promise<string>, page: Page): Promise<void> {
-  const label = button.textContent;
-  button.disabled = true;
-  button.textContent = busy;
-  try {
-    announce(await f());
-  } catch (e) {
-    window.alert(message(e));
-  }
-  button.textContent = label;
-  page.refresh();
-}
-
-/** The API token form: paste, check against the service, save only if it works. */
-export function renderTokenForm(root: HTMLElement, page: Page, name: string, onSaved?: () => void, onCancel?: () => void): void {
-  root.append(
-    h('h1', { id: 'page-title', tabindex: '-1' }, `Token for ${name}`),
-    h('p', {}, 'Paste the API token you created at the service. Token Keeper checks that it works before it saves it in your keychain.'),
-  );
-  const error = h('p', { class: 'error', role: 'alert', id: 'token-error' });
-  const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'token-error' });
-  const save = h('button', { type: 'submit', class: 'primary', id: 'token-save' }, 'Check and save');
-  const form = h(
-    'form',
-    { class: 'form', novalidate: true },
-    h('div', { class: 'field' }, h('label', { for: 'token' }, 'API token'), input),
-    error,
-    h(
-      'div',
-      { class: 'actions' },
-      save,
-      h('button', { type: 'button', onclick: () => (onCancel ? onCancel() : page.go(`detail/${encodeURIComponent(name)}`)) }, 'Cancel'),
-    ),
-  );
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    error.textContent = '';
-    save.disabled = true;
-    save.textContent = 'Checking…';
-    try {
-      await api.saveApiToken(name, input.value);
-      input.value = '';
-      announce(`The token works and was saved for ${name}.`);
-      if (onSaved) onSaved();
-      else page.go(`detail/${encodeURIComponent(name)}`);
-    } catch (e) {
-      error.textContent = message(e);
-      input.focus();
-    }
-    save.disabled = false;
-    save.textContent = 'Check and save';
-  });
-  page.setStable(false);
-  root.append(form);
-  input.focus();
 }

@@ -2,7 +2,7 @@
 // saves settings.toml and applies them at once).
 import { api, message, type Settings } from './api';
 import { announce, h } from './dom';
-import type { Page } from './main';
+import type { Page } from './page';
 
 export function renderSettings(root: HTMLElement, page: Page): void {
   // Nothing here follows integrations, and keeper events (a change re-commits every one of

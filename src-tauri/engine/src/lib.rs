@@ -4,26 +4,23 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`secret`], [`clock`], [`calendar`], [`paths`], [`text`], [`process`],
-//!   [`address`] (where secrets may go), [`fields`] (the inputs of an integration), [`phrases`]
-//!   (every sentence a keeper reads);
+//! - ground: [`model`], [`about`], [`secret`], [`clock`], [`calendar`], [`paths`], [`text`],
+//!   [`process`], [`address`] (where secrets may go), [`fields`] (the inputs of an integration),
+//!   [`phrases`] (every sentence a keeper reads);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
 //! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`].
 
+pub mod about;
 pub mod actions;
 pub mod address;
 pub mod alerts;
 pub mod calendar;
 pub mod clock;
 pub mod fields;
-#[cfg(test)]
-mod file_properties;
 pub mod history;
 pub mod ipc;
-#[cfg(test)]
-mod ipc_properties;
 pub mod keeper;
 pub mod lock;
 pub mod model;
@@ -33,7 +30,7 @@ pub mod phrases;
 pub mod process;
 pub mod profile_file;
 #[cfg(test)]
-mod proptest_support;
+mod properties;
 pub mod providers;
 pub mod record;
 pub mod scheduler;

@@ -218,7 +218,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
-        use crate::proptest_support::{cases, config};
+        use crate::properties::support::{cases, config};
 
         /// One change to a queue.
         #[derive(Debug, Clone)]

@@ -121,12 +121,18 @@ impl Session {
         }
     }
 
+    /// Clicks the element for `css`, found afresh when the page was repainted in between (the
+    /// window re-renders on the keeper's events).
     pub async fn click(&self, css: &str) -> Result<()> {
-        let el = self.find(css, Duration::from_secs(10)).await?;
-        self.call(reqwest::Method::POST, &format!("/element/{el}/click"), None)
-            .await
-            .with_context(|| format!("click {css}"))?;
-        Ok(())
+        let mut attempts = 0;
+        loop {
+            let el = self.find(css, Duration::from_secs(10)).await?;
+            match self.call(reqwest::Method::POST, &format!("/element/{el}/click"), None).await {
+                Ok(_) => return Ok(()),
+                Err(e) if attempts < 3 && e.to_string().contains("stale element") => attempts += 1,
+                Err(e) => return Err(e.context(format!("click {css}"))),
+            }
+        }
     }
 
     /// Clears the field and types `text` into it.
@@ -168,8 +174,78 @@ impl Session {
         }
     }
 
+    /// Replaces the browser's own dialogs (`alert`, `confirm`, `prompt`) with recorders that
+    /// answer "no": a test then asserts `browser_dialogs()` is empty (the window has its own).
+    pub async fn trap_browser_dialogs(&self) -> Result<()> {
+        self.script(
+            "window.__browserDialogs = []; \
+             for (const kind of ['alert', 'confirm', 'prompt']) { \
+               window[kind] = (text) => { window.__browserDialogs.push(kind + ': ' + text); return kind === 'prompt' ? null : false; }; \
+             }",
+            json!([]),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// What the page tried to show with `alert`/`confirm`/`prompt` since `trap_browser_dialogs`.
+    pub async fn browser_dialogs(&self) -> Result<Vec<String>> {
+        let v = self
+            .script("return window.__browserDialogs || ['the traps are gone (the page reloaded)'];", json!([]))
+            .await?;
+        Ok(v.as_array()
+            .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect())
+            .unwrap_or_default())
+    }
+
+    /// Drops a file named `name` holding `text` on the window, as a file manager's drag does
+    /// (the page sees dragover, then drop, with the file in the event's data).
+    pub async fn drop_file(&self, name: &str, text: &str) -> Result<()> {
+        self.script(
+            "const [name, text] = arguments; const dt = new DataTransfer(); \
+             dt.items.add(new File([text], name, {type: 'text/plain'})); \
+             const target = document.querySelector('main'); \
+             for (const type of ['dragenter', 'dragover', 'drop']) { \
+               target.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt})); \
+             }",
+            json!([name, text]),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Types `keys` (WebDriver key codes allowed: "\u{E00C}" is Escape) into the focused element.
+    pub async fn keys(&self, keys: &str) -> Result<()> {
+        let active = self.call(reqwest::Method::GET, "/element/active", None).await?;
+        let el = active[ELEMENT].as_str().context("the focused element")?.to_string();
+        self.call(reqwest::Method::POST, &format!("/element/{el}/value"), Some(json!({"text": keys}))).await?;
+        Ok(())
+    }
+
+    /// The focused element's id ("" when it has none).
+    pub async fn focused_id(&self) -> Result<String> {
+        let v = self.script("return document.activeElement ? document.activeElement.id : '';", json!([])).await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Whether an element matches `css` now.
+    pub async fn exists(&self, css: &str) -> Result<bool> {
+        let v = self.script("return document.querySelector(arguments[0]) !== null;", json!([css])).await?;
+        Ok(v.as_bool().unwrap_or(false))
+    }
+
+    /// Waits until an element matches `css`.
+    pub async fn wait_for(&self, css: &str, within: Duration) -> Result<()> {
+        self.find(css, within).await.map(|_| ())
+    }
+
     /// Saves a PNG of the window.
     pub async fn screenshot(&self, to: &Path) -> Result<()> {
+        // what the page holds is painted: two frames later (the first page of a new window can
+        // still be blank when its text is already there)
+        let frames = "const done = arguments[arguments.length - 1]; \
+                      requestAnimationFrame(() => requestAnimationFrame(() => done(true)));";
+        self.call(reqwest::Method::POST, "/execute/async", Some(json!({"script": frames, "args": []}))).await?;
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await?;
         let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().context("screenshot data")?)?;
         std::fs::write(to, png)?;

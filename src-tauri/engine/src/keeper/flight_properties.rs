@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use crate::model::{IntegrationConfig, IntegrationKind, OauthConfig};
 use crate::notify::RecordingNotifier;
 use crate::paths::Paths;
-use crate::proptest_support::{config, heavy_cases};
+use crate::properties::support::{config, heavy_cases};
 use crate::store::memory::MemoryStore;
 use crate::{Keeper, KeeperOptions};
 

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Keeper, KeeperError};
-use crate::clock::Span;
 use crate::model::Secrets;
-use crate::record::Record;
 use crate::store::StoreError;
 
 impl Keeper {
@@ -52,7 +50,7 @@ impl Keeper {
             let mut shared = self.lock();
             let slot = shared.slots.get_mut(name).ok_or_else(|| KeeperError::unknown(name))?;
             slot.follow_clock(&stamp);
-            slot.secrets.clone()
+            slot.secrets().cloned()
         };
         if let Some(s) = cached {
             return Ok(s);
@@ -60,7 +58,7 @@ impl Keeper {
         let loaded = self.keychain_load(name).await?.unwrap_or_default();
         let mut shared = self.lock();
         let slot = shared.slots.get_mut(name).ok_or_else(|| KeeperError::unknown(name))?;
-        Ok(slot.secrets.get_or_insert(loaded).clone())
+        Ok(slot.secrets_or(loaded))
     }
 
     /// Inside the refresh locks: makes memory and keychain agree. Unsaved tokens in memory are
@@ -70,11 +68,11 @@ impl Keeper {
         let (unsaved, memory) = {
             let shared = self.lock();
             let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
-            (slot.unsaved, slot.secrets.clone())
+            (slot.unsaved(), slot.secrets().cloned())
         };
         if let (true, Some(memory)) = (unsaved, memory.clone()) {
             let saved = self.keychain_save(name, &memory).await;
-            self.commit(name, |slot, _| slot.unsaved = saved.is_err());
+            self.commit(name, |slot, _| slot.unsaved_tokens_written(saved.is_ok()));
             return Ok(memory);
         }
         let stored = self.keychain_load(name).await?;
@@ -84,33 +82,19 @@ impl Keeper {
             (None, None) => Secrets::default(),
         };
         let adopted = secrets.clone();
-        self.commit(name, move |slot, _| {
-            copy_times(&mut slot.record, &adopted);
-            slot.secrets = Some(adopted);
-        });
+        self.commit(name, move |slot, _| slot.adopted(adopted));
         Ok(secrets)
     }
 
     /// Keeps the tokens in memory when a save was refused earlier: retried at each tick.
     pub(super) async fn retry_unsaved(&self, name: &str) {
-        let memory = self.lock().slots.get(name).filter(|s| s.unsaved).and_then(|s| s.secrets.clone());
+        let memory = self.lock().slots.get(name).filter(|s| s.unsaved()).and_then(|s| s.secrets().cloned());
         if let Some(memory) = memory {
             let saved = self.keychain_save(name, &memory).await;
-            self.commit(name, |slot, now| {
-                slot.unsaved = saved.is_err();
-                if saved.is_ok() {
-                    slot.record.retry_at = None;
-                    slot.record.reason = None;
-                } else {
-                    slot.record.retry_at = Some(now.plus(UNSAVED_RETRY));
-                }
-            });
+            self.commit(name, |slot, now| slot.unsaved_tokens_offered(saved.is_ok(), now));
         }
     }
 }
-
-/// When tokens kept only in memory are offered to the keychain again.
-const UNSAVED_RETRY: Span = Span::from_millis(30_000);
 
 /// Both locks of one integration, held together (see [`Keeper::exclusive`]).
 pub(super) struct Exclusive {
@@ -150,13 +134,5 @@ async fn keychain_call<T: Send + 'static>(
             "the keychain did not answer within {} s (is it waiting for you to unlock it?)",
             KEYCHAIN_TIMEOUT.as_secs()
         ))),
-    }
-}
-
-pub(super) fn copy_times(record: &mut Record, secrets: &Secrets) {
-    record.issued_at = secrets.issued_at;
-    record.access_expires_at = secrets.access_expires_at;
-    if secrets.refresh_expires_at.is_some() || secrets.refresh_token.is_some() {
-        record.refresh_expires_at = secrets.refresh_expires_at;
     }
 }

@@ -4,7 +4,7 @@
 use super::{Keeper, KeeperError, Slot};
 use crate::actions::revoke::{revoke, TokenKind};
 use crate::history::HistoryEvent;
-use crate::model::{validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets, State};
+use crate::model::{validate_name, IntegrationConfig, IntegrationKind, IntegrationView, OauthConfig, Secrets};
 use crate::providers::{self, Profile, ProfileKind};
 use crate::record::Record;
 use crate::secret::ClientSecret;
@@ -13,16 +13,7 @@ use crate::store::integrations;
 impl Keeper {
     /// Pauses (nothing refreshed or checked) or resumes an integration.
     pub fn pause(&self, name: &str, paused: bool) -> Result<IntegrationView, KeeperError> {
-        self.commit(name, |slot, now| {
-            if slot.record.paused != paused {
-                slot.record.paused = paused;
-                slot.record.history.push(now, HistoryEvent::Paused { paused });
-            }
-            if !paused && slot.record.state == State::Paused {
-                slot.record.state = State::Working;
-            }
-        })
-        .ok_or_else(|| KeeperError::unknown(name))
+        self.commit(name, |slot, now| slot.paused(paused, now)).ok_or_else(|| KeeperError::unknown(name))
     }
 
     /// Adds an integration (not yet signed in). The client secret goes to the keychain first;

@@ -42,9 +42,8 @@ use url::Url;
 pub use error::KeeperError;
 use slot::Slot;
 
-use crate::alerts::{self, Facts};
-use crate::clock::{Clock, Moment, Span, SystemClock};
-use crate::history::{HistoryEntry, HistoryEvent};
+use crate::clock::{Clock, Moment, SystemClock};
+use crate::history::HistoryEntry;
 use crate::model::{IntegrationView, Site, State, UnixTime};
 use crate::notify::{Notice, Notifier};
 use crate::paths::Paths;
@@ -216,7 +215,7 @@ impl Keeper {
                 Ok(record) => {
                     let mut slot = Slot::new(config, profile, record);
                     // as read: the first commit rewrites it only if something changed
-                    slot.saved_hash = Some(content_hash(&integrations::record_bytes(&slot.record)));
+                    slot.saved_hash = Some(content_hash(&integrations::record_bytes(slot.record())));
                     slot.follow_clock(&stamp);
                     slots.insert(slot.config.name.clone(), slot);
                 }
@@ -289,18 +288,26 @@ impl Keeper {
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
         let view = slot.view(now);
         let calendar = crate::calendar::Calendar::system();
-        let history: Vec<HistoryEntry> = slot.record.history.entries().cloned().collect();
+        let history: Vec<HistoryEntry> = slot.record().history.entries().cloned().collect();
         let history_text =
             history.iter().map(|e| crate::phrases::history(&e.event, view.kind, &view.service, &calendar)).collect();
         Ok(IntegrationStatus {
             view,
             history,
             history_text,
-            signed_in_at: slot.record.signed_in_at.map(Moment::secs),
+            signed_in_at: slot.record().signed_in_at.map(Moment::secs),
             sign_in_ends_at: slot.sign_in_ends_at().map(Moment::secs),
-            sites: slot.record.sites.clone(),
+            sites: slot.record().sites.clone(),
             account: slot.account(),
         })
+    }
+
+    /// What an integration is (service, site, account) and how a script uses it.
+    pub fn about(&self, name: &str) -> Result<crate::about::About, KeeperError> {
+        let shared = self.lock();
+        let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
+        let account = slot.secrets().and_then(|s| s.account.as_deref());
+        Ok(crate::about::About::of(&slot.config, &slot.profile, slot.service_name(), &slot.record().sites, account))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -358,34 +365,9 @@ impl Keeper {
                 let settings = self.settings_guard();
                 (settings.warning_days.clone(), settings.expiring_soon_days())
             };
-            let before = slot.record.state;
             change(slot, now);
-            slot.settle(now, expiring_soon_days);
-            let after = slot.record.state;
-            if before != after {
-                slot.record.history.push(now, HistoryEvent::StateChanged { from: before, to: after });
-            }
-            let service = slot.service_name();
-            let calendar = crate::calendar::Calendar::system();
-            let facts = Facts {
-                name,
-                service: &service,
-                state: after,
-                kind: slot.config.kind.kind(),
-                failure: slot.record.reason.as_ref().map(|r| &r.failure),
-                calendar: &calendar,
-                access_expires_at: slot.record.access_expires_at.map(Moment::secs),
-                access_lifetime: slot.access_lifetime().map(Span::secs),
-                credential_expires_at: slot.credential_expires_at().map(Moment::secs),
-                absolute_limit_days: slot.ended_by_absolute_limit(),
-                now: now.secs(),
-                expiry_leads_days: &leads,
-            };
-            let notices = alerts::decide(&facts, &mut slot.record.notices);
-            slot.record.notices.await_showing(&notices);
-            for n in &notices {
-                slot.record.history.push(now, HistoryEvent::Notified { summary: n.summary.clone() });
-            }
+            slot.settle_and_note(now, expiring_soon_days);
+            let notices = slot.notices_due(now, &leads);
             let head_moved = match slot.next_deadline(now, &leads) {
                 Some(at) => shared.queue.schedule(name, at),
                 None => {
@@ -393,7 +375,7 @@ impl Keeper {
                     false
                 }
             };
-            let bytes = integrations::record_bytes(&slot.record);
+            let bytes = integrations::record_bytes(slot.record());
             let hash = content_hash(&bytes);
             let changed = slot.saved_hash != Some(hash);
             slot.saved_hash = Some(hash);
@@ -434,7 +416,7 @@ impl Keeper {
     fn confirm_shown(&self, shown: &[Notice]) {
         for notice in shown {
             for name in &notice.integrations {
-                self.commit(name, |slot, _| slot.record.notices.shown(notice));
+                self.commit(name, |slot, _| slot.notice_shown(notice));
             }
         }
     }
@@ -450,7 +432,7 @@ impl Keeper {
 
     /// The state of `name`, or an error naming it.
     fn state_of(&self, name: &str) -> Result<State, KeeperError> {
-        self.lock().slots.get(name).map(|s| s.record.state).ok_or_else(|| KeeperError::unknown(name))
+        self.lock().slots.get(name).map(|s| s.record().state).ok_or_else(|| KeeperError::unknown(name))
     }
 }
 
@@ -487,7 +469,7 @@ mod tests {
             }),
         };
         keeper.add(config, None).await.expect("added");
-        keeper.commit(name, |slot, _| slot.record.state = State::Working).expect("committed");
+        keeper.commit(name, |slot, _| slot.record_mut().state = State::Working).expect("committed");
     }
 
     #[tokio::test]
@@ -509,7 +491,8 @@ mod tests {
         let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(10);
         let end = crate::calendar::Calendar::system().end_of_day(day);
         let due = keeper.lock().queue.head().expect("a deadline");
-        assert_eq!(due, Moment::from_secs(end).minus(Span::from_days(7)), "the next deadline");
+        let week = crate::clock::Span::from_days(7);
+        assert_eq!(due, Moment::from_secs(end).minus(week), "the next deadline");
 
         keeper.set_warning_days(vec![30]).expect("saved");
         assert_eq!(keeper.state_of("jira").unwrap(), State::ExpiringSoon);
@@ -539,7 +522,7 @@ mod tests {
         })
         .unwrap();
         add_token_ending_in(&keeper, "jira", 30).await;
-        keeper.commit("jira", |slot, _| slot.record.state = State::NeedsSignIn).unwrap();
+        keeper.commit("jira", |slot, _| slot.record_mut().state = State::NeedsSignIn).unwrap();
         keeper.flush_notices().await;
         let waiting = integrations::load_record(keeper.paths(), "jira").unwrap().notices.unshown;
         assert!(
@@ -586,7 +569,7 @@ mod tests {
         std::fs::remove_file(&file).unwrap();
         keeper.commit("jira", |_, _| {});
         assert!(!file.exists(), "an unchanged record was written again");
-        keeper.commit("jira", |slot, _| slot.record.failures = 1);
+        keeper.commit("jira", |slot, _| slot.record_mut().failures = 1);
         assert!(file.exists(), "a changed record is written");
     }
 

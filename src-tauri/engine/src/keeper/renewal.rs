@@ -2,22 +2,15 @@
 //! (a refused token gets one forced renewal before `Needs sign-in`), and, when a provider answers
 //! again after trouble, the other integrations waiting for it pulled forward.
 
-use std::time::Duration;
-
-use url::Url;
-
-use super::keychain_io::copy_times;
 use super::token::fresh;
 use super::{Keeper, KeeperError, Slot};
 use crate::actions::oauth::Grant;
 use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
 use crate::clock::{Moment, Span};
-use crate::history::HistoryEvent;
 use crate::model::{IntegrationKind, IntegrationView, Secrets, State};
 use crate::phrases::{Failure, Reason};
 use crate::providers;
-use crate::scheduler::retry_delay;
 
 /// Why a refresh was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +35,6 @@ pub(super) enum Issued {
 const PROVIDER_BACK_SPREAD: Span = Span::from_millis(2_000);
 /// ...but not sooner after their own last failure than this.
 const PULL_AFTER_FAILURE: Span = Span::from_millis(5_000);
-/// When a keychain write failed, the next try.
-const UNSAVED_RETRY: Span = Span::from_millis(5_000);
 
 impl Keeper {
     /// Refreshes now (OAuth) and checks the token where a probe is configured; an API token is
@@ -58,17 +49,16 @@ impl Keeper {
             }
         }
         let view = self.status(name)?.view;
+        let now = self.inner.clock.now();
         match view.state {
-            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(view_words(&view, self.inner.clock.now()))),
-            State::Retrying | State::Offline => {
-                Err(KeeperError::Unavailable(view_words(&view, self.inner.clock.now())))
-            }
+            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(view_words(&view, now))),
+            State::Retrying | State::Offline => Err(KeeperError::Unavailable(view_words(&view, now))),
             _ => Ok(view),
         }
     }
 
     fn has_probe(&self, name: &str) -> bool {
-        self.lock().slots.get(name).is_some_and(|s| probe_url(s).is_some())
+        self.lock().slots.get(name).is_some_and(|s| s.probe_url().is_some())
     }
 
     /// One refresh of an OAuth integration under both locks; every outcome is committed.
@@ -85,7 +75,7 @@ impl Keeper {
         // The locks or the keychain failed: an attempt that failed, retried like any other.
         let failed = |e: KeeperError| {
             let reason = local_reason(&e);
-            self.commit(name, |slot, now| fail_transiently(slot, now, reason, None));
+            self.commit(name, |slot, now| slot.failed_transiently(reason, None, now));
         };
         let _exclusive = match self.exclusive(name).await {
             Ok(held) => held,
@@ -100,7 +90,7 @@ impl Keeper {
         }
         let now = self.inner.clock.now();
         let (renew_at, retry_at) =
-            self.lock().slots.get(name).map(|s| (s.renew_at(), s.record.retry_at)).unwrap_or_default();
+            self.lock().slots.get(name).map(|s| (s.renew_at(), s.record().retry_at)).unwrap_or_default();
         // After a failure only the scheduled retry (or an explicit `refresh`) may call the service
         // again: scripts asking for a token in a loop must not defeat the backoff.
         let backing_off = retry_at.is_some_and(|t| now < t);
@@ -114,13 +104,10 @@ impl Keeper {
             return;
         }
         let Some(refresh_token) = secrets.refresh_token.clone() else {
-            self.commit(name, |slot, _| {
-                slot.record.state = State::NeedsSignIn;
-                slot.record.reason = Some(Reason::new(Failure::NoRenewal, "no refresh token"));
-            });
+            self.commit(name, |slot, _| slot.refused(Reason::new(Failure::NoRenewal, "no refresh token")));
             return;
         };
-        self.commit(name, |slot, _| slot.busy = true);
+        self.commit(name, |slot, _| slot.set_busy(true));
         // The provider's clock started the new token somewhere between asking and the answer:
         // its life is counted from the asking, so a slow answer (seconds, on a bad network)
         // never makes the keeper believe a token lives longer than it does.
@@ -133,7 +120,7 @@ impl Keeper {
                     Some(life) => tracing::info!("{name}: renewed (the new token is valid for {} s)", life.secs()),
                     None => tracing::info!("{name}: renewed (the service did not say for how long)"),
                 }
-                let after_trouble = self.lock().slots.get(name).is_some_and(|s| s.record.failures > 0);
+                let after_trouble = self.lock().slots.get(name).is_some_and(|s| s.record().failures > 0);
                 self.store_grant_locked(name, &secrets, grant, Issued::Renewed { asked_at }).await;
                 if after_trouble {
                     self.provider_is_back(name);
@@ -141,25 +128,11 @@ impl Keeper {
             }
             RefreshOutcome::TransientError { reason, retry_after } => {
                 tracing::warn!("{name}: renewal failed, will retry: {}", reason.for_log());
-                self.commit(name, |slot, now| {
-                    slot.busy = false;
-                    fail_transiently(slot, now, reason, retry_after)
-                });
+                self.commit(name, |slot, now| slot.failed_transiently(reason, retry_after, now));
             }
             RefreshOutcome::PermanentError { reason } => {
                 tracing::warn!("{name}: needs sign-in: {}", reason.for_log());
-                self.commit(name, |slot, now| {
-                    slot.busy = false;
-                    let mut event = HistoryEvent::refresh_failed(&reason);
-                    if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
-                        *transient = false;
-                    }
-                    slot.record.history.push(now, event);
-                    slot.record.state = State::NeedsSignIn;
-                    slot.record.reason = Some(reason);
-                    slot.record.failures = 0;
-                    slot.record.retry_at = None;
-                });
+                self.commit(name, |slot, now| slot.renewal_refused(reason, now));
             }
         }
     }
@@ -181,16 +154,12 @@ impl Keeper {
                 .iter()
                 .filter(|(other, slot)| {
                     *other != name
-                        && slot.record.state != State::NeedsSignIn
-                        && !slot.record.paused
-                        && slot.record.retry_at.is_some_and(|t| t > now.plus(PROVIDER_BACK_SPREAD))
-                        && slot.failed_at.is_none_or(|t| now.since(t) >= PULL_AFTER_FAILURE)
-                        && slot.record.access_expires_at.is_some_and(|e| e <= now)
+                        && slot.waits_for_its_provider(now, PROVIDER_BACK_SPREAD, PULL_AFTER_FAILURE)
                         && slot.token_origin().as_ref() == Some(&origin)
                 })
                 .map(|(other, slot)| {
                     let soon = now.plus(PROVIDER_BACK_SPREAD.scale(rand::random::<f64>()));
-                    (other.clone(), soon.max(slot.not_before.unwrap_or(Moment::EPOCH)))
+                    (other.clone(), soon.max(slot.not_before().unwrap_or(Moment::EPOCH)))
                 })
                 .collect()
         };
@@ -198,14 +167,7 @@ impl Keeper {
             tracing::info!("{name}: the provider answers again; {} other integrations retry now", waiting.len());
         }
         for (other, at) in waiting {
-            self.commit(&other, |slot, _| {
-                if slot.record.retry_at.is_some_and(|t| t > at) {
-                    slot.record.retry_at = Some(at);
-                    // one failure, not none: the state stays "retrying" (no "working again"
-                    // before it works), and a failure now waits 2–4 s, not 30 s
-                    slot.record.failures = slot.record.failures.min(1);
-                }
-            });
+            self.commit(&other, |slot, _| slot.pulled_forward(at));
         }
     }
 
@@ -220,31 +182,10 @@ impl Keeper {
         };
         let mut new = grant.apply_to(previous, issued_at, &rule);
         new.clock = Some(stamp);
-        let saved = self.keychain_save(name, &new).await;
-        self.commit(name, move |slot, now| {
-            slot.busy = false;
-            copy_times(&mut slot.record, &new);
-            slot.secrets = Some(new);
-            slot.unsaved = saved.is_err();
-            slot.record.failures = 0;
-            slot.record.retry_at = None;
-            if signed_in {
-                if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
-                    slot.record.notices.problem = None; // the first sign-in is no "working again"
-                }
-                slot.record.state = State::Working;
-                slot.record.signed_in_at = Some(now.whole_secs());
-                slot.record.history.push(now, HistoryEvent::SignedIn);
-                slot.record.probe_at = probe_url(slot).map(|_| next_probe(slot, now));
-            } else {
-                let expires_at = slot.record.access_expires_at.map(Moment::secs);
-                slot.record.history.push(now, HistoryEvent::Refreshed { expires_at });
-            }
-            if let Err(e) = saved {
-                slot.record.reason = Some(Reason::new(Failure::KeychainRefused, e.to_string()));
-                slot.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e.to_string() });
-                slot.record.retry_at = Some(now.plus(UNSAVED_RETRY));
-            }
+        let saved = self.keychain_save(name, &new).await.map_err(|e| e.to_string());
+        self.commit(name, move |slot, now| match signed_in {
+            true => slot.signed_in(new, saved, now),
+            false => slot.renewed(new, saved, now),
         });
     }
 
@@ -268,10 +209,7 @@ impl Keeper {
     }
 
     fn mark_refused(&self, name: &str, reason: Reason) {
-        self.commit(name, |slot, _| {
-            slot.record.state = State::NeedsSignIn;
-            slot.record.reason = Some(reason);
-        });
+        self.commit(name, |slot, _| slot.refused(reason));
     }
 
     /// One probe; records it and schedules the next one. `None` when there is nothing to probe.
@@ -283,7 +221,7 @@ impl Keeper {
                 IntegrationKind::ApiToken(a) => a.username.clone(),
                 IntegrationKind::Oauth(_) => None,
             };
-            (probe_url(slot)?, slot.profile.wire.clone(), username, slot.flight.clone())
+            (slot.probe_url()?, slot.profile.wire.clone(), username, slot.flight.clone())
         };
         let _flight = flight.lock_owned().await;
         let secrets = self.secrets(name).await.ok()?;
@@ -304,48 +242,9 @@ impl Keeper {
                 retry_after: None,
             },
         };
-        let recorded = outcome.clone();
-        self.commit(name, move |slot, now| {
-            let (accepted, reason, retry) = match &recorded {
-                ProbeOutcome::Accepted => (true, None, None),
-                ProbeOutcome::Refused { reason } => (false, Some(reason), None),
-                ProbeOutcome::Inconclusive { reason, retry_after } => {
-                    (false, Some(reason), Some(retry_delay(1, slot.jitter, *retry_after, None)))
-                }
-            };
-            slot.record.history.push(
-                now,
-                HistoryEvent::Checked {
-                    accepted,
-                    reason: reason.map(|r| r.technical.clone().unwrap_or_default()),
-                    failure: reason.map(|r| r.failure.clone()),
-                },
-            );
-            slot.record.probe_at = Some(match retry {
-                Some(delay) => now.plus(Span::from_std(delay)),
-                None => next_probe(slot, now),
-            });
-            if accepted && slot.is_api_token() {
-                slot.record.failures = 0;
-            }
-        });
+        self.commit(name, |slot, now| slot.checked(&outcome, now));
         Some(outcome)
     }
-}
-
-fn fail_transiently(slot: &mut Slot, now: Moment, reason: Reason, retry_after: Option<Duration>) {
-    slot.record.failures = slot.record.failures.saturating_add(1);
-    let left = slot.record.access_expires_at.map(|e| e.since(now));
-    let delay = retry_delay(slot.record.failures, rand::random(), retry_after, left);
-    slot.record.retry_at = Some(now.plus(Span::from_std(delay)));
-    slot.not_before = retry_after.map(|floor| now.plus(Span::from_std(floor)));
-    slot.failed_at = Some(now);
-    let mut event = HistoryEvent::refresh_failed(&reason);
-    if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
-        *transient = true;
-    }
-    slot.record.history.push(now, event);
-    slot.record.reason = Some(reason);
 }
 
 /// A view's words for an error: what happened, without what to click (each shell adds its own
@@ -365,17 +264,4 @@ pub(super) fn local_reason(e: &KeeperError) -> Reason {
         _ => Failure::LocalProblem,
     };
     Reason::new(failure, e.to_string())
-}
-
-pub(super) fn probe_url(slot: &Slot) -> Option<Url> {
-    match &slot.config.kind {
-        IntegrationKind::ApiToken(a) => Some(a.probe_url.clone()),
-        IntegrationKind::Oauth(o) => o.probe_url.clone(),
-    }
-}
-
-/// The next probe: the integration's interval, minus up to a tenth of it as jitter.
-pub(super) fn next_probe(slot: &Slot, now: Moment) -> Moment {
-    let interval = Span::from_unsigned_secs(slot.config.probe_interval_secs.max(5));
-    now.plus(interval).minus(interval.scale(0.1 * rand::random::<f64>()))
 }

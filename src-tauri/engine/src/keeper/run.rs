@@ -87,8 +87,8 @@ impl Keeper {
             .slots
             .values()
             .flat_map(|s| {
-                let state = s.record.state;
-                s.record.notices.unshown.iter().filter(move |n| NoticeLedger::still_relevant(n, state)).cloned()
+                let state = s.record().state;
+                s.record().notices.unshown.iter().filter(move |n| NoticeLedger::still_relevant(n, state)).cloned()
             })
             .collect();
         for notice in unshown {
@@ -97,10 +97,7 @@ impl Keeper {
         let names: Vec<String> = self.lock().slots.keys().cloned().collect();
         for name in &names {
             // notices that no longer fit the state were not re-shown: they stop waiting
-            self.commit(name, |slot, _| {
-                let state = slot.record.state;
-                slot.record.notices.unshown.retain(|n| NoticeLedger::still_relevant(n, state));
-            });
+            self.commit(name, |slot, _| slot.stale_notices_dropped());
         }
         let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_TICKS));
         let clock = self.inner.clock.clone();
@@ -166,15 +163,15 @@ impl Keeper {
         let plan = {
             let shared = self.lock();
             let Some(slot) = shared.slots.get(name) else { return };
-            if slot.unsaved {
+            if slot.unsaved() {
                 Plan::SaveTokens
-            } else if slot.record.paused || slot.record.state == State::NeedsSignIn {
+            } else if slot.record().paused || slot.record().state == State::NeedsSignIn {
                 Plan::Settle
             } else if matches!(slot.config.kind, IntegrationKind::Oauth(_))
-                && (slot.record.retry_at.is_some_and(|t| t <= now) || slot.renew_at().is_some_and(|t| t <= now))
+                && (slot.record().retry_at.is_some_and(|t| t <= now) || slot.renew_at().is_some_and(|t| t <= now))
             {
                 Plan::Refresh
-            } else if slot.record.probe_at.is_some_and(|t| t <= now) {
+            } else if slot.record().probe_at.is_some_and(|t| t <= now) {
                 Plan::Probe
             } else {
                 Plan::Settle

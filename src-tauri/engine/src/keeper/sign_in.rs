@@ -5,7 +5,7 @@
 use oauth2::TokenResponse as _;
 use url::Url;
 
-use super::renewal::{next_probe, Issued};
+use super::renewal::Issued;
 use super::{Keeper, KeeperError};
 use crate::actions::device::{self, DeviceCode, DeviceOutcome, DEVICE_TIMEOUT};
 use crate::actions::oauth::{Grant, TokenAnswer};
@@ -13,7 +13,7 @@ use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
 use crate::actions::sites::{list_sites, SitesOutcome};
 use crate::history::HistoryEvent;
-use crate::model::{IntegrationKind, IntegrationView, OauthConfig, Secrets, State, UnixTime};
+use crate::model::{IntegrationKind, IntegrationView, OauthConfig, Secrets, UnixTime};
 use crate::phrases::{self, Reason};
 use crate::providers::token_response::normalize;
 use crate::providers::{self, Profile};
@@ -35,18 +35,19 @@ impl Keeper {
             .await
             .map_err(|e| KeeperError::Failed(format!("could not listen on 127.0.0.1 for the sign-in: {e}")))?;
         show_url(&pending.url)?;
-        self.commit(name, |slot, _| slot.signin_pending = true);
+        self.commit(name, |slot, _| slot.sign_in_pending(true));
         let client_secret = self.secrets(name).await.ok().and_then(|s| s.client_secret);
         let outcome =
             pending.finish(&self.inner.http, &oauth, &profile.wire, client_secret.as_ref(), SIGNIN_TIMEOUT).await;
-        self.commit(name, |slot, _| slot.signin_pending = false);
+        self.commit(name, |slot, _| slot.sign_in_pending(false));
         match outcome {
             SignInOutcome::SignedIn(grant) => self.store_signed_in(name, grant).await,
             SignInOutcome::TimedOut => {
                 Err(KeeperError::BadInput("the sign-in was not completed within 5 minutes; nothing changed".into()))
             }
-            SignInOutcome::Refused { reason } => Err(self.sign_in_failed(name, &profile, reason)),
-            SignInOutcome::Failed { reason } => Err(self.sign_in_failed(name, &profile, reason)),
+            SignInOutcome::Refused { reason } | SignInOutcome::Failed { reason } => {
+                Err(self.sign_in_failed(name, &profile, reason))
+            }
         }
     }
 
@@ -69,13 +70,21 @@ impl Keeper {
             Err(outcome) => return self.device_failed(name, outcome),
         };
         show(&pending.code)?;
-        self.commit(name, |slot, _| slot.signin_pending = true);
+        self.commit(name, |slot, _| slot.sign_in_pending(true));
         let outcome = pending.finish(http, &oauth, &profile.wire, client_secret.as_ref(), DEVICE_TIMEOUT).await;
-        self.commit(name, |slot, _| slot.signin_pending = false);
+        self.commit(name, |slot, _| slot.sign_in_pending(false));
         match outcome {
             DeviceOutcome::SignedIn(grant) => self.store_signed_in(name, grant).await,
             other => self.device_failed(name, other),
         }
+    }
+
+    /// Whether the integration's service takes sign-ins with a code (its issuer's discovery
+    /// document names a device sign-in address), so that a shell offers it only where it works.
+    /// A service that cannot be asked right now counts as not offering it.
+    pub async fn can_sign_in_with_code(&self, name: &str) -> bool {
+        let Ok((oauth, profile)) = self.oauth_of(name) else { return false };
+        self.device_url(name, &oauth, &profile).await.is_ok()
     }
 
     /// Where the integration's service takes device sign-ins: `device_authorization_endpoint`
@@ -131,7 +140,7 @@ impl Keeper {
     }
 
     fn note(&self, name: &str, event: HistoryEvent) {
-        self.commit(name, |slot, now| slot.record.history.push(now, event));
+        self.commit(name, |slot, now| slot.noted(event, now));
     }
 
     /// Stores a token response a service already gave (JSON, or XML where the profile allows),
@@ -162,7 +171,7 @@ impl Keeper {
         drop(exclusive);
         self.list_sites(name, &access_token).await;
         let view = self.status(name)?.view;
-        if self.lock().slots.get(name).is_some_and(|s| s.unsaved) {
+        if self.lock().slots.get(name).is_some_and(|s| s.unsaved()) {
             return Err(KeeperError::Failed(
                 "Signed in, but the keychain did not accept the sign-in; Token Keeper keeps it while it runs and \
                  tries again."
@@ -184,7 +193,7 @@ impl Keeper {
         match list_sites(&self.inner.http, &url, access_token).await {
             SitesOutcome::Listed(sites) => {
                 tracing::info!("{name}: the sign-in reaches {} site(s)", sites.len());
-                self.commit(name, move |slot, _| slot.record.sites = sites);
+                self.commit(name, move |slot, _| slot.sites_listed(sites));
             }
             SitesOutcome::NotListed { reason } => {
                 tracing::warn!("{name}: could not list the sites of the sign-in: {reason}");
@@ -235,7 +244,7 @@ impl Keeper {
         };
         self.keychain_save(name, &secrets).await?;
         let replacing = self.lock().slots.get(name).is_some_and(|s| {
-            s.record.signed_in_at.is_some() || s.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn)
+            s.record().signed_in_at.is_some() || s.record().history.entries().any(|e| e.event == HistoryEvent::SignedIn)
         });
         if let IntegrationKind::ApiToken(api) = &mut config.kind {
             if replacing || ends_at.is_some() {
@@ -245,17 +254,8 @@ impl Keeper {
         crate::store::integrations::save(&self.inner.paths, &config)
             .map_err(|e| KeeperError::Failed(format!("the new token was saved, but not its end date: {e}")))?;
         self.commit(name, move |slot, now| {
-            if !slot.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
-                slot.record.notices.problem = None;
-            }
             slot.config = config;
-            slot.record.reason = None;
-            slot.secrets = Some(secrets);
-            slot.unsaved = false;
-            slot.record.state = State::Working;
-            slot.record.failures = 0;
-            slot.record.history.push(now, HistoryEvent::SignedIn);
-            slot.record.probe_at = Some(next_probe(slot, now));
+            slot.signed_in(secrets, Ok(()), now);
         })
         .ok_or_else(|| KeeperError::unknown(name))
     }

@@ -1,15 +1,29 @@
-//! One integration as the keeper holds it in memory, and the pure rules that turn its facts
-//! into a state, a view for shells, and its next deadline.
+//! One integration as the keeper holds it in memory: its state machine — the transitions a
+//! sign-in, a renewal, a failure, a refusal, a check or a pause make, as methods, the only
+//! writers of its record — and the pure rules that turn its facts into a state, the facts the
+//! notice rules read, a view for shells, and its next deadline. `keeper/*` orchestrates (locks,
+//! keychain, network) and calls these; it does not write the record itself.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use url::Url;
+
+use crate::actions::probe::ProbeOutcome;
+use crate::alerts::Facts;
 use crate::calendar::Calendar;
 use crate::clock::{ClockStamp, Moment, Span};
-use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, State};
-use crate::phrases::{self, Subject};
+use crate::history::HistoryEvent;
+use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, Site, State};
+use crate::phrases::{self, Failure, Reason, Subject};
 use crate::providers::{self, Profile};
 use crate::record::Record;
-use crate::scheduler::{renew_at, MIN_RENEW_SPACING};
+use crate::scheduler::{renew_at, retry_delay, MIN_RENEW_SPACING};
+
+/// When tokens kept only in memory (a keychain write failed) are offered to the keychain again,
+/// right after the failed write and then at each retry.
+const UNSAVED_RETRY_FIRST: Span = Span::from_millis(5_000);
+const UNSAVED_RETRY: Span = Span::from_millis(30_000);
 
 /// The name of a generic profile's service whose address has no host (none can: addresses are
 /// https or loopback http).
@@ -19,33 +33,34 @@ pub const UNNAMED_SERVICE: &str = "The service";
 pub struct Slot {
     pub config: IntegrationConfig,
     pub profile: Profile,
-    pub record: Record,
+    /// What is persisted; written only by the transitions below.
+    record: Record,
     /// The secrets, once read from the keychain (read lazily: a `token` call for one integration
     /// must not read the keychain items of all of them).
-    pub secrets: Option<Secrets>,
+    secrets: Option<Secrets>,
     /// `secrets` holds tokens the keychain does not have yet (a write failed): they must be
     /// written before anything else, and never be dropped.
-    pub unsaved: bool,
+    unsaved: bool,
     /// Single flight in this process: held for the whole of a refresh, probe or sign-in.
-    pub flight: Arc<tokio::sync::Mutex<()>>,
+    pub(super) flight: Arc<tokio::sync::Mutex<()>>,
     /// A refresh or probe is under way (shown as `Refreshing`).
-    pub busy: bool,
-    pub signin_pending: bool,
+    busy: bool,
+    signin_pending: bool,
     /// This integration's fixed jitter in [0, 1), so it renews at a stable, spread-out moment.
-    pub jitter: f64,
+    jitter: f64,
     /// The provider's last `Retry-After` ends here: no retry before, even when the provider is
     /// seen back through another integration.
-    pub not_before: Option<Moment>,
+    not_before: Option<Moment>,
     /// When its last renewal attempt failed.
-    pub failed_at: Option<Moment>,
+    failed_at: Option<Moment>,
     /// A hash of the record file as last written (or read), so a commit that changes nothing
     /// writes nothing: each write is two fsyncs, and a refresh commits four times.
-    pub saved_hash: Option<u64>,
+    pub(super) saved_hash: Option<u64>,
     /// Numbers the record writes of this integration; `written` is the newest one on disk. Writes
     /// happen outside the state mutex, so two commits could otherwise land out of order, and with
     /// `saved_hash` an older file would then stay.
-    pub write_seq: u64,
-    pub written: Arc<std::sync::Mutex<u64>>,
+    pub(super) write_seq: u64,
+    pub(super) written: Arc<std::sync::Mutex<u64>>,
 }
 
 impl Slot {
@@ -66,6 +81,309 @@ impl Slot {
             write_seq: 0,
             written: Arc::default(),
         }
+    }
+
+    /// The persisted record, to read.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    /// The record to write directly: tests only, to set a situation up.
+    #[cfg(test)]
+    pub fn record_mut(&mut self) -> &mut Record {
+        &mut self.record
+    }
+
+    /// The secrets in memory, if read yet.
+    pub fn secrets(&self) -> Option<&Secrets> {
+        self.secrets.as_ref()
+    }
+
+    /// Memory holds tokens the keychain does not have yet.
+    pub fn unsaved(&self) -> bool {
+        self.unsaved
+    }
+
+    /// The secrets in memory, or `loaded` (from the keychain) kept as them when there are none.
+    pub fn secrets_or(&mut self, loaded: Secrets) -> Secrets {
+        self.secrets.get_or_insert(loaded).clone()
+    }
+
+    /// Tokens kept only in memory were written (or not) inside the refresh locks.
+    pub fn unsaved_tokens_written(&mut self, saved: bool) {
+        self.unsaved = !saved;
+    }
+
+    /// A sign-in waits for the keeper (the browser is open, a device code is shown), or not.
+    pub fn sign_in_pending(&mut self, pending: bool) {
+        self.signin_pending = pending;
+    }
+
+    // ---- transitions: the only writers of the record ----
+
+    /// New tokens from a sign-in (interactive, a handed-over response, an API token entered) are
+    /// in memory; `saved` says whether the keychain took them. Working again, failures
+    /// forgotten, the next check scheduled; the first sign-in is no "working again".
+    pub fn signed_in(&mut self, secrets: Secrets, saved: Result<(), String>, now: Moment) {
+        if !self.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
+            self.record.notices.problem = None;
+        }
+        self.take_tokens(secrets);
+        self.record.state = State::Working;
+        if !self.is_api_token() {
+            // a provider's absolute limit counts from here (API tokens have none)
+            self.record.signed_in_at = Some(now.whole_secs());
+        }
+        self.record.history.push(now, HistoryEvent::SignedIn);
+        self.record.probe_at = self.probe_url().map(|_| self.next_probe(now));
+        self.tokens_stored(saved, now);
+    }
+
+    /// New tokens from a renewal are in memory; `saved` says whether the keychain took them.
+    pub fn renewed(&mut self, secrets: Secrets, saved: Result<(), String>, now: Moment) {
+        self.take_tokens(secrets);
+        let expires_at = self.record.access_expires_at.map(Moment::secs);
+        self.record.history.push(now, HistoryEvent::Refreshed { expires_at });
+        self.tokens_stored(saved, now);
+    }
+
+    /// The keychain's tokens are the current ones (read inside the refresh locks: another
+    /// process may have renewed).
+    pub fn adopted(&mut self, secrets: Secrets) {
+        self.copy_times(&secrets);
+        self.secrets = Some(secrets);
+    }
+
+    /// Tokens kept only in memory were offered to the keychain again.
+    pub fn unsaved_tokens_offered(&mut self, saved: bool, now: Moment) {
+        self.unsaved_tokens_written(saved);
+        if saved {
+            self.record.retry_at = None;
+            self.record.reason = None;
+        } else {
+            self.record.retry_at = Some(now.plus(UNSAVED_RETRY));
+        }
+    }
+
+    /// A renewal (or the locks or keychain around it) failed in a way worth retrying: backoff,
+    /// never sooner than a `Retry-After`, and a few tries left before the token expires.
+    pub fn failed_transiently(&mut self, reason: Reason, retry_after: Option<Duration>, now: Moment) {
+        self.busy = false;
+        self.record.failures = self.record.failures.saturating_add(1);
+        let left = self.record.access_expires_at.map(|e| e.since(now));
+        let delay = retry_delay(self.record.failures, rand::random(), retry_after, left);
+        self.record.retry_at = Some(now.plus(Span::from_std(delay)));
+        self.not_before = retry_after.map(|floor| now.plus(Span::from_std(floor)));
+        self.failed_at = Some(now);
+        let mut event = HistoryEvent::refresh_failed(&reason);
+        if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
+            *transient = true;
+        }
+        self.record.history.push(now, event);
+        self.record.reason = Some(reason);
+    }
+
+    /// The service refused the renewal for good (the grant is gone): the keeper must sign in.
+    pub fn renewal_refused(&mut self, reason: Reason, now: Moment) {
+        self.busy = false;
+        let mut event = HistoryEvent::refresh_failed(&reason);
+        if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
+            *transient = false;
+        }
+        self.record.history.push(now, event);
+        self.record.failures = 0;
+        self.record.retry_at = None;
+        self.refused(reason);
+    }
+
+    /// The keeper must sign in again (the service refused the token or the grant, or there is
+    /// nothing to renew with): the one place `Needs sign-in` is set. Sticky until a sign-in.
+    pub fn refused(&mut self, reason: Reason) {
+        self.record.state = State::NeedsSignIn;
+        self.record.reason = Some(reason);
+    }
+
+    /// A check of the token ended with `outcome`: recorded, and the next one scheduled (sooner
+    /// after an inconclusive one). A refusal is not decided here (an OAuth token gets one forced
+    /// renewal first): see [`Slot::refused`].
+    pub fn checked(&mut self, outcome: &ProbeOutcome, now: Moment) {
+        let (accepted, reason, retry) = match outcome {
+            ProbeOutcome::Accepted => (true, None, None),
+            ProbeOutcome::Refused { reason } => (false, Some(reason), None),
+            ProbeOutcome::Inconclusive { reason, retry_after } => {
+                (false, Some(reason), Some(retry_delay(1, self.jitter, *retry_after, None)))
+            }
+        };
+        self.record.history.push(
+            now,
+            HistoryEvent::Checked {
+                accepted,
+                reason: reason.map(|r| r.technical.clone().unwrap_or_default()),
+                failure: reason.map(|r| r.failure.clone()),
+            },
+        );
+        self.record.probe_at = Some(match retry {
+            Some(delay) => now.plus(Span::from_std(delay)),
+            None => self.next_probe(now),
+        });
+        if accepted && self.is_api_token() {
+            self.record.failures = 0;
+        }
+    }
+
+    /// Its provider answers again: if it waits to retry later than `at`, it retries at `at`,
+    /// with one failure counted (still "retrying", and a failure now waits seconds, not 30).
+    pub fn pulled_forward(&mut self, at: Moment) {
+        if self.record.retry_at.is_some_and(|t| t > at) {
+            self.record.retry_at = Some(at);
+            self.record.failures = self.record.failures.min(1);
+        }
+    }
+
+    /// Pauses (nothing renewed or checked) or resumes.
+    pub fn paused(&mut self, paused: bool, now: Moment) {
+        if self.record.paused != paused {
+            self.record.paused = paused;
+            self.record.history.push(now, HistoryEvent::Paused { paused });
+        }
+        if !paused && self.record.state == State::Paused {
+            self.record.state = State::Working;
+        }
+    }
+
+    /// A renewal or check is under way (or over).
+    pub fn set_busy(&mut self, busy: bool) {
+        self.busy = busy;
+    }
+
+    /// The sites the sign-in reaches, as the service listed them.
+    pub fn sites_listed(&mut self, sites: Vec<Site>) {
+        self.record.sites = sites;
+    }
+
+    /// Something happened worth the history (a sign-in that failed, sites not listed).
+    pub fn noted(&mut self, event: HistoryEvent, now: Moment) {
+        self.record.history.push(now, event);
+    }
+
+    /// Settles the state (see [`Slot::settle`]) and records a change in the history.
+    pub fn settle_and_note(&mut self, now: Moment, warn_days: u32) {
+        let before = self.record.state;
+        self.settle(now, warn_days);
+        let after = self.record.state;
+        if before != after {
+            self.record.history.push(now, HistoryEvent::StateChanged { from: before, to: after });
+        }
+    }
+
+    /// The notices due now, recorded in its ledger (kept until shown) and its history.
+    pub fn notices_due(&mut self, now: Moment, leads: &[u32]) -> Vec<crate::notify::Notice> {
+        let service = self.service_name();
+        let name = self.config.name.clone();
+        let calendar = Calendar::system();
+        let mut ledger = std::mem::take(&mut self.record.notices);
+        let notices = crate::alerts::decide(&self.facts(&name, &service, now, leads, &calendar), &mut ledger);
+        self.record.notices = ledger;
+        self.record.notices.await_showing(&notices);
+        for n in &notices {
+            self.record.history.push(now, HistoryEvent::Notified { summary: n.summary.clone() });
+        }
+        notices
+    }
+
+    /// A notice was shown by the desktop.
+    pub fn notice_shown(&mut self, notice: &crate::notify::Notice) {
+        self.record.notices.shown(notice);
+    }
+
+    /// Drops the waiting notices that no longer apply to its state.
+    pub fn stale_notices_dropped(&mut self) {
+        let state = self.record.state;
+        self.record.notices.unshown.retain(|n| crate::alerts::NoticeLedger::still_relevant(n, state));
+    }
+
+    /// What the notice rules look at.
+    pub fn facts<'a>(
+        &'a self,
+        name: &'a str,
+        service: &'a str,
+        now: Moment,
+        leads: &'a [u32],
+        calendar: &'a Calendar,
+    ) -> Facts<'a> {
+        Facts {
+            name,
+            service,
+            state: self.record.state,
+            kind: self.config.kind.kind(),
+            failure: self.record.reason.as_ref().map(|r| &r.failure),
+            calendar,
+            access_expires_at: self.record.access_expires_at.map(Moment::secs),
+            access_lifetime: self.access_lifetime().map(Span::secs),
+            credential_expires_at: self.credential_expires_at().map(Moment::secs),
+            absolute_limit_days: self.ended_by_absolute_limit(),
+            now: now.secs(),
+            expiry_leads_days: leads,
+        }
+    }
+
+    /// Tokens just stored: in memory and their times in the record, failures forgotten.
+    fn take_tokens(&mut self, secrets: Secrets) {
+        self.busy = false;
+        self.adopted(secrets);
+        self.record.failures = 0;
+        self.record.retry_at = None;
+    }
+
+    /// After a store: a failed keychain write keeps the tokens in memory, says so, and is
+    /// retried shortly; they are never dropped.
+    fn tokens_stored(&mut self, saved: Result<(), String>, now: Moment) {
+        self.unsaved = saved.is_err();
+        if let Err(e) = saved {
+            self.record.reason = Some(Reason::new(Failure::KeychainRefused, e.clone()));
+            self.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e });
+            self.record.retry_at = Some(now.plus(UNSAVED_RETRY_FIRST));
+        }
+    }
+
+    /// The record keeps a copy of the token times, for display without the keychain.
+    fn copy_times(&mut self, secrets: &Secrets) {
+        self.record.issued_at = secrets.issued_at;
+        self.record.access_expires_at = secrets.access_expires_at;
+        if secrets.refresh_expires_at.is_some() || secrets.refresh_token.is_some() {
+            self.record.refresh_expires_at = secrets.refresh_expires_at;
+        }
+    }
+
+    // ---- rules ----
+
+    /// Where its token is checked, if anywhere.
+    pub fn probe_url(&self) -> Option<Url> {
+        match &self.config.kind {
+            IntegrationKind::ApiToken(a) => Some(a.probe_url.clone()),
+            IntegrationKind::Oauth(o) => o.probe_url.clone(),
+        }
+    }
+
+    /// The next check: the integration's interval, minus up to a tenth of it as jitter.
+    fn next_probe(&self, now: Moment) -> Moment {
+        let interval = Span::from_unsigned_secs(self.config.probe_interval_secs.max(5));
+        now.plus(interval).minus(interval.scale(0.1 * rand::random::<f64>()))
+    }
+
+    /// Whether its provider being back may pull its retry forward to now: it waits to retry
+    /// later than `spread` from now, its token has ended, it failed at least `quiet` ago.
+    pub fn waits_for_its_provider(&self, now: Moment, spread: Span, quiet: Span) -> bool {
+        self.record.state != State::NeedsSignIn
+            && !self.record.paused
+            && self.record.retry_at.is_some_and(|t| t > now.plus(spread))
+            && self.failed_at.is_none_or(|t| now.since(t) >= quiet)
+            && self.record.access_expires_at.is_some_and(|e| e <= now)
+    }
+
+    /// No retry before this (the provider's last `Retry-After`).
+    pub fn not_before(&self) -> Option<Moment> {
+        self.not_before
     }
 
     /// Brings the record's and the in-memory secrets' times into the clock frame `now`
@@ -267,6 +585,12 @@ impl Slot {
 mod tests {
     use super::*;
     use crate::model::{ApiTokenConfig, OauthConfig};
+    use crate::secret::AccessToken;
+
+    /// A passing failure with these technical words.
+    fn why(technical: &str) -> Reason {
+        Reason::new(Failure::NotAnswering, technical)
+    }
 
     fn atlassian(signed_in_at: Option<Moment>, refresh_expires_at: Option<Moment>) -> Slot {
         let url = |s: &str| url::Url::parse(s).unwrap();
@@ -343,6 +667,104 @@ mod tests {
         assert_eq!(slot.failed_at, Some(now.minus(hour)));
     }
 
+    /// Every transition from every kind of situation, as a table: the state it settles in.
+    /// `Needs sign-in` is sticky (only a sign-in clears it), a pause shows over everything.
+    #[test]
+    fn the_transitions_as_a_table() {
+        type Transition = fn(&mut Slot, Moment);
+        let now = Moment::from_secs(1_700_000_000);
+        let tokens = |slot: &Slot| Secrets {
+            access_token: Some(AccessToken::new("a".into())),
+            issued_at: Some(now),
+            access_expires_at: Some(now.plus(Span::from_secs(3600))),
+            ..slot.secrets.clone().unwrap_or_default()
+        };
+        let start = |state: State| {
+            let mut slot = atlassian(Some(now.minus(days(10))), Some(now.plus(days(90))));
+            match state {
+                State::Retrying => slot.failed_transiently(why("the service did not answer"), None, now),
+                State::NeedsSignIn => slot.refused(why("the grant was revoked")),
+                State::Paused => slot.paused(true, now),
+                _ => {}
+            }
+            slot.settle_and_note(now, 14);
+            assert_eq!(slot.record().state, state, "set-up");
+            slot
+        };
+        let transitions: [(&str, Transition); 8] = [
+            ("signed in", |s, now| s.signed_in(Secrets::default(), Ok(()), now)),
+            ("renewed", |s, now| s.renewed(Secrets::default(), Ok(()), now)),
+            ("renewed, keychain refused", |s, now| s.renewed(Secrets::default(), Err("locked".into()), now)),
+            ("failed transiently", |s, now| s.failed_transiently(why("timeout"), None, now)),
+            ("renewal refused", |s, now| s.renewal_refused(why("invalid_grant"), now)),
+            ("refused", |s, _| s.refused(why("revoked"))),
+            ("paused", |s, now| s.paused(true, now)),
+            ("resumed", |s, now| s.paused(false, now)),
+        ];
+        use State::{NeedsSignIn as Sign, Paused as P, Retrying as R, Working as W};
+        // rows: the transitions above; columns: from Working, Retrying, NeedsSignIn, Paused
+        let expected = [
+            [W, W, W, P],          // signed in: the one way out of Needs sign-in
+            [W, W, Sign, P],       // renewed
+            [W, W, Sign, P],       // renewed, tokens kept in memory (not a failure of the token)
+            [R, R, Sign, P],       // failed transiently
+            [Sign, Sign, Sign, P], // renewal refused
+            [Sign, Sign, Sign, P], // refused
+            [P, P, P, P],          // paused
+            [W, R, Sign, W],       // resumed
+        ];
+        for ((what, transition), row) in transitions.iter().zip(expected) {
+            for (from, want) in [W, R, Sign, P].into_iter().zip(row) {
+                let mut slot = start(from);
+                let secrets = tokens(&slot);
+                slot.secrets = Some(secrets);
+                transition(&mut slot, now);
+                slot.settle_and_note(now, 14);
+                assert_eq!(slot.record().state, want, "{what} from {from:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn what_each_transition_writes() {
+        let now = Moment::from_secs(1_700_000_000);
+        let mut slot = atlassian(None, Some(now.plus(days(90))));
+        slot.failed_transiently(why("timeout"), Some(Duration::from_secs(7)), now);
+        let r = slot.record();
+        assert_eq!((r.failures, r.reason.as_ref().and_then(|r| r.technical.as_deref())), (1, Some("timeout")));
+        assert!(r.retry_at.unwrap() >= now.plus(Span::from_secs(7)), "Retry-After is a floor");
+        assert_eq!((slot.not_before(), slot.failed_at), (Some(now.plus(Span::from_secs(7))), Some(now)));
+
+        let renewed = Secrets { access_expires_at: Some(now.plus(Span::from_secs(60))), ..Secrets::default() };
+        slot.renewed(renewed.clone(), Err("the keychain is locked".into()), now);
+        let r = slot.record();
+        assert_eq!((r.failures, r.access_expires_at), (0, Some(now.plus(Span::from_secs(60)))));
+        assert!(slot.unsaved && r.reason.as_ref().is_some_and(|r| r.failure == Failure::KeychainRefused));
+        assert_eq!(r.retry_at, Some(now.plus(UNSAVED_RETRY_FIRST)), "the write is tried again soon");
+        slot.unsaved_tokens_offered(true, now);
+        assert!(!slot.unsaved && slot.record().retry_at.is_none());
+
+        slot.signed_in(renewed, Ok(()), now);
+        let r = slot.record();
+        assert_eq!(r.signed_in_at, Some(now), "an OAuth sign-in is dated: the absolute limit counts from it");
+        assert_eq!(r.history.entries().filter(|e| e.event == HistoryEvent::SignedIn).count(), 1);
+        assert_eq!(r.notices.problem, None, "the first sign-in is no \"working again\"");
+
+        slot.renewal_refused(why("invalid_grant"), now);
+        let r = slot.record();
+        assert_eq!((r.state, r.failures, r.retry_at), (State::NeedsSignIn, 0, None));
+
+        // pulled forward only when it waits longer, with one failure kept
+        let mut slot = atlassian(None, None);
+        slot.failed_transiently(why("x"), None, now);
+        slot.failed_transiently(why("x"), None, now);
+        let later = slot.record().retry_at.unwrap();
+        slot.pulled_forward(later.plus(Span::SECOND));
+        assert_eq!((slot.record().retry_at, slot.record().failures), (Some(later), 2), "not later");
+        slot.pulled_forward(now);
+        assert_eq!((slot.record().retry_at, slot.record().failures), (Some(now), 1));
+    }
+
     #[test]
     fn an_api_token_has_no_sign_in_limit() {
         let config = IntegrationConfig {
@@ -369,9 +791,8 @@ mod properties {
 
     use super::*;
     use crate::actions::oauth::Grant;
-    use crate::keeper::keychain_io::copy_times;
     use crate::model::OauthConfig;
-    use crate::proptest_support::{cases, config};
+    use crate::properties::support::{cases, config};
     use crate::providers::RefreshTokenRule;
     use crate::scheduler::{renew_margin, MIN_RENEW_SPACING};
     use crate::secret::{AccessToken, RefreshToken};
@@ -463,7 +884,7 @@ mod properties {
                 prop_assert_eq!(&grant.access_token, &AccessToken::new("a".into()));
                 prop_assert_eq!(&grant.refresh_token, &Some(RefreshToken::new("r".into())));
                 secrets = grant.apply_to(&secrets, now, &RefreshTokenRule::default());
-                copy_times(&mut slot.record, &secrets);
+                slot.adopted(secrets.clone());
                 slot.settle(now, 14);
                 let _ = slot.view(now);
                 let next = slot.next_deadline(now, &[14, 3, 1]).expect("a renewable token has a deadline");

@@ -2,8 +2,7 @@
 //! a renewal inside it, and while renewals fail the current one as long as it has a few seconds
 //! left; never one the keeper knows is dead.
 
-use super::renewal::view_words;
-use super::renewal::Why;
+use super::renewal::{view_words, Why};
 use super::{Keeper, KeeperError};
 use crate::clock::{Moment, Span};
 use crate::model::{Secrets, State};
@@ -53,7 +52,7 @@ impl Keeper {
         let now = self.inner.clock.now();
         let shared = self.lock();
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
-        if slot.record.state == State::NeedsSignIn {
+        if slot.record().state == State::NeedsSignIn {
             return Err(KeeperError::NeedsSignIn(view_words(&slot.view(now), now)));
         }
         Ok(())

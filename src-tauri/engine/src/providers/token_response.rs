@@ -307,13 +307,13 @@ mod tests {
 
     /// Property tests: the parsers take whatever a network hands them. Quick enough for every
     /// `cargo test` (a few hundred cases each, well under a second in a debug build); `make fuzz`
-    /// runs many more (see [`crate::proptest_support`]).
+    /// runs many more (see [`crate::properties::support`]).
     mod properties {
         use super::*;
         use proptest::collection::{btree_map, vec};
         use proptest::prelude::*;
 
-        use crate::proptest_support::{cases, config, heavy_cases, text};
+        use crate::properties::support::{cases, config, heavy_cases, text};
 
         /// Put into every generated body: an error message must never contain it.
         const MARK: &str = "SEKRIT-7f3a";

@@ -21,7 +21,7 @@ use crate::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind, OauthConf
 use crate::paths::Paths;
 use crate::phrases::{Failure, Reason};
 use crate::profile_file;
-use crate::proptest_support::{cases, config, mutated, text, word};
+use crate::properties::support::{cases, config, mutated, text, word};
 use crate::record::Record;
 use crate::settings::Settings;
 use crate::store::files::FileError;

@@ -19,7 +19,7 @@ use tokio::net::UnixStream;
 use crate::ipc::{serve_with, MAX_LINE};
 use crate::notify::RecordingNotifier;
 use crate::paths::Paths;
-use crate::proptest_support::{cases, config, heavy_cases, mutated};
+use crate::properties::support::{cases, config, heavy_cases, mutated};
 use crate::store::memory::MemoryStore;
 use crate::{Keeper, KeeperOptions};
 
@@ -278,7 +278,7 @@ fn out_of_file_descriptors_the_server_does_not_spin() {
         .arg("--nofile=128")
         .arg("--")
         .arg(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "ipc_properties::accept_without_file_descriptors", "--nocapture"])
+        .args(["--ignored", "--exact", "properties::ipc::accept_without_file_descriptors", "--nocapture"])
         .output()
         .expect("prlimit (util-linux)");
     let stdout = String::from_utf8_lossy(&out.stdout);
