@@ -8,6 +8,7 @@
 #   make bench-scale  100 / 1,000 / 10,000 integrations (SCALE_STORE=memory for 10,000)
 #   make bench-keychain  a keychain write's cost from 1 to 10,000 items (KEYCHAIN_N)
 #   make fuzz    the engine's property tests with many cases (FUZZ_CASES, default 10000 each)
+#   make test-openbao  only the OpenBao tests (dev server, three-node Raft cluster; also part of make test)
 #   make package       the .deb (target/package/token-keeper_VERSION_ARCH.deb); make package-test
 #                      installs it for real (apt), checks it as Debian would, then purges it
 #   make audit   Cargo.lock against the RustSec advisory database, offline (ADVISORY_DB=path)
@@ -16,7 +17,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test run package package-test audit bench bench-scale bench-keychain soak crash fuzz fmt lint
+.PHONY: all deps build test test-openbao run package package-test audit bench bench-scale bench-keychain soak crash fuzz fmt lint
 
 all: build
 
@@ -32,6 +33,11 @@ build:
 # extra arguments for the test binaries: make test TEST_ARGS='harness_'
 test: deps build
 	$(SESSION) scripts/run-tests.sh $(TEST_ARGS)
+
+# the team vault's tests alone: a real OpenBao (scripts/ensure-openbao.sh installs it), no desktop session
+test-openbao:
+	scripts/ensure-openbao.sh
+	$(CARGO) test -p tokenkeeper-tests --test openbao_harness -- --test-threads=2
 
 # one package at a time: built together, cargo would unify their features and rebuild both
 run: deps

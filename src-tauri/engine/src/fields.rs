@@ -114,7 +114,7 @@ pub const TABLE: [FieldInfo; 18] = [
     row!(Tenant, "tenant", "--tenant", "Tenant", "the tenant", Text,
         "“common” for any account, or your organisation's tenant id or domain."),
     row!(AllowOtherSites, "allow_other_sites", "--allow-other-sites", "Tokens may go to other sites", "the permission to use other sites", Checkbox,
-        "Only when the service's own documentation says its token or check address is on another site than its sign-in page."),
+        "Lets the token, check or revocation address be on another site than the sign-in page: only when the service's own documentation says so."),
 ];
 
 impl Field {

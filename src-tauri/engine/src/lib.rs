@@ -10,7 +10,9 @@
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
-//! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`].
+//! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`];
+//! - the team vault: [`shared`] (OpenBao client, versioned records, the renewal lease), not yet
+//!   used by the keeper.
 
 pub mod about;
 pub mod actions;
@@ -37,6 +39,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod settings;
 pub mod setup;
+pub mod shared;
 pub mod store;
 pub mod text;
 

@@ -55,6 +55,14 @@ secret_type!(
     /// A static API token (e.g. an Atlassian API token).
     ApiToken
 );
+secret_type!(
+    /// The team vault's (OpenBao's) own credential: a token that opens the shared space.
+    VaultToken
+);
+secret_type!(
+    /// An AppRole secret ID: the password half of a server's OpenBao login.
+    AppRoleSecretId
+);
 
 #[cfg(test)]
 mod tests {

@@ -306,8 +306,14 @@ impl Keeper {
     pub fn about(&self, name: &str) -> Result<crate::about::About, KeeperError> {
         let shared = self.lock();
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
-        let account = slot.secrets().and_then(|s| s.account.as_deref());
-        Ok(crate::about::About::of(&slot.config, &slot.profile, slot.service_name(), &slot.record().sites, account))
+        let account = slot.account();
+        Ok(crate::about::About::of(
+            &slot.config,
+            &slot.profile,
+            slot.service_name(),
+            &slot.record().sites,
+            account.as_deref(),
+        ))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
