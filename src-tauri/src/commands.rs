@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, State};
 use tokenkeeper_engine::about::About;
+use tokenkeeper_engine::calendar::{parse_day, Calendar};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationView};
 use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::{ApiToken, ClientSecret};
@@ -240,13 +241,7 @@ struct PresetForm {
 fn inputs_of(form: &PresetForm, profile: &Profile) -> Result<Inputs, KeeperError> {
     let value = |field: Field| form.values.get(field.key()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let address = |field: Field| value(field).map(|text| web_address(field, &text)).transpose();
-    let expires = match value(Field::Expires) {
-        None => None,
-        Some(text) => Some(
-            time::Date::parse(&text, time::macros::format_description!("[year]-[month]-[day]"))
-                .map_err(|_| KeeperError::BadInput(format!("\"{text}\" is not a date like 2026-12-31")))?,
-        ),
-    };
+    let expires = value(Field::Expires).map(|text| parse_day(&text).map_err(KeeperError::BadInput)).transpose()?;
     let name = form.name.trim().to_string();
     if name.is_empty() {
         return Err(KeeperError::BadInput("Please fill in a name.".into()));
@@ -329,18 +324,25 @@ pub struct Imported {
     pub had_client_secret: bool,
 }
 
-/// Checks the token against the integration's check address; saves it only if it works.
+/// Checks the token against the integration's check address; saves it only if it works, with
+/// its end date (`expires`, "2026-12-07", optional: the end of that day here), which replaces the
+/// old token's.
 #[tauri::command]
 async fn save_api_token(
     state: State<'_, AppState>,
     name: String,
     token: String,
+    expires: Option<String>,
 ) -> Result<IntegrationView, KeeperError> {
     let token = token.trim().to_string();
     if token.is_empty() {
         return Err(KeeperError::BadInput("Please paste the token first.".into()));
     }
-    state.keeper.store_api_token(&name, ApiToken::new(token)).await
+    let ends_at = expires
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| parse_day(&text).map(|day| Calendar::system().end_of_day(day)).map_err(KeeperError::BadInput))
+        .transpose()?;
+    state.keeper.store_api_token(&name, ApiToken::new(token), ends_at).await
 }
 
 /// What an integration is (service, site, account) and the commands a script uses it with.

@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::actions::device::DeviceCode;
 use crate::keeper::{IntegrationStatus, Keeper, KeeperError, KeeperOptions};
-use crate::model::{IntegrationConfig, IntegrationView};
+use crate::model::{IntegrationConfig, IntegrationView, UnixTime};
 use crate::paths::Paths;
 use crate::secret::{AccessToken, ApiToken, ClientSecret};
 
@@ -33,16 +33,44 @@ pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::fro
 #[serde(tag = "op", rename_all = "kebab-case")]
 enum Request {
     List,
-    Status { name: String },
-    Token { name: String },
-    Refresh { name: String },
-    Pause { name: String, paused: bool },
-    Add { config: Box<IntegrationConfig>, client_secret: Option<String> },
-    Remove { name: String, revoke: bool },
-    SignIn { name: String },
-    DeviceSignIn { name: String },
-    StoreResponse { name: String, body: String },
-    StoreApiToken { name: String, token: String },
+    Status {
+        name: String,
+    },
+    Token {
+        name: String,
+    },
+    Refresh {
+        name: String,
+    },
+    Pause {
+        name: String,
+        paused: bool,
+    },
+    Add {
+        config: Box<IntegrationConfig>,
+        client_secret: Option<String>,
+    },
+    Remove {
+        name: String,
+        revoke: bool,
+    },
+    SignIn {
+        name: String,
+    },
+    DeviceSignIn {
+        name: String,
+    },
+    StoreResponse {
+        name: String,
+        body: String,
+    },
+    StoreApiToken {
+        name: String,
+        token: String,
+        /// When the new token ends (UNIX seconds), if the keeper said.
+        #[serde(default)]
+        ends_at: Option<UnixTime>,
+    },
 }
 
 /// An answer line.
@@ -168,8 +196,8 @@ async fn handle(keeper: Keeper, stream: UnixStream, request_timeout: std::time::
         Request::StoreResponse { name, body } => {
             result(keeper.store_response(&name, body.as_bytes()).await.map(|view| Answer::View { view }))
         }
-        Request::StoreApiToken { name, token } => {
-            result(keeper.store_api_token(&name, ApiToken::new(token)).await.map(|view| Answer::View { view }))
+        Request::StoreApiToken { name, token, ends_at } => {
+            result(keeper.store_api_token(&name, ApiToken::new(token), ends_at).await.map(|view| Answer::View { view }))
         }
         Request::SignIn { name } => {
             let (url_tx, url_rx) = tokio::sync::oneshot::channel();
@@ -462,11 +490,19 @@ impl Backend {
         }
     }
 
-    pub async fn store_api_token(&self, name: &str, token: ApiToken) -> Result<IntegrationView, KeeperError> {
+    pub async fn store_api_token(
+        &self,
+        name: &str,
+        token: ApiToken,
+        ends_at: Option<UnixTime>,
+    ) -> Result<IntegrationView, KeeperError> {
         match self {
-            Backend::Local(k) => k.store_api_token(name, token).await,
+            Backend::Local(k) => k.store_api_token(name, token, ends_at).await,
             Backend::Remote(c) => {
-                remote_view!(c, Request::StoreApiToken { name: name.into(), token: token.expose().to_string() })
+                remote_view!(
+                    c,
+                    Request::StoreApiToken { name: name.into(), token: token.expose().to_string(), ends_at }
+                )
             }
         }
     }

@@ -2,8 +2,7 @@
 //! a renewal inside it, and while renewals fail the current one as long as it has a few seconds
 //! left; never one the keeper knows is dead.
 
-use super::error::shell_word;
-use super::renewal::Why;
+use super::renewal::{view_words, Why};
 use super::{Keeper, KeeperError};
 use crate::clock::{Moment, Span};
 use crate::model::{Secrets, State};
@@ -24,10 +23,7 @@ impl Keeper {
             return Ok(AccessToken::new(api.expose().to_string()));
         }
         if self.is_api_token(name)? {
-            return Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" has no API token yet: add one with `tokenkeeper login {}`",
-                shell_word(name)
-            )));
+            return Err(KeeperError::NeedsSignIn(format!("\"{name}\" has no API token yet")));
         }
         if let Some(token) = fresh(&secrets, self.inner.clock.now()) {
             return Ok(token);
@@ -41,24 +37,23 @@ impl Keeper {
                 Ok(t.clone())
             }
             _ => {
-                let detail = self.lock().slots.get(name).and_then(|s| s.record().detail.clone()).unwrap_or_default();
-                Err(KeeperError::Unavailable(format!(
-                    "\"{name}\" has no valid token right now and cannot be renewed: {detail}"
-                )))
+                let view = self.status(name)?.view;
+                Err(KeeperError::Unavailable(match view.detail {
+                    Some(_) => {
+                        format!("{} It has no valid token right now.", view_words(&view, self.inner.clock.now()))
+                    }
+                    None => format!("\"{name}\" has no valid token right now; Token Keeper keeps trying to renew it."),
+                }))
             }
         }
     }
 
     fn refuse_if_signed_out(&self, name: &str) -> Result<(), KeeperError> {
+        let now = self.inner.clock.now();
         let shared = self.lock();
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
         if slot.record().state == State::NeedsSignIn {
-            let why =
-                slot.record().detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
-            return Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {}`",
-                shell_word(name)
-            )));
+            return Err(KeeperError::NeedsSignIn(view_words(&slot.view(now), now)));
         }
         Ok(())
     }
