@@ -188,7 +188,7 @@ fn fix(facts: &Facts) -> NoticeAction {
 }
 
 /// The notice for an [`Attempt`] on `name` that failed with `error`; `view` is the integration
-/// as it is now (its detail says why, in the engine's words). The error's own text is for the
+/// as it is now (its failure says why). The error's own text is for the
 /// log: it may name a command or a protocol, which a notice never does.
 pub fn attempt_failed(name: &str, attempt: Attempt, error: &KeeperError, view: Option<&IntegrationView>) -> Notice {
     let undone = match (error, view) {
@@ -202,8 +202,8 @@ pub fn attempt_failed(name: &str, attempt: Attempt, error: &KeeperError, view: O
     };
     let kind = view.map(|v| v.kind).unwrap_or_default();
     let service = view.map(|v| v.service.as_str()).unwrap_or_default();
-    let detail = view.and_then(|v| v.detail.as_deref());
-    let words = phrases::attempts::notice_failed(name, attempt, undone, kind, service, detail);
+    let failure = view.and_then(|v| v.failure.as_ref());
+    let words = phrases::attempts::notice_failed(name, attempt, undone, kind, service, failure);
     let fix = match (attempt, undone) {
         (Attempt::SignIn, _) | (Attempt::Refresh, Undone::Refused) if view.is_some() => Some(match kind {
             Kind::ApiToken => NoticeAction::EnterToken(name.into()),
@@ -360,13 +360,13 @@ mod tests {
 
     #[test]
     fn failed_attempts_say_what_to_do_and_offer_the_fix() {
-        let view = |kind: Kind, detail: Option<&str>| IntegrationView {
+        let view = |kind: Kind, failure: Option<Failure>| IntegrationView {
             name: "R&D <main>".into(),
             provider: "p".into(),
             kind,
             service: "Jira".into(),
             state: State::Retrying,
-            detail: detail.map(str::to_string),
+            failure,
             ..IntegrationView::default()
         };
         let oauth = view(Kind::Oauth, None);
@@ -378,10 +378,15 @@ mod tests {
         assert_eq!(n.integrations, ["R&D <main>"]);
         // the error's words (a command, a protocol) stay in the log
         let refused = KeeperError::NeedsSignIn("run `tokenkeeper login x` (invalid_grant)".into());
-        let token = view(Kind::ApiToken, Some("Jira no longer accepts this token."));
+        let token = view(Kind::ApiToken, Some(Failure::TokenRefused));
         let n = attempt_failed("R&D <main>", Attempt::Refresh, &refused, Some(&token));
         assert_eq!(n.summary, "Checking R&D <main> did not work");
-        assert_eq!(n.body, "Jira no longer accepts this token.");
+        assert_eq!(
+            n.body,
+            "Jira no longer accepts this token — it was revoked or has expired. Create a new one and enter it in Token \
+             Keeper.",
+            "a notice has no \"here\""
+        );
         assert_eq!(n.actions, [NoticeAction::EnterToken("R&D <main>".into())]);
         let away = KeeperError::Unavailable("HTTP 503".into());
         let n = attempt_failed("x", Attempt::Refresh, &away, Some(&oauth));

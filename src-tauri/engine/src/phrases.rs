@@ -737,8 +737,9 @@ mod tests {
                 }
                 for attempt in attempts::Attempt::ALL {
                     for undone in attempts::Undone::ALL {
-                        for detail in [None, Some("HighQ isn't answering. Token Keeper keeps trying.")] {
-                            let words = attempts::notice_failed("Reports", attempt, undone, kind, &service, detail);
+                        for failure in every_failure() {
+                            let failure = failure.as_ref();
+                            let words = attempts::notice_failed("Reports", attempt, undone, kind, &service, failure);
                             assert_plain(&words.summary, &(attempt, undone));
                             assert_plain(&words.body, &(attempt, undone));
                         }

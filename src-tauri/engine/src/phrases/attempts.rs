@@ -3,7 +3,7 @@
 //! start. [`crate::alerts`] decides when they are shown and which class of failure it was; the
 //! sentences are here, with the rest of the phrase table, so the word walk covers them.
 
-use super::{notice_refused, NoticeWords};
+use super::{notice_refused, trouble, Failure, NoticeWords};
 use crate::model::Kind;
 
 /// Something the keeper asked for from the tray or a notice ([`crate::Keeper::on_behalf`]).
@@ -51,15 +51,16 @@ impl Undone {
     ];
 }
 
-/// The notice when `attempt` on `name` did not work. `detail` is the integration's detail line
-/// as it is now (why, and what to do), told as it is when the renewal or check failed.
+/// The notice when `attempt` on `name` did not work. `failure` is what the integration's state
+/// says went wrong, if anything: a failed renewal or check says why in the notice's words (a
+/// notice has no "here": its button or its click opens the fix).
 pub fn notice_failed(
     name: &str,
     attempt: Attempt,
     undone: Undone,
     kind: Kind,
     service: &str,
-    detail: Option<&str>,
+    failure: Option<&Failure>,
 ) -> NoticeWords {
     let api = kind == Kind::ApiToken;
     let service = if service.trim().is_empty() { "the service" } else { service };
@@ -75,13 +76,13 @@ pub fn notice_failed(
         (_, Undone::KeychainLocked) => {
             "Your keychain is locked. Unlock it (it opens with your login password), then try again.".into()
         }
-        (Attempt::Refresh, Undone::Refused | Undone::Unreachable) if detail.is_some() => {
-            detail.unwrap_or_default().to_string()
-        }
-        (Attempt::Refresh, Undone::Refused) => notice_refused(name, kind, service, None).body,
-        (Attempt::Refresh, Undone::Unreachable) => {
-            format!("Token Keeper cannot reach {service}. Check your internet or VPN; Token Keeper keeps trying.")
-        }
+        (Attempt::Refresh, Undone::Refused) => notice_refused(name, kind, service, failure).body,
+        (Attempt::Refresh, Undone::Unreachable) => match failure {
+            Some(f @ (Failure::NotAnswering | Failure::BadAnswer)) => {
+                format!("{} Token Keeper keeps trying; nothing to do.", trouble(service, Some(f)).0)
+            }
+            _ => format!("Token Keeper cannot reach {service}. Check your internet or VPN; Token Keeper keeps trying."),
+        },
         (Attempt::SignIn, Undone::NotFinished) => {
             "The sign-in was not finished in the browser. Nothing changed; try again when you are ready.".into()
         }
