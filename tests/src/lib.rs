@@ -16,7 +16,7 @@
 //! * [`follow_authorization`] / [`follow_device_verification`]: the user's browser.
 //! * [`Notifications`]: what the notification daemon showed.
 //! * [`keychain_items`], [`keychain_secret`]: what is in the Secret Service.
-//! * [`wait_until`]: polling with a deadline.
+//! * [`wait_until`]: polling with a deadline; [`CpuLoad`]: `stress --cpu N` inside the test.
 //! * [`fleet`], [`soak`], [`crash`]: many integrations under faults and `kill -9` (`make soak`,
 //!   `make crash`; short versions in the suite), with [`reuse_window`] giving the provider
 //!   Atlassian's refresh-token reuse window.
@@ -38,6 +38,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod browser;
+mod cpu_load;
 pub mod crash;
 mod fault_proxy;
 pub mod fleet;
@@ -52,6 +53,7 @@ pub mod soak;
 pub mod token_farm;
 
 pub use browser::*;
+pub use cpu_load::CpuLoad;
 pub use fault_proxy::*;
 pub use keychain::*;
 pub use notifications::*;

@@ -189,7 +189,8 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     let command = session.wait_text("#script-token", SHORT, |t| !t.is_empty()).await?;
     ensure!(command == "tokenkeeper token Reports", "the script's command: {command:?}");
     session.click("#script-use button.copy").await?;
-    session.wait_text("#script-use button.copy", SHORT, |t| t == "Copied").await?;
+    // said to screen readers (the region outlives the page's repaints on the keeper's events)
+    session.wait_text("#announce", SHORT, |t| t == "Copied.").await?;
     session.screenshot(&shots.join("window-detail.png")).await?;
     // removing asks in the window's own dialog; Escape keeps it, and focus returns to the button
     session.click("#remove").await?;

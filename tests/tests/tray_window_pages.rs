@@ -97,7 +97,7 @@ async fn tour(theme: &str) -> Result<()> {
         ("Jira sync", probe.url(), Some(&soon)),
         ("Wiki token", refused.url(), None),
     ] {
-        let mut args = vec!["add", name, "--provider", "api-token", "--probe-url", &url];
+        let mut args = vec!["add", name, "--provider", "api-token", "--probe-url", &url, "--yes"];
         if let Some(date) = expires {
             args.extend(["--expires", date]);
         }

@@ -11,7 +11,8 @@ export type State =
   | 'expiring-soon'
   | 'needs-sign-in'
   | 'offline'
-  | 'paused';
+  | 'paused'
+  | 'unreadable';
 
 export type NextAction =
   | { action: 'renew'; at: number }
@@ -19,11 +20,32 @@ export type NextAction =
   | { action: 'retry'; at: number }
   | { action: 'wait-for-keeper' };
 
+/** What the keeper should do about it (the engine's `Todo`). */
+export type Todo =
+  | 'sign-in'
+  | 'sign-in-again'
+  | 'sign-in-again-soon'
+  | 'enter-new-token'
+  | 'enter-new-token-soon'
+  | 'enter-token'
+  | 'ask-administrator'
+  | 'check-network'
+  | 'unlock-keychain'
+  | 'wait';
+
 export interface IntegrationView {
   name: string;
   provider: string;
   kind: 'oauth' | 'api-token';
+  /** The service as keepers know it (engines before the phrase table leave it out). */
+  service?: string;
   state: State;
+  /** The state in the engine's words ("Not signed in yet"). */
+  state_label?: string;
+  severity?: 'fine' | 'attention' | 'broken';
+  todo?: Todo | null;
+  /** "renews", "checks again", "retries"; null when it waits for the keeper. */
+  next_verb?: string | null;
   detail?: string | null;
   /** The reason in the service's own terms (codes), for "Technical details" only. */
   detail_technical?: string | null;
@@ -47,7 +69,8 @@ export type HistoryEntry = { at: number } & (
   | { event: 'sites-not-listed'; reason: string }
 );
 
-export type IntegrationStatus = IntegrationView & { history: HistoryEntry[] };
+/** `history_text`: each entry in the engine's words, in the same order. */
+export type IntegrationStatus = IntegrationView & { history: HistoryEntry[]; history_text?: string[] };
 
 export interface Endpoints {
   issuer: string;

@@ -3,7 +3,7 @@
 import { api, message, type About, type IntegrationStatus } from './api';
 import { confirmDialog, messageDialog } from './dialog';
 import { announce, h } from './dom';
-import { day, historyText, historyTone, STATE_EXPLAINED, when } from './format';
+import { day, explained, historyText, historyTone, when } from './format';
 import type { Page } from './page';
 import { scriptUse, technicalDetails } from './technical';
 import { badge, nextLine, pageTitle, pauseButton, renewButton, signInButton } from './widgets';
@@ -64,15 +64,15 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
   actions.append(pauseButton(s), remove);
 
   const history = h('ol', { class: 'timeline', 'aria-label': 'History, newest first' });
-  for (const entry of [...s.history].reverse()) {
-    history.append(
-      h('li', { class: `tone-${historyTone(entry)}` }, h('time', { datetime: new Date(entry.at * 1000).toISOString() }, when(entry.at)), ' ', historyText(entry)),
-    );
-  }
+  // newest first; each entry in the engine's words when it gives them
+  s.history.forEach((entry, i) => {
+    const text = s.history_text?.[i] ?? historyText(entry);
+    history.prepend(h('li', { class: `tone-${historyTone(entry)}` }, h('time', { datetime: new Date(entry.at * 1000).toISOString() }, when(entry.at)), ' ', text));
+  });
   return [
     h('div', { class: 'status-line big' }, badge(s)),
-    h('p', { class: 'explain' }, STATE_EXPLAINED[s.state]),
-    s.detail ? h('p', { class: 'detail', id: 'detail-sentence' }, s.detail) : document.createTextNode(''),
+    // the engine's sentence (what happened, what to do) when it has one, else what the state means
+    s.detail ? h('p', { class: 'explain', id: 'detail-sentence' }, s.detail) : h('p', { class: 'explain' }, explained(s)),
     actions,
     device,
     h('h2', {}, 'About it'),

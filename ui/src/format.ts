@@ -10,6 +10,7 @@ export const STATE_LABEL: Record<State, string> = {
   'needs-sign-in': 'Needs sign-in',
   offline: 'Offline',
   paused: 'Paused',
+  unreadable: 'Can’t be read',
 };
 
 export const STATE_EXPLAINED: Record<State, string> = {
@@ -20,13 +21,34 @@ export const STATE_EXPLAINED: Record<State, string> = {
   'needs-sign-in': 'The service no longer accepts the sign-in. Sign in again to continue.',
   offline: 'The sign-in has run out and the service cannot be reached. Token Keeper keeps trying.',
   paused: 'Paused: nothing is renewed or checked until you resume it.',
+  unreadable: 'Token Keeper cannot read this integration’s settings. Nothing was deleted.',
 };
 
-/** 0 fine, 1 attention, 2 broken (as the tray icon). */
-export function severity(state: State): number {
+const SEVERITY = { fine: 0, attention: 1, broken: 2 } as const;
+
+/** 0 fine, 1 attention, 2 broken (as the tray icon): the engine's, else from the state. */
+export function severity(view: Pick<IntegrationView, 'state' | 'severity'>): number {
+  if (view.severity) return SEVERITY[view.severity];
+  const state = view.state;
   if (state === 'retrying' || state === 'expiring-soon') return 1;
-  if (state === 'needs-sign-in' || state === 'offline') return 2;
+  if (state === 'needs-sign-in' || state === 'offline' || state === 'unreadable') return 2;
   return 0;
+}
+
+/** The state in words: the engine's ("Not signed in yet"), else the label of the state. */
+export function stateLabel(view: Pick<IntegrationView, 'state' | 'state_label'>): string {
+  return view.state_label || STATE_LABEL[view.state];
+}
+
+/** What the state means for this kind of integration (when the engine gives no sentence). */
+export function explained(view: Pick<IntegrationView, 'state' | 'kind'>): string {
+  if (view.state === 'expiring-soon') {
+    return view.kind === 'api-token'
+      ? 'The token ends soon. Create a new one at the service and enter it here before then.'
+      : 'The sign-in ends soon. Sign in again before then.';
+  }
+  if (view.state === 'working' && view.kind === 'api-token') return 'The token works; Token Keeper checks it now and then.';
+  return STATE_EXPLAINED[view.state];
 }
 
 export function nowSecs(): number {
@@ -46,18 +68,20 @@ export function countdown(secs: number): string {
   return `${s} s`;
 }
 
-/** "Renews in", "Checks again in", "Retries in"; null when it waits for the keeper. */
+/** "Renews", "Checks again", "Retries" (before "in …"); null when it waits for the keeper. */
 export function nextVerb(view: IntegrationView): { verb: string; at: number } | null {
-  if (view.state === 'paused' || view.state === 'needs-sign-in') return null;
+  if (view.state === 'paused' || view.state === 'needs-sign-in' || view.state === 'unreadable') return null;
+  if (view.next.action === 'wait-for-keeper') return null;
+  const at = view.next.at;
+  if (view.next_verb) return { verb: view.next_verb.charAt(0).toUpperCase() + view.next_verb.slice(1), at };
+  if (view.next_verb === null) return null;
   switch (view.next.action) {
     case 'renew':
-      return { verb: 'Renews', at: view.next.at };
+      return { verb: 'Renews', at };
     case 'check':
-      return { verb: 'Checks again', at: view.next.at };
-    case 'retry':
-      return { verb: 'Retries', at: view.next.at };
+      return { verb: 'Checks again', at };
     default:
-      return null;
+      return { verb: 'Retries', at };
   }
 }
 
@@ -113,7 +137,7 @@ export function historyTone(e: HistoryEntry): 'good' | 'bad' | 'plain' {
     case 'keychain-write-failed':
       return 'bad';
     case 'state-changed':
-      return severity(e.to) > 0 ? 'bad' : 'plain';
+      return severity({ state: e.to }) > 0 ? 'bad' : 'plain';
     default:
       return 'plain';
   }

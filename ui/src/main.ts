@@ -67,11 +67,11 @@ function render(): void {
 
 /** Problems first (broken, then needing attention), then by name. */
 function problemsFirst(a: IntegrationView, b: IntegrationView): number {
-  return severity(b.state) - severity(a.state) || a.name.localeCompare(b.name);
+  return severity(b) - severity(a) || a.name.localeCompare(b.name);
 }
 
 function renderList(root: HTMLElement): void {
-  const needing = views.filter((v) => severity(v.state) > 0).length;
+  const needing = views.filter((v) => severity(v) > 0).length;
   root.append(
     pageTitle('Integrations'),
     h(
@@ -98,7 +98,7 @@ function renderList(root: HTMLElement): void {
     list.append(
       h(
         'li',
-        { class: `card sev-${severity(view.state)}`, 'data-name': view.name },
+        { class: `card sev-${severity(view)}`, 'data-name': view.name },
         h(
           'div',
           { class: 'card-main' },

@@ -137,6 +137,10 @@ export const SERVICES: Service[] = [
     example: 'SharePoint export',
     intro: 'Whoever registered the app in Microsoft Entra gives you these values (on the app’s “Overview” page).',
     fields: {
+      probe_url: {
+        label: 'Check address',
+        hint: 'An address of the service your script uses that answers only when signed in, so Token Keeper can check the sign-in. Whoever registered the app knows it; leave it empty if you do not.',
+      },
       tenant: {
         label: 'Organisation',
         hint: 'Leave “common” for any account, or give your organisation’s domain (acme.com) or the app’s “Directory (tenant) ID”.',

@@ -69,7 +69,7 @@ function warningsForm(s: Settings): HTMLElement {
       h(
         'p',
         { class: 'hint', id: 'warning-days-hint' },
-        `Up to 5 different numbers of days, each from 1 to 365, separated by commas. Saved in ${s.settingsFile}.`,
+        'Up to 5 different numbers of days, each from 1 to 365, separated by commas.',
       ),
       error,
       status,

@@ -4,13 +4,13 @@
 import { api, message, type IntegrationView } from './api';
 import { messageDialog } from './dialog';
 import { announce, h } from './dom';
-import { countdown, day, nextVerb, nowSecs, severity, STATE_LABEL } from './format';
+import { countdown, day, nextVerb, nowSecs, severity, stateLabel } from './format';
 import { go, refresh, routeOf } from './page';
 
 /** The state badge: colour and words (never colour alone). */
-export function badge(view: Pick<IntegrationView, 'state' | 'signin_pending'>): HTMLElement {
-  const text = view.signin_pending ? 'Signing in…' : STATE_LABEL[view.state];
-  return h('span', { class: `badge sev-${severity(view.state)} state-${view.state}`, 'data-state': view.state }, text);
+export function badge(view: IntegrationView): HTMLElement {
+  const text = view.signin_pending ? 'Signing in…' : stateLabel(view);
+  return h('span', { class: `badge sev-${severity(view)} state-${view.state}`, 'data-state': view.state }, text);
 }
 
 /** "Renews in 2 h 13 min", kept live by the page's tick. */
@@ -32,18 +32,20 @@ export function needsKeeper(view: IntegrationView): boolean {
   return view.state === 'needs-sign-in' || view.state === 'expiring-soon';
 }
 
-/** Whether it was ever signed in (a new integration has no token times at all). */
-function everSignedIn(view: IntegrationView): boolean {
-  return view.access_expires_at !== null || view.refresh_expires_at !== null;
+/** Whether it was never signed in: the engine's "what to do", else no token times at all. */
+function neverSignedIn(view: IntegrationView): boolean {
+  if (view.todo !== undefined) return view.todo === 'sign-in' || view.todo === 'enter-token';
+  return view.state === 'needs-sign-in' && view.access_expires_at === null && view.refresh_expires_at === null;
 }
 
 /** "Sign in" / "Sign in again" (the browser) or "Enter a new token" (API token: the form). */
 export function signInButton(view: IntegrationView): HTMLButtonElement {
   const cls = needsKeeper(view) ? 'primary' : null;
   if (view.kind === 'api-token') {
-    return h('button', { type: 'button', class: cls, 'data-action': 'token', onclick: () => go(routeOf('token', view.name)) }, 'Enter a new token');
+    const label = view.todo === 'enter-token' ? 'Enter the token' : 'Enter a new token';
+    return h('button', { type: 'button', class: cls, 'data-action': 'token', onclick: () => go(routeOf('token', view.name)) }, label);
   }
-  const idle = view.state === 'needs-sign-in' && !everSignedIn(view) ? 'Sign in' : 'Sign in again';
+  const idle = neverSignedIn(view) ? 'Sign in' : 'Sign in again';
   const busy = 'Signing in… finish in your browser';
   const button = h('button', { type: 'button', class: cls, 'data-action': 'sign-in', disabled: view.signin_pending }, view.signin_pending ? busy : idle);
   button.addEventListener('click', async () => {

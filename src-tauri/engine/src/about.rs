@@ -32,7 +32,7 @@ pub struct About {
 
 impl About {
     /// `service_name` as the keeper names it elsewhere (notices); `sites` as listed after the
-    /// sign-in; `account` as the last sign-in reported it.
+    /// sign-in; `account` whom the token belongs to (`Slot::account`).
     pub fn of(
         config: &IntegrationConfig,
         profile: &Profile,
@@ -40,15 +40,11 @@ impl About {
         sites: &[Site],
         account: Option<&str>,
     ) -> About {
-        let account = match &config.kind {
-            IntegrationKind::ApiToken(api) => api.username.clone(),
-            IntegrationKind::Oauth(_) => account.map(str::to_string),
-        };
         let name = quote(&config.name);
         About {
             service: service_name,
             site: site(config, profile, sites),
-            account,
+            account: account.map(str::to_string),
             token_command: format!("tokenkeeper token {name}"),
             exec_command: format!("tokenkeeper exec {name} -- your-program"),
         }
@@ -120,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn an_atlassian_token_names_its_site_and_the_e_mail_given() {
+    fn an_atlassian_token_names_its_site() {
         let profile = providers::find("atlassian-api-token").unwrap();
         let config = IntegrationConfig {
             name: "jira".into(),
@@ -133,7 +129,7 @@ mod tests {
                 expires: None,
             }),
         };
-        let about = About::of(&config, &profile, "Atlassian".into(), &[], None);
+        let about = About::of(&config, &profile, "Atlassian".into(), &[], Some("ann@acme.example"));
         assert_eq!(about.site.as_deref(), Some("https://acme.atlassian.net"));
         assert_eq!(about.account.as_deref(), Some("ann@acme.example"));
         assert_eq!(about.token_command, "tokenkeeper token jira");

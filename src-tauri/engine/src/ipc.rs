@@ -1,24 +1,43 @@
 //! The one protocol between the `tokenkeeper` command and a running keeper (tray app or
-//! daemon): newline-delimited JSON over a Unix socket in the user's runtime directory.
+//! daemon): newline-delimited JSON, one request per connection, over a transport private to the
+//! user (a Unix socket in the user's runtime directory: [`unix`]).
 //!
-//! The socket's directory is private to the user (0700) and the server also checks every peer's
-//! uid (`SO_PEERCRED`), so no other user can ask for a token. One request per connection; a
-//! sign-in answers twice (the URL or the device code, then the result). [`Backend`] gives the command the same
-//! methods whether it talks to a running keeper or opens the keeper itself (direct mode, under
-//! the same cross-process lock) — so there is no second copy of any token logic.
+//! The protocol is written once. [`Request`] says what is asked, [`answer`] is what the keeper
+//! answers to it — used alike by the socket server and by direct mode — and [`Backend`] gives the
+//! command typed methods that build a request and read the answer back, whether it talks to a
+//! running keeper or opens the keeper itself (under the same cross-process lock). A sign-in
+//! answers twice: its [`Prompt`] (the URL or the device code), then the result.
+//!
+//! Secrets travel in the messages as the engine's secret newtypes, so `Debug` of a request or an
+//! answer never prints one. Both sides bound their waits: the server drops a connection that
+//! sends no request line within [`REQUEST_TIMEOUT`]; the client gives up on a keeper that does not
+//! answer within [`ANSWER_WITHIN`] (exit 4), so a stuck keeper cannot hang a script.
+//!
+//! This file is platform-neutral; the transport (listening, the peer's and the socket's owner
+//! checks, connecting) is in [`unix`], behind `cfg(unix)`. Another platform adds its own module
+//! with the same three functions (`serve`, `connect`, `connect_blocking`).
 
-use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use url::Url;
 
-use crate::actions::device::DeviceCode;
+use crate::actions::device::{DeviceCode, DEVICE_TIMEOUT};
 use crate::keeper::{IntegrationStatus, Keeper, KeeperError, KeeperOptions};
 use crate::model::{IntegrationConfig, IntegrationView, UnixTime};
 use crate::paths::Paths;
-use crate::secret::{AccessToken, ApiToken, ClientSecret};
+use crate::secret::{AccessToken, ApiToken, ClientSecret, TokenResponseText};
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as transport;
+
+#[cfg(not(unix))]
+mod unsupported;
+#[cfg(not(unix))]
+use unsupported as transport;
 
 /// The longest request or answer line accepted (a token response given to `login --from-response`
 /// is the largest thing sent). The server reads no more of a longer one.
@@ -26,12 +45,21 @@ pub(crate) const MAX_LINE: u64 = 2 * 1024 * 1024;
 
 /// How long the server waits for a client's request line: clients send it at once, so a
 /// connection still without one after this is dropped rather than held forever.
-pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A command for the running keeper. Secrets travel only over the user's own socket.
+/// How long the client waits for an answer line. The keeper answers from memory at once; its
+/// slowest answer is a renewal first (one provider request, bounded at 30 s by the HTTP client).
+/// A keeper that says nothing for longer is stuck: the command gives up with exit 4.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(35);
+
+/// After a sign-in's prompt, the result may wait for the person: up to the device flow's limit
+/// (the longer of the two flows) and then the answer's own time.
+const SIGN_IN_ANSWER_WITHIN: Duration = DEVICE_TIMEOUT.saturating_add(ANSWER_WITHIN);
+
+/// A command for the keeper.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
-enum Request {
+pub(crate) enum Request {
     List,
     Status {
         name: String,
@@ -48,7 +76,7 @@ enum Request {
     },
     Add {
         config: Box<IntegrationConfig>,
-        client_secret: Option<String>,
+        client_secret: Option<ClientSecret>,
     },
     Remove {
         name: String,
@@ -62,11 +90,11 @@ enum Request {
     },
     StoreResponse {
         name: String,
-        body: String,
+        body: TokenResponseText,
     },
     StoreApiToken {
         name: String,
-        token: String,
+        token: ApiToken,
         /// When the new token ends (UNIX seconds), if the keeper said.
         #[serde(default)]
         ends_at: Option<UnixTime>,
@@ -76,7 +104,7 @@ enum Request {
 /// An answer line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "kebab-case")]
-enum Answer {
+pub(crate) enum Answer {
     Views {
         views: Vec<IntegrationView>,
     },
@@ -84,7 +112,7 @@ enum Answer {
         status: IntegrationStatus,
     },
     Token {
-        token: String,
+        token: AccessToken,
     },
     View {
         view: IntegrationView,
@@ -103,71 +131,86 @@ enum Answer {
     },
 }
 
+impl Answer {
+    fn view(view: IntegrationView) -> Answer {
+        Answer::View { view }
+    }
+
+    /// A sign-in's prompt, which the final answer follows.
+    fn prompt(&self) -> Option<Prompt<'_>> {
+        match self {
+            Answer::SignInUrl { url } => Some(Prompt::Url(url)),
+            Answer::DeviceCode { code } => Some(Prompt::Code(code)),
+            _ => None,
+        }
+    }
+}
+
+/// What the keeper asks the command to show during a sign-in.
+pub(crate) enum Prompt<'p> {
+    /// The authorization URL of a browser sign-in.
+    Url(&'p Url),
+    /// The code and address of a device sign-in.
+    Code(&'p DeviceCode),
+}
+
+impl Prompt<'_> {
+    fn to_answer(&self) -> Answer {
+        match self {
+            Prompt::Url(url) => Answer::SignInUrl { url: (*url).clone() },
+            Prompt::Code(code) => Answer::DeviceCode { code: (*code).clone() },
+        }
+    }
+}
+
+/// Called with a sign-in's URL or device code before the keeper waits for the person.
+pub(crate) type Prompter<'a> = dyn for<'p> FnMut(Prompt<'p>) -> Result<(), KeeperError> + Send + 'a;
+
+/// The keeper's answer to one request: the meaning of the whole protocol, in one place.
+pub(crate) async fn answer(keeper: &Keeper, request: Request, prompt: &mut Prompter<'_>) -> Answer {
+    let result = match request {
+        Request::List => Ok(Answer::Views { views: keeper.list() }),
+        Request::Status { name } => keeper.status(&name).map(|status| Answer::Status { status }),
+        Request::Token { name } => keeper.token(&name).await.map(|token| Answer::Token { token }),
+        Request::Refresh { name } => keeper.refresh(&name).await.map(Answer::view),
+        Request::Pause { name, paused } => keeper.pause(&name, paused).map(Answer::view),
+        Request::Add { config, client_secret } => keeper.add(*config, client_secret).await.map(Answer::view),
+        Request::Remove { name, revoke } => keeper.remove(&name, revoke).await.map(|()| Answer::Done),
+        Request::SignIn { name } => keeper.sign_in(&name, |url| prompt(Prompt::Url(url))).await.map(Answer::view),
+        Request::DeviceSignIn { name } => {
+            keeper.sign_in_with_device_code(&name, |code| prompt(Prompt::Code(code))).await.map(Answer::view)
+        }
+        Request::StoreResponse { name, body } => {
+            keeper.store_response(&name, body.expose().as_bytes()).await.map(Answer::view)
+        }
+        Request::StoreApiToken { name, token, ends_at } => {
+            keeper.store_api_token(&name, token, ends_at).await.map(Answer::view)
+        }
+    };
+    result.unwrap_or_else(|error| Answer::Error { error })
+}
+
 // ---- server ---------------------------------------------------------------------------------
 
 /// Serves the keeper's socket until the future is dropped. Refuses to start when another keeper
 /// already answers on it; removes a stale socket left by a crash.
 pub async fn serve(keeper: Keeper) -> Result<(), KeeperError> {
-    serve_with(keeper, REQUEST_TIMEOUT).await
+    transport::serve(keeper, REQUEST_TIMEOUT).await
 }
 
 /// [`serve`] with another wait for request lines (tests).
-pub(crate) async fn serve_with(keeper: Keeper, request_timeout: std::time::Duration) -> Result<(), KeeperError> {
-    let path = keeper.paths().socket();
-    let listener = bind(&path).await?;
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of file descriptors, say: accepting again at once would spin a CPU.
-                tracing::warn!("could not accept a connection: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        if !same_user(&stream) {
-            tracing::warn!("refused a connection from another user");
-            continue;
-        }
-        let keeper = keeper.clone();
-        tokio::spawn(async move {
-            if let Err(e) = handle(keeper, stream, request_timeout).await {
-                tracing::debug!("client went away: {e}");
-            }
-        });
-    }
+#[cfg(test)]
+pub(crate) async fn serve_with(keeper: Keeper, request_timeout: Duration) -> Result<(), KeeperError> {
+    transport::serve(keeper, request_timeout).await
 }
 
-async fn bind(path: &Path) -> Result<UnixListener, KeeperError> {
-    let fail = |what: &str, e: std::io::Error| KeeperError::Failed(format!("could not {what} {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| fail("create the folder of", e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| fail("protect the folder of", e))?;
-        }
-    }
-    if UnixStream::connect(path).await.is_ok() {
-        return Err(KeeperError::Failed("Token Keeper is already running for this user".into()));
-    }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).map_err(|e| fail("listen on", e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| fail("protect", e))?;
-    }
-    Ok(listener)
-}
-
-fn same_user(stream: &UnixStream) -> bool {
-    stream.peer_cred().is_ok_and(|cred| cred.uid() == nix::unistd::getuid().as_raw())
-}
-
-async fn handle(keeper: Keeper, stream: UnixStream, request_timeout: std::time::Duration) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
+/// One connection of the server: reads the request line, sends the prompts and the answer.
+pub(crate) async fn serve_connection<S: AsyncRead + AsyncWrite>(
+    keeper: Keeper,
+    stream: S,
+    request_timeout: Duration,
+) -> std::io::Result<()> {
+    let (read, mut write) = tokio::io::split(stream);
     let mut line = Vec::new();
     let mut reader = BufReader::new(read).take(MAX_LINE);
     let reading = reader.read_until(b'\n', &mut line);
@@ -181,63 +224,28 @@ async fn handle(keeper: Keeper, stream: UnixStream, request_timeout: std::time::
         Ok(r) => r,
         Err(why) => return send(&mut write, &Answer::Error { error: KeeperError::BadInput(why.into()) }).await,
     };
-    let answer = match request {
-        Request::List => Answer::Views { views: keeper.list() },
-        Request::Status { name } => result(keeper.status(&name).map(|status| Answer::Status { status })),
-        Request::Token { name } => {
-            result(keeper.token(&name).await.map(|t| Answer::Token { token: t.expose().to_string() }))
-        }
-        Request::Refresh { name } => result(keeper.refresh(&name).await.map(|view| Answer::View { view })),
-        Request::Pause { name, paused } => result(keeper.pause(&name, paused).map(|view| Answer::View { view })),
-        Request::Add { config, client_secret } => {
-            result(keeper.add(*config, client_secret.map(ClientSecret::new)).await.map(|view| Answer::View { view }))
-        }
-        Request::Remove { name, revoke } => result(keeper.remove(&name, revoke).await.map(|_| Answer::Done)),
-        Request::StoreResponse { name, body } => {
-            result(keeper.store_response(&name, body.as_bytes()).await.map(|view| Answer::View { view }))
-        }
-        Request::StoreApiToken { name, token, ends_at } => {
-            result(keeper.store_api_token(&name, ApiToken::new(token), ends_at).await.map(|view| Answer::View { view }))
-        }
-        Request::SignIn { name } => {
-            let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-            let signing = keeper.sign_in(&name, move |url| {
-                let _ = url_tx.send(url.clone());
-                Ok(())
-            });
-            tokio::pin!(signing);
-            tokio::select! {
-                done = &mut signing => result(done.map(|view| Answer::View { view })),
-                Ok(url) = url_rx => {
-                    send(&mut write, &Answer::SignInUrl { url }).await?;
-                    result(signing.await.map(|view| Answer::View { view }))
-                }
-            }
-        }
-        Request::DeviceSignIn { name } => {
-            let (code_tx, code_rx) = tokio::sync::oneshot::channel();
-            let signing = keeper.sign_in_with_device_code(&name, move |code| {
-                let _ = code_tx.send(code.clone());
-                Ok(())
-            });
-            tokio::pin!(signing);
-            tokio::select! {
-                done = &mut signing => result(done.map(|view| Answer::View { view })),
-                Ok(code) = code_rx => {
-                    send(&mut write, &Answer::DeviceCode { code }).await?;
-                    result(signing.await.map(|view| Answer::View { view }))
-                }
-            }
+    // Prompts go out while the keeper waits for the person; the answer after them.
+    let (prompts_tx, mut prompts) = tokio::sync::mpsc::unbounded_channel();
+    let mut to_client = move |p: Prompt<'_>| {
+        let _ = prompts_tx.send(p.to_answer());
+        Ok(())
+    };
+    let answering = answer(&keeper, request, &mut to_client);
+    tokio::pin!(answering);
+    let last = loop {
+        tokio::select! {
+            biased;
+            Some(prompt) = prompts.recv() => send(&mut write, &prompt).await?,
+            last = &mut answering => break last,
         }
     };
-    send(&mut write, &answer).await
+    while let Ok(prompt) = prompts.try_recv() {
+        send(&mut write, &prompt).await?;
+    }
+    send(&mut write, &last).await
 }
 
-fn result(r: Result<Answer, KeeperError>) -> Answer {
-    r.unwrap_or_else(|error| Answer::Error { error })
-}
-
-async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> std::io::Result<()> {
+async fn send(write: &mut (impl AsyncWrite + Unpin), answer: &Answer) -> std::io::Result<()> {
     let mut bytes = serde_json::to_vec(answer).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
     write.write_all(&bytes).await
@@ -245,64 +253,82 @@ async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, answer: &Answer) -> 
 
 // ---- client ---------------------------------------------------------------------------------
 
-/// What a running keeper asks the command to show during a sign-in.
-enum Prompt<'p> {
-    /// The authorization URL of a browser sign-in.
-    Url(&'p Url),
-    /// The code and address of a device sign-in.
-    Code(&'p DeviceCode),
+fn lost(e: std::io::Error) -> KeeperError {
+    KeeperError::Failed(format!("lost contact with the running Token Keeper: {e}"))
 }
 
-/// Called with a sign-in URL or device code when the running keeper sends one.
-type ShowPrompt<'a> = dyn for<'p> FnMut(Prompt<'p>) -> Result<(), KeeperError> + Send + 'a;
+fn unexpected() -> KeeperError {
+    KeeperError::Failed("the running Token Keeper sent an unexpected answer".into())
+}
 
-/// A connection target for a running keeper.
+fn not_understood() -> KeeperError {
+    KeeperError::Failed(
+        "the running Token Keeper sent an answer this command does not understand (different versions?)".into(),
+    )
+}
+
+/// A keeper that accepted the request and then said nothing within `within`.
+fn no_answer(within: Duration) -> KeeperError {
+    KeeperError::Unavailable(format!(
+        "the running Token Keeper did not answer within {} seconds; try again, and restart Token Keeper if it keeps happening",
+        within.as_secs()
+    ))
+}
+
+fn request_line(request: &Request) -> Result<Vec<u8>, KeeperError> {
+    let mut bytes = serde_json::to_vec(request).map_err(|e| KeeperError::Failed(e.to_string()))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// A running keeper, found on this user's socket.
 pub struct Client {
     socket: std::path::PathBuf,
 }
 
 impl Client {
-    /// Whether a keeper answers on this user's socket.
-    pub async fn connect(paths: &Paths) -> Option<Client> {
+    /// Whether a keeper answers on this user's socket. Err when something answers there that is
+    /// not private to this user (nothing is sent to it).
+    pub async fn connect(paths: &Paths) -> Result<Option<Client>, KeeperError> {
         let socket = paths.socket();
-        UnixStream::connect(&socket).await.ok()?;
-        Some(Client { socket })
+        Ok(transport::connect(&socket).await?.map(|_| Client { socket }))
     }
 
-    async fn call(&self, request: &Request, mut on_prompt: Option<&mut ShowPrompt<'_>>) -> Result<Answer, KeeperError> {
-        let lost = |e: std::io::Error| KeeperError::Failed(format!("lost contact with the running Token Keeper: {e}"));
-        let stream = UnixStream::connect(&self.socket).await.map_err(lost)?;
-        let (read, mut write) = stream.into_split();
-        let mut bytes = serde_json::to_vec(request).map_err(|e| KeeperError::Failed(e.to_string()))?;
-        bytes.push(b'\n');
-        write.write_all(&bytes).await.map_err(lost)?;
+    async fn call(&self, request: &Request, prompt: &mut Prompter<'_>) -> Result<Answer, KeeperError> {
+        let stream = transport::connect(&self.socket)
+            .await?
+            .ok_or_else(|| KeeperError::Failed("the running Token Keeper stopped before it could answer".into()))?;
+        let (read, mut write) = tokio::io::split(stream);
+        write.write_all(&request_line(request)?).await.map_err(lost)?;
         let mut reader = BufReader::new(read);
+        let mut within = ANSWER_WITHIN;
         loop {
-            let mut line = String::new();
-            (&mut reader).take(MAX_LINE).read_line(&mut line).await.map_err(lost)?;
+            let mut line = Vec::new();
+            let mut limited = (&mut reader).take(MAX_LINE);
+            let reading = limited.read_until(b'\n', &mut line);
+            tokio::time::timeout(within, reading).await.map_err(|_| no_answer(within))?.map_err(lost)?;
             if line.is_empty() {
                 return Err(KeeperError::Failed(
                     "the running Token Keeper closed the connection without an answer".into(),
                 ));
             }
-            match serde_json::from_str::<Answer>(&line) {
-                Ok(Answer::SignInUrl { url }) => {
-                    if let Some(show) = on_prompt.as_mut() {
-                        show(Prompt::Url(&url))?;
-                    }
+            let answer = serde_json::from_slice::<Answer>(&line).map_err(|_| not_understood())?;
+            match answer.prompt() {
+                Some(shown) => {
+                    prompt(shown)?;
+                    within = SIGN_IN_ANSWER_WITHIN;
                 }
-                Ok(Answer::DeviceCode { code }) => {
-                    if let Some(show) = on_prompt.as_mut() {
-                        show(Prompt::Code(&code))?;
-                    }
-                }
-                Ok(Answer::Error { error }) => return Err(error),
-                Ok(answer) => return Ok(answer),
-                Err(_) => return Err(KeeperError::Failed(
-                    "the running Token Keeper sent an answer this command does not understand (different versions?)"
-                        .into(),
-                )),
+                None => return answer.into_result(),
             }
+        }
+    }
+}
+
+impl Answer {
+    fn into_result(self) -> Result<Answer, KeeperError> {
+        match self {
+            Answer::Error { error } => Err(error),
+            answer => Ok(answer),
         }
     }
 }
@@ -310,28 +336,30 @@ impl Client {
 /// `token NAME` from a running keeper without an async runtime: the hot path of scripts that call
 /// `tokenkeeper token` in loops (a runtime, a signal handler and a log subscriber cost more than
 /// the whole conversation). `None` when no keeper answers on the socket: then use [`Backend`].
+/// The socket is checked as [`Client::connect`] does, and the answer waited for as long.
 pub fn token_from_running_keeper(name: &str) -> Option<Result<AccessToken, KeeperError>> {
     use std::io::{BufRead, Read, Write};
     let paths = Paths::from_platform().ok()?;
-    let mut stream = std::os::unix::net::UnixStream::connect(paths.socket()).ok()?;
-    let mut request = serde_json::to_vec(&Request::Token { name: name.to_string() }).ok()?;
-    request.push(b'\n');
-    let lost = |e: std::io::Error| KeeperError::Failed(format!("lost contact with the running Token Keeper: {e}"));
+    let mut stream = match transport::connect_blocking(&paths.socket(), ANSWER_WITHIN) {
+        Ok(Some(stream)) => stream,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e)),
+    };
     let answer = (|| {
-        stream.write_all(&request).map_err(lost)?;
-        let mut line = String::new();
-        std::io::BufReader::new(Read::take(&stream, MAX_LINE)).read_line(&mut line).map_err(lost)?;
-        match serde_json::from_str::<Answer>(&line) {
-            Ok(Answer::Token { token }) => Ok(AccessToken::new(token)),
-            Ok(Answer::Error { error }) => Err(error),
+        stream.write_all(&request_line(&Request::Token { name: name.to_string() })?).map_err(lost)?;
+        let mut line = Vec::new();
+        std::io::BufReader::new(Read::take(&stream, MAX_LINE)).read_until(b'\n', &mut line).map_err(|e| {
+            match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => no_answer(ANSWER_WITHIN),
+                _ => lost(e),
+            }
+        })?;
+        match serde_json::from_slice::<Answer>(&line).map_err(|_| not_understood())?.into_result()? {
+            Answer::Token { token } => Ok(token),
             _ => Err(unexpected()),
         }
     })();
     Some(answer)
-}
-
-fn unexpected() -> KeeperError {
-    KeeperError::Failed("the running Token Keeper sent an unexpected answer".into())
 }
 
 /// The keeper as a command sees it: a running one over the socket, or this process's own.
@@ -340,10 +368,11 @@ pub enum Backend {
     Remote(Client),
 }
 
-macro_rules! remote_view {
-    ($client:expr, $request:expr) => {
-        match $client.call(&$request, None).await? {
-            Answer::View { view } => Ok(view),
+/// The one answer a request may have, or [`unexpected`].
+macro_rules! expect {
+    ($answer:expr, $pattern:pat => $value:expr) => {
+        match $answer? {
+            $pattern => Ok($value),
             _ => Err(unexpected()),
         }
     };
@@ -355,54 +384,43 @@ impl Backend {
     /// process does not stay to hear a click).
     pub async fn connect_or_open() -> Result<Backend, KeeperError> {
         let paths = Paths::from_platform().map_err(KeeperError::Failed)?;
-        if let Some(client) = Client::connect(&paths).await {
+        if let Some(client) = Client::connect(&paths).await? {
             return Ok(Backend::Remote(client));
         }
         Ok(Backend::Local(Keeper::open(KeeperOptions::system(crate::notify::Clicks::Ignored)?)?))
     }
 
-    pub async fn list(&self) -> Result<Vec<IntegrationView>, KeeperError> {
+    /// Asks the keeper, running or this process's own: the only place the two differ.
+    async fn ask(&self, request: Request, prompt: &mut Prompter<'_>) -> Result<Answer, KeeperError> {
         match self {
-            Backend::Local(k) => Ok(k.list()),
-            Backend::Remote(c) => match c.call(&Request::List, None).await? {
-                Answer::Views { views } => Ok(views),
-                _ => Err(unexpected()),
-            },
+            Backend::Local(keeper) => answer(keeper, request, prompt).await.into_result(),
+            Backend::Remote(client) => client.call(&request, prompt).await,
         }
+    }
+
+    /// [`Backend::ask`] for requests without a sign-in prompt.
+    async fn ask_plain(&self, request: Request) -> Result<Answer, KeeperError> {
+        self.ask(request, &mut |_| Err(unexpected())).await
+    }
+
+    pub async fn list(&self) -> Result<Vec<IntegrationView>, KeeperError> {
+        expect!(self.ask_plain(Request::List).await, Answer::Views { views } => views)
     }
 
     pub async fn status(&self, name: &str) -> Result<IntegrationStatus, KeeperError> {
-        match self {
-            Backend::Local(k) => k.status(name),
-            Backend::Remote(c) => match c.call(&Request::Status { name: name.into() }, None).await? {
-                Answer::Status { status } => Ok(status),
-                _ => Err(unexpected()),
-            },
-        }
+        expect!(self.ask_plain(Request::Status { name: name.into() }).await, Answer::Status { status } => status)
     }
 
     pub async fn token(&self, name: &str) -> Result<AccessToken, KeeperError> {
-        match self {
-            Backend::Local(k) => k.token(name).await,
-            Backend::Remote(c) => match c.call(&Request::Token { name: name.into() }, None).await? {
-                Answer::Token { token } => Ok(AccessToken::new(token)),
-                _ => Err(unexpected()),
-            },
-        }
+        expect!(self.ask_plain(Request::Token { name: name.into() }).await, Answer::Token { token } => token)
     }
 
     pub async fn refresh(&self, name: &str) -> Result<IntegrationView, KeeperError> {
-        match self {
-            Backend::Local(k) => k.refresh(name).await,
-            Backend::Remote(c) => remote_view!(c, Request::Refresh { name: name.into() }),
-        }
+        expect!(self.ask_plain(Request::Refresh { name: name.into() }).await, Answer::View { view } => view)
     }
 
     pub async fn pause(&self, name: &str, paused: bool) -> Result<IntegrationView, KeeperError> {
-        match self {
-            Backend::Local(k) => k.pause(name, paused),
-            Backend::Remote(c) => remote_view!(c, Request::Pause { name: name.into(), paused }),
-        }
+        expect!(self.ask_plain(Request::Pause { name: name.into(), paused }).await, Answer::View { view } => view)
     }
 
     pub async fn add(
@@ -410,28 +428,12 @@ impl Backend {
         config: IntegrationConfig,
         client_secret: Option<ClientSecret>,
     ) -> Result<IntegrationView, KeeperError> {
-        match self {
-            Backend::Local(k) => k.add(config, client_secret).await,
-            Backend::Remote(c) => {
-                remote_view!(
-                    c,
-                    Request::Add {
-                        config: Box::new(config),
-                        client_secret: client_secret.map(|s| s.expose().to_string())
-                    }
-                )
-            }
-        }
+        let request = Request::Add { config: Box::new(config), client_secret };
+        expect!(self.ask_plain(request).await, Answer::View { view } => view)
     }
 
     pub async fn remove(&self, name: &str, revoke: bool) -> Result<(), KeeperError> {
-        match self {
-            Backend::Local(k) => k.remove(name, revoke).await,
-            Backend::Remote(c) => match c.call(&Request::Remove { name: name.into(), revoke }, None).await? {
-                Answer::Done => Ok(()),
-                _ => Err(unexpected()),
-            },
-        }
+        expect!(self.ask_plain(Request::Remove { name: name.into(), revoke }).await, Answer::Done => ())
     }
 
     /// `show_url` is called with the authorization URL before waiting for the browser.
@@ -440,20 +442,12 @@ impl Backend {
         name: &str,
         show_url: impl FnOnce(&Url) -> Result<(), KeeperError> + Send,
     ) -> Result<IntegrationView, KeeperError> {
-        match self {
-            Backend::Local(k) => k.sign_in(name, show_url).await,
-            Backend::Remote(c) => {
-                let mut once = Some(show_url);
-                let mut show = |prompt: Prompt<'_>| match prompt {
-                    Prompt::Url(url) => once.take().map_or(Ok(()), |f| f(url)),
-                    Prompt::Code(_) => Err(unexpected()),
-                };
-                match c.call(&Request::SignIn { name: name.into() }, Some(&mut show)).await? {
-                    Answer::View { view } => Ok(view),
-                    _ => Err(unexpected()),
-                }
-            }
-        }
+        let mut once = Some(show_url);
+        let mut show = |prompt: Prompt<'_>| match prompt {
+            Prompt::Url(url) => once.take().map_or(Ok(()), |f| f(url)),
+            Prompt::Code(_) => Err(unexpected()),
+        };
+        expect!(self.ask(Request::SignIn { name: name.into() }, &mut show).await, Answer::View { view } => view)
     }
 
     /// Device sign-in (RFC 8628): `show` gets the code and address, then this waits for the
@@ -463,31 +457,20 @@ impl Backend {
         name: &str,
         show: impl FnOnce(&DeviceCode) -> Result<(), KeeperError> + Send,
     ) -> Result<IntegrationView, KeeperError> {
-        match self {
-            Backend::Local(k) => k.sign_in_with_device_code(name, show).await,
-            Backend::Remote(c) => {
-                let mut once = Some(show);
-                let mut show = |prompt: Prompt<'_>| match prompt {
-                    Prompt::Code(code) => once.take().map_or(Ok(()), |f| f(code)),
-                    Prompt::Url(_) => Err(unexpected()),
-                };
-                match c.call(&Request::DeviceSignIn { name: name.into() }, Some(&mut show)).await? {
-                    Answer::View { view } => Ok(view),
-                    _ => Err(unexpected()),
-                }
-            }
-        }
+        let mut once = Some(show);
+        let mut show = |prompt: Prompt<'_>| match prompt {
+            Prompt::Code(code) => once.take().map_or(Ok(()), |f| f(code)),
+            Prompt::Url(_) => Err(unexpected()),
+        };
+        let request = Request::DeviceSignIn { name: name.into() };
+        expect!(self.ask(request, &mut show).await, Answer::View { view } => view)
     }
 
     pub async fn store_response(&self, name: &str, body: Vec<u8>) -> Result<IntegrationView, KeeperError> {
-        match self {
-            Backend::Local(k) => k.store_response(name, &body).await,
-            Backend::Remote(c) => {
-                let body = String::from_utf8(body)
-                    .map_err(|_| KeeperError::BadInput("this is not a token response: not text".into()))?;
-                remote_view!(c, Request::StoreResponse { name: name.into(), body })
-            }
-        }
+        let body = String::from_utf8(body)
+            .map_err(|_| KeeperError::BadInput("this is not a token response: not text".into()))?;
+        let request = Request::StoreResponse { name: name.into(), body: TokenResponseText::new(body) };
+        expect!(self.ask_plain(request).await, Answer::View { view } => view)
     }
 
     pub async fn store_api_token(
@@ -496,15 +479,8 @@ impl Backend {
         token: ApiToken,
         ends_at: Option<UnixTime>,
     ) -> Result<IntegrationView, KeeperError> {
-        match self {
-            Backend::Local(k) => k.store_api_token(name, token, ends_at).await,
-            Backend::Remote(c) => {
-                remote_view!(
-                    c,
-                    Request::StoreApiToken { name: name.into(), token: token.expose().to_string(), ends_at }
-                )
-            }
-        }
+        let request = Request::StoreApiToken { name: name.into(), token, ends_at };
+        expect!(self.ask_plain(request).await, Answer::View { view } => view)
     }
 
     /// Config files that could not be read (direct mode; a running keeper logs its own).
@@ -520,5 +496,25 @@ impl Backend {
         if let Backend::Local(k) = self {
             k.flush_notices().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request or answer that carries a secret prints it under `Debug` only as `[redacted]`.
+    #[test]
+    fn debug_of_a_message_never_shows_a_secret() {
+        let shown = format!(
+            "{:?} {:?} {:?}",
+            Request::StoreApiToken { name: "x".into(), token: ApiToken::new("SEKRIT-1".into()), ends_at: None },
+            Request::StoreResponse { name: "x".into(), body: TokenResponseText::new("{\"a\":\"SEKRIT-2\"}".into()) },
+            Answer::Token { token: AccessToken::new("SEKRIT-3".into()) },
+        );
+        assert!(!shown.contains("SEKRIT"), "{shown}");
+        // ... while the wire still carries it
+        let wire = serde_json::to_string(&Answer::Token { token: AccessToken::new("SEKRIT-3".into()) }).unwrap();
+        assert_eq!(wire, r#"{"answer":"token","token":"SEKRIT-3"}"#);
     }
 }

@@ -4,6 +4,11 @@
 //! `[redacted]` under `Debug` (as oauth2-rs does) so a secret cannot reach a log or an error
 //! message by accident. Reading the value takes an explicit `expose()`, which makes every place
 //! that hands a secret to the outside world easy to find with grep.
+//!
+//! They serialise as plain strings for one reader: the messages of the local socket
+//! ([`crate::ipc`]), so a request or an answer holds the newtype and its `Debug` cannot print the
+//! value. No file the keeper writes holds a secret type (the keychain document is built by hand
+//! in `store::keychain`, in zeroizing buffers).
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -27,6 +32,18 @@ macro_rules! secret_type {
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.expose())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer).map(Self::new)
             }
         }
 
@@ -56,6 +73,10 @@ secret_type!(
     ApiToken
 );
 secret_type!(
+    /// A provider's token response handed over as text (`login --from-response`): it holds tokens.
+    TokenResponseText
+);
+secret_type!(
     /// The team vault's (OpenBao's) own credential: a token that opens the shared space.
     VaultToken
 );
@@ -76,5 +97,14 @@ mod tests {
         assert!(!shown.contains("abc123"));
         assert!(shown.contains("[redacted]"));
         assert_eq!(t.expose(), "very-secret-value");
+    }
+
+    #[test]
+    fn serde_carries_the_value_as_a_plain_string() {
+        let t = ApiToken::new("tok-1".into());
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, "\"tok-1\"");
+        let back: ApiToken = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, t);
     }
 }

@@ -13,8 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokenkeeper_engine::clock::{Clock, SystemClock};
-use tokenkeeper_engine::clock::{Moment, Span};
+use tokenkeeper_engine::clock::{Clock, Moment, Span, SystemClock};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind, OauthConfig, Secrets, State};
 use tokenkeeper_engine::notify::RecordingNotifier;
 use tokenkeeper_engine::paths::Paths;
@@ -144,7 +143,7 @@ pub fn name_of(i: usize) -> String {
 fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (Duration, Duration) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     // valid for an hour, issued four hours ago: inside the margin, so renewed at once
-    let (issued, expires) = (now - 3 * 3600, now + 3600);
+    let (issued, expires) = (Moment::from_secs(now - 3 * 3600), Moment::from_secs(now + 3600));
     let frame = Some(SystemClock.stamp());
     let started = Instant::now();
     for i in 0..n {
@@ -168,8 +167,8 @@ fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (
         let record = Record {
             state: State::Working,
             detail: None,
-            issued_at: Some(Moment::from_secs(issued)),
-            access_expires_at: Some(Moment::from_secs(expires)),
+            issued_at: Some(issued),
+            access_expires_at: Some(expires),
             clock: frame.clone(),
             ..Record::default()
         };
@@ -181,8 +180,8 @@ fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (
         let secrets = Secrets {
             access_token: Some(AccessToken::new(format!("at-{i}-0"))),
             refresh_token: Some(RefreshToken::new(format!("rt-{i}-0"))),
-            issued_at: Some(Moment::from_secs(issued)),
-            access_expires_at: Some(Moment::from_secs(expires)),
+            issued_at: Some(issued),
+            access_expires_at: Some(expires),
             clock: frame.clone(),
             ..Secrets::default()
         };

@@ -1,12 +1,13 @@
 //! The keeper's side of the keychain: an integration's secrets loaded and saved off the async
 //! runtime (at most two calls at once, each with a timeout), the two locks that make a refresh
 //! the only one on the machine, and memory reconciled with the keychain after another process's
-//! renewal or a refused save.
+//! renewal or a refused save (read again only when its change stamp says another process wrote it:
+//! [`change_stamp`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Keeper, KeeperError};
+use super::{change_stamp, Keeper, KeeperError};
 use crate::model::Secrets;
 use crate::store::StoreError;
 
@@ -21,14 +22,29 @@ impl Keeper {
         Ok(loaded)
     }
 
+    /// Writes the secrets of `name`, with a change stamp before and after (see [`change_stamp`]).
     pub(super) async fn keychain_save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
-        let (store, name, secrets) = (self.inner.store.clone(), name.to_string(), secrets.clone());
-        keychain_call(move || store.save(&name, &secrets)).await
+        let file = self.stamp_file(name);
+        self.inner.stamps.bump(&file);
+        let (store, owned, secrets) = (self.inner.store.clone(), name.to_string(), secrets.clone());
+        let saved = keychain_call(move || store.save(&owned, &secrets)).await;
+        let after = self.inner.stamps.bump(&file);
+        self.inner.stamps.saw(name, after.filter(|_| saved.is_ok()));
+        saved
     }
 
     pub(super) async fn keychain_delete(&self, name: &str) -> Result<(), StoreError> {
-        let (store, name) = (self.inner.store.clone(), name.to_string());
-        keychain_call(move || store.delete(&name)).await
+        let file = self.stamp_file(name);
+        self.inner.stamps.bump(&file);
+        let (store, owned) = (self.inner.store.clone(), name.to_string());
+        let deleted = keychain_call(move || store.delete(&owned)).await;
+        self.inner.stamps.bump(&file);
+        self.inner.stamps.saw(name, None);
+        deleted
+    }
+
+    fn stamp_file(&self, name: &str) -> std::path::PathBuf {
+        change_stamp::stamp_file(&self.inner.paths.lock_file(name))
     }
 
     /// Takes, in this order, the two locks that make this the only refresh, sign-in store or
@@ -75,7 +91,14 @@ impl Keeper {
             self.commit(name, |slot, _| slot.unsaved_tokens_written(saved.is_ok()));
             return Ok(memory);
         }
+        // Nobody wrote the item since this process last read or wrote it: memory is what it holds.
+        let file = self.stamp_file(name);
+        if let Some(memory) = memory.clone().filter(|_| self.inner.stamps.unchanged(&file, name)) {
+            return Ok(memory);
+        }
+        let stamp = self.inner.stamps.current(&file);
         let stored = self.keychain_load(name).await?;
+        self.inner.stamps.saw(name, stamp);
         let secrets = match (stored, memory) {
             (Some(stored), _) => stored,
             (None, Some(memory)) => memory,

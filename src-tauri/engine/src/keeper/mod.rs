@@ -18,9 +18,11 @@
 //!
 //! The commands live one concern per file: `token` (a valid token now), `renewal`
 //! (refresh, probe, provider back), `sign_in` (every way to sign in), `manage` (add, pause,
-//! remove), `keychain_io` (secrets in and out of the keychain, the refresh locks); `run` is the
+//! remove), `keychain_io` (secrets in and out of the keychain, the refresh locks) with
+//! `change_stamp` (whether another process wrote an item since); `run` is the
 //! scheduler loop that drives them, `slot` one integration's state.
 
+mod change_stamp;
 mod error;
 #[cfg(test)]
 mod flight_properties;
@@ -181,6 +183,8 @@ struct Inner {
     notices: mpsc::UnboundedSender<run::NoticeJob>,
     /// Config files that could not be read, reported by `list`.
     problems: Vec<String>,
+    /// Which keychain items this process knows the contents of.
+    stamps: change_stamp::ChangeStamps,
 }
 
 /// What the std mutex guards.
@@ -242,6 +246,7 @@ impl Keeper {
             events,
             notices,
             problems,
+            stamps: change_stamp::ChangeStamps::default(),
         });
         tokio::spawn(run::deliver_notices(inner.notifier.clone(), notice_rx, Arc::downgrade(&inner)));
         Ok(Self { inner })

@@ -1,6 +1,8 @@
 //! The background part of a long-running keeper (tray app, daemon): the scheduler loop that
 //! sleeps until the earliest deadline, the per-integration tick, and notice delivery.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::renewal::Why;
 use super::{Inner, Keeper};
 use crate::alerts::{Attempt, NoticeLedger};
-use crate::clock::Wake;
+use crate::clock::{Moment, Span, Wake};
 use crate::model::{IntegrationKind, State};
 use crate::notify::{group, Notice, Notifier};
 
@@ -18,6 +20,8 @@ const NOTICE_BATCH_WINDOW: Duration = Duration::from_millis(400);
 /// At most this many refreshes or probes run at once (10,000 integrations must not open
 /// 10,000 connections when the network comes back).
 const MAX_CONCURRENT_TICKS: usize = 32;
+/// Due work waits at most as if its token ended this long after it came due (see [`urgency`]).
+const PATIENCE: Span = Span::from_millis(30_000);
 
 /// Work for the notice deliverer.
 pub(super) enum NoticeJob {
@@ -100,6 +104,7 @@ impl Keeper {
             self.commit(name, |slot, _| slot.stale_notices_dropped());
         }
         let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_TICKS));
+        let pending: Arc<std::sync::Mutex<BinaryHeap<Reverse<(Moment, String)>>>> = Arc::default();
         let clock = self.inner.clock.clone();
         let mut frame = clock.stamp();
         loop {
@@ -142,13 +147,27 @@ impl Keeper {
                     continue;
                 }
             }
-            let due = self.lock().queue.pop_due(clock.now());
-            for name in due {
+            let due = {
+                let mut shared = self.lock();
+                let now = clock.now();
+                let due = shared.queue.pop_due(now);
+                due.into_iter().map(|name| (urgency(&shared, &name, now), name)).collect::<Vec<_>>()
+            };
+            // One task per due integration waits for a turn; whoever gets one takes the most
+            // urgent integration waiting then, not its own: after a long sleep, the 10 s tokens
+            // renewed a moment ago go before the hour-long ones still catching up.
+            let count = due.len();
+            pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(due.into_iter().map(Reverse));
+            for _ in 0..count {
                 let keeper = self.clone();
                 let permits = permits.clone();
+                let pending = pending.clone();
                 tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await;
-                    keeper.tick(&name).await;
+                    let next = pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+                    if let Some(Reverse((_, name))) = next {
+                        keeper.tick(&name).await;
+                    }
                 });
             }
         }
@@ -182,6 +201,19 @@ impl Keeper {
         }
         self.commit(name, |_, _| {});
     }
+}
+
+/// How soon an integration's work matters: when its current token ends, but never later than
+/// [`PATIENCE`] from now, so work for long-lived tokens is not put off forever while short-lived
+/// ones keep coming due (an integration without a token, or not an OAuth one, counts as due now).
+fn urgency(shared: &super::Shared, name: &str, now: Moment) -> Moment {
+    let ends = shared
+        .slots
+        .get(name)
+        .filter(|s| matches!(s.config.kind, IntegrationKind::Oauth(_)))
+        .and_then(|s| s.record().access_expires_at)
+        .unwrap_or(now);
+    ends.min(now.plus(PATIENCE))
 }
 
 /// What a tick does.

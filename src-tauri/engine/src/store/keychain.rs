@@ -24,7 +24,8 @@
 //! head again (another process may just have saved) and otherwise report
 //! [`StoreError::Damaged`]. Chunks are written in ascending and deleted in descending order, so
 //! leftovers of an interrupted save always form a prefix `0..j` that the next save's clean-up
-//! finds and removes.
+//! finds and removes (the next save that writes parts, or the removal: a save of a small document
+//! over a small one does not look for them).
 //!
 //! No secret ever reaches an error message, a log line or `Debug` output: keyring errors that
 //! carry the raw item bytes (`BadEncoding`, `BadDataFormat`) are reported without them, and
@@ -38,6 +39,7 @@
 //! Every call blocks (the Secret Service answers over D-Bus in a few milliseconds, or waits for
 //! an unlock prompt); async callers use `spawn_blocking`.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -83,6 +85,8 @@ pub struct KeychainStore {
     service: String,
     max_item_bytes: usize,
     backend: Backend,
+    /// See [`KeychainStore::swept_names`].
+    swept: Mutex<HashSet<String>>,
 }
 
 /// Where the items go: the platform's keychain (opened once per process and reopened after the
@@ -115,7 +119,12 @@ impl KeychainStore {
     pub fn new(service: &str) -> Result<Self, StoreError> {
         check_service(service)?;
         native_store()?;
-        Ok(Self { service: service.to_owned(), max_item_bytes: DEFAULT_MAX_ITEM_BYTES, backend: Backend::Native })
+        Ok(Self {
+            service: service.to_owned(),
+            max_item_bytes: DEFAULT_MAX_ITEM_BYTES,
+            backend: Backend::Native,
+            swept: Mutex::default(),
+        })
     }
 
     /// The platform keychain, with the service name from `TOKENKEEPER_KEYCHAIN_SERVICE`
@@ -132,6 +141,7 @@ impl KeychainStore {
             service: service.to_owned(),
             max_item_bytes: DEFAULT_MAX_ITEM_BYTES,
             backend: Backend::Custom(store),
+            swept: Mutex::default(),
         })
     }
 
@@ -290,14 +300,30 @@ impl KeychainStore {
             self.put(store, name, &pointer_document(&pointer)?).map_err(fail)?;
             Some(pointer)
         };
-        if let Err(e) = self.sweep(store, name, keep.as_ref(), old.as_ref()) {
-            tracing::warn!(
-                integration = name,
-                "saved, but could not remove old keychain parts: {}",
-                map_error(name, e)
-            );
+        // Inline over inline (every renewal of an ordinary token): no parts were pointed to, so
+        // only an interrupted large save could have left any — this process's (its failed save
+        // forgets the name) or an earlier process's (looked for at this store's first save of the
+        // name). Probing on every write cost two keychain searches per renewal.
+        if keep.is_none() && old.is_none() && self.swept_names().contains(name) {
+            return Ok(());
         }
+        match self.sweep(store, name, keep.as_ref(), old.as_ref()) {
+            Ok(()) => self.swept_names().insert(name.to_owned()),
+            Err(e) => {
+                tracing::warn!(
+                    integration = name,
+                    "saved, but could not remove old keychain parts: {}",
+                    map_error(name, e)
+                );
+                self.swept_names().remove(name)
+            }
+        };
         Ok(())
+    }
+
+    /// Names whose leftover parts this store has looked for since its last failed save of them.
+    fn swept_names(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.swept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn delete_from(&self, store: &CredentialStore, name: &str) -> Result<(), StoreError> {
@@ -355,11 +381,17 @@ impl SecretStore for KeychainStore {
 
     fn save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
         check_name(name)?;
-        self.run(|store| self.save_to(store, name, secrets))
+        let saved = self.run(|store| self.save_to(store, name, secrets));
+        if saved.is_err() {
+            // it may have left parts behind: the next save looks for them
+            self.swept_names().remove(name);
+        }
+        saved
     }
 
     fn delete(&self, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
+        self.swept_names().remove(name);
         self.run(|store| self.delete_from(store, name))
     }
 }
