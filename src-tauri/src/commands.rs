@@ -233,8 +233,9 @@ struct PresetForm {
     name: String,
     #[serde(default)]
     values: BTreeMap<String, String>,
+    /// A secret type, so that `Debug` of the form (in a log line or a panic) cannot print it.
     #[serde(default)]
-    client_secret: Option<String>,
+    client_secret: Option<ClientSecret>,
 }
 
 /// The form's values as the engine's inputs (addresses checked by the engine's rule).
@@ -255,7 +256,7 @@ fn inputs_of(form: &PresetForm, profile: &Profile) -> Result<Inputs, KeeperError
         revocation_url: address(Field::RevocationUrl)?,
         probe_url: address(Field::ProbeUrl)?,
         client_id: value(Field::ClientId),
-        has_client_secret: form.client_secret.as_deref().is_some_and(|s| !s.trim().is_empty()),
+        has_client_secret: form.client_secret.as_ref().is_some_and(|s| !s.expose().trim().is_empty()),
         scopes: value(Field::Scopes).map(|s| vec![s.replace(',', " ")]).unwrap_or_default(),
         probe_interval_secs: setup::DEFAULT_PROBE_INTERVAL_SECS,
         username: value(Field::Username),
@@ -312,7 +313,10 @@ async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<Inte
     let profile = find_profile(&form.provider)?;
     let inputs = inputs_of(&form, &profile)?;
     let config = prepared(&inputs, &profile, "").await?;
-    let secret = form.client_secret.filter(|s| !s.trim().is_empty()).map(|s| ClientSecret::new(s.trim().to_string()));
+    let secret = form
+        .client_secret
+        .filter(|s| !s.expose().trim().is_empty())
+        .map(|s| ClientSecret::new(s.expose().trim().to_string()));
     state.keeper.add(config, secret).await
 }
 
@@ -435,6 +439,19 @@ fn web_address(field: Field, text: &str) -> Result<Url, KeeperError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forms_debug_text_never_holds_its_client_secret() {
+        let form: PresetForm = serde_json::from_value(serde_json::json!({
+            "provider": "highq", "name": "Reports",
+            "values": {"instance_url": "https://example.highq.com/example"},
+            "clientSecret": "s3cret-value-from-the-form",
+        }))
+        .unwrap();
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("s3cret-value-from-the-form"), "{shown}");
+        assert_eq!(form.client_secret.as_ref().map(ClientSecret::expose), Some("s3cret-value-from-the-form"));
+    }
 
     #[test]
     fn typed_addresses_follow_the_engines_rule() {
