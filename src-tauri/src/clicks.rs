@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use tauri::{AppHandle, Manager};
 use tokenkeeper_engine::alerts::Attempt;
+use tokenkeeper_engine::model::Kind;
 use tokenkeeper_engine::notify::{Click, NoticeAction};
 use tokenkeeper_engine::{Keeper, KeeperError};
 
@@ -60,7 +61,7 @@ pub fn on_notice(app: &AppHandle, click: Click) {
 /// in the browser.
 fn fix(app: &AppHandle, name: String) {
     let keeper = &app.state::<AppState>().keeper;
-    let is_api_token = keeper.status(&name).map(|s| s.view.kind == "api-token").unwrap_or(false);
+    let is_api_token = keeper.status(&name).map(|s| s.view.kind == Kind::ApiToken).unwrap_or(false);
     if is_api_token {
         window::open(app, &Route::Token(name));
     } else {

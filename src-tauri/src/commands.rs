@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, State};
 use tokenkeeper_engine::about::About;
+use tokenkeeper_engine::calendar::{parse_day, Calendar};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationView};
 use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::{ApiToken, ClientSecret};
@@ -232,21 +233,16 @@ struct PresetForm {
     name: String,
     #[serde(default)]
     values: BTreeMap<String, String>,
+    /// A secret type, so that `Debug` of the form (in a log line or a panic) cannot print it.
     #[serde(default)]
-    client_secret: Option<String>,
+    client_secret: Option<ClientSecret>,
 }
 
 /// The form's values as the engine's inputs (addresses checked by the engine's rule).
 fn inputs_of(form: &PresetForm, profile: &Profile) -> Result<Inputs, KeeperError> {
     let value = |field: Field| form.values.get(field.key()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let address = |field: Field| value(field).map(|text| web_address(field, &text)).transpose();
-    let expires = match value(Field::Expires) {
-        None => None,
-        Some(text) => Some(
-            time::Date::parse(&text, time::macros::format_description!("[year]-[month]-[day]"))
-                .map_err(|_| KeeperError::BadInput(format!("\"{text}\" is not a date like 2026-12-31")))?,
-        ),
-    };
+    let expires = value(Field::Expires).map(|text| parse_day(&text).map_err(KeeperError::BadInput)).transpose()?;
     let name = form.name.trim().to_string();
     if name.is_empty() {
         return Err(KeeperError::BadInput("Please fill in a name.".into()));
@@ -260,7 +256,7 @@ fn inputs_of(form: &PresetForm, profile: &Profile) -> Result<Inputs, KeeperError
         revocation_url: address(Field::RevocationUrl)?,
         probe_url: address(Field::ProbeUrl)?,
         client_id: value(Field::ClientId),
-        has_client_secret: form.client_secret.as_deref().is_some_and(|s| !s.trim().is_empty()),
+        has_client_secret: form.client_secret.as_ref().is_some_and(|s| !s.expose().trim().is_empty()),
         scopes: value(Field::Scopes).map(|s| vec![s.replace(',', " ")]).unwrap_or_default(),
         probe_interval_secs: setup::DEFAULT_PROBE_INTERVAL_SECS,
         username: value(Field::Username),
@@ -317,7 +313,10 @@ async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<Inte
     let profile = find_profile(&form.provider)?;
     let inputs = inputs_of(&form, &profile)?;
     let config = prepared(&inputs, &profile, "").await?;
-    let secret = form.client_secret.filter(|s| !s.trim().is_empty()).map(|s| ClientSecret::new(s.trim().to_string()));
+    let secret = form
+        .client_secret
+        .filter(|s| !s.expose().trim().is_empty())
+        .map(|s| ClientSecret::new(s.expose().trim().to_string()));
     state.keeper.add(config, secret).await
 }
 
@@ -329,18 +328,25 @@ pub struct Imported {
     pub had_client_secret: bool,
 }
 
-/// Checks the token against the integration's check address; saves it only if it works.
+/// Checks the token against the integration's check address; saves it only if it works, with
+/// its end date (`expires`, "2026-12-07", optional: the end of that day here), which replaces the
+/// old token's.
 #[tauri::command]
 async fn save_api_token(
     state: State<'_, AppState>,
     name: String,
     token: String,
+    expires: Option<String>,
 ) -> Result<IntegrationView, KeeperError> {
     let token = token.trim().to_string();
     if token.is_empty() {
         return Err(KeeperError::BadInput("Please paste the token first.".into()));
     }
-    state.keeper.store_api_token(&name, ApiToken::new(token)).await
+    let ends_at = expires
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| parse_day(&text).map(|day| Calendar::system().end_of_day(day)).map_err(KeeperError::BadInput))
+        .transpose()?;
+    state.keeper.store_api_token(&name, ApiToken::new(token), ends_at).await
 }
 
 /// What an integration is (service, site, account) and the commands a script uses it with.
@@ -433,6 +439,19 @@ fn web_address(field: Field, text: &str) -> Result<Url, KeeperError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forms_debug_text_never_holds_its_client_secret() {
+        let form: PresetForm = serde_json::from_value(serde_json::json!({
+            "provider": "highq", "name": "Reports",
+            "values": {"instance_url": "https://example.highq.com/example"},
+            "clientSecret": "s3cret-value-from-the-form",
+        }))
+        .unwrap();
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("s3cret-value-from-the-form"), "{shown}");
+        assert_eq!(form.client_secret.as_ref().map(ClientSecret::expose), Some("s3cret-value-from-the-form"));
+    }
 
     #[test]
     fn typed_addresses_follow_the_engines_rule() {

@@ -7,12 +7,16 @@
 //! Jira token…"); all integrations, problems first, sit in one submenu ("All integrations — 7
 //! working") with each one's state, what happens next and its actions.
 //!
+//! Which entries there are is decided here; what they say comes from the engine's phrase table
+//! ([`tokenkeeper_engine::phrases::menu`]) and the integrations' views (state label, detail).
+//!
 //! Pure functions only — no Tauri, no clock, no I/O — so every wording and every rule is
 //! unit-tested without a display (`tray.rs` turns the model into a real menu, and a test over
 //! D-Bus checks that real menu). Menu item ids carry the action and the integration name
 //! ([`Action::id`] / [`Action::parse`]), so a click needs no lookup table.
 
-use tokenkeeper_engine::model::{IntegrationView, NextAction, State, UnixTime};
+use tokenkeeper_engine::model::{IntegrationView, Kind, NextAction, Severity, State, UnixTime};
+use tokenkeeper_engine::phrases::{menu as words, Todo};
 
 /// How the tray icon looks: the worst state at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,12 +30,12 @@ pub enum IconState {
 }
 
 impl IconState {
-    /// From [`State::severity`] (0 fine, 1 attention, 2 broken).
-    pub fn from_severity(severity: u8) -> Self {
+    /// From a view's [`Severity`].
+    pub fn from_severity(severity: Severity) -> Self {
         match severity {
-            0 => IconState::Ok,
-            1 => IconState::Attention,
-            _ => IconState::Broken,
+            Severity::Fine => IconState::Ok,
+            Severity::Attention => IconState::Attention,
+            Severity::Broken => IconState::Broken,
         }
     }
 
@@ -165,23 +169,27 @@ pub fn build(views: &[IntegrationView], now: UnixTime, autostart: bool) -> TrayM
         entries.push(all_submenu(&sorted, now));
         entries.push(Entry::Separator);
     }
-    entries.push(Entry::action(Action::Open, "Open Token Keeper"));
-    entries.push(Entry::action(Action::Add, "Add integration…"));
-    entries.push(Entry::Check { id: Action::ToggleAutostart.id(), label: "Start at login".into(), checked: autostart });
+    entries.push(Entry::action(Action::Open, words::OPEN));
+    entries.push(Entry::action(Action::Add, words::ADD));
+    entries.push(Entry::Check {
+        id: Action::ToggleAutostart.id(),
+        label: words::START_AT_LOGIN.into(),
+        checked: autostart,
+    });
     entries.push(Entry::Separator);
-    entries.push(Entry::action(Action::Quit, "Quit Token Keeper"));
+    entries.push(Entry::action(Action::Quit, words::QUIT));
     TrayModel { icon: icon_state(views), tooltip: tooltip(views), entries }
 }
 
 /// Whether the integration needs the keeper (it counts in "N integrations need you" and gets a
-/// top-level item).
+/// top-level item): not only what broke, also one never signed in (calmly, as a thing to do).
 pub fn needs_keeper(view: &IntegrationView) -> bool {
-    view.state.severity() > 0
+    view.severity > Severity::Fine
 }
 
 /// The worst state of all integrations.
 pub fn icon_state(views: &[IntegrationView]) -> IconState {
-    IconState::from_severity(views.iter().map(|v| v.state.severity()).max().unwrap_or(0))
+    IconState::from_severity(views.iter().map(|v| v.severity).max().unwrap_or_default())
 }
 
 /// The tooltip: "Token Keeper: " and the [`summary`].
@@ -192,50 +200,50 @@ pub fn tooltip(views: &[IntegrationView]) -> String {
 /// "All integrations are working", "1 integration needs you", "2 integrations need you".
 pub fn summary(views: &[IntegrationView]) -> String {
     let needing = views.iter().filter(|v| needs_keeper(v)).count();
-    let text = match (views.len(), needing) {
-        (0, _) => "No integrations yet".to_string(),
-        (_, 0) if views.iter().all(|v| v.state == State::Paused) => "All integrations are paused".to_string(),
-        (1, 0) => "Your integration is working".to_string(),
-        (_, 0) => "All integrations are working".to_string(),
-        (_, 1) => "1 integration needs you".to_string(),
-        (_, n) => format!("{n} integrations need you"),
-    };
-    text
+    words::summary(views.len(), needing, views.iter().all(|v| v.state == State::Paused))
 }
 
 /// The top-level item of an integration that needs the keeper: its fix, one click away.
-/// A sign-in refused or ending soon: "Sign in to Reports…" (browser) or "Enter a new Jira
-/// token…" (the window's token form). A service that does not answer has no fix to click: the
-/// item says what is happening and opens the details, which say why and what to check.
+/// When what to do is a sign-in (never signed in, refused, ending soon): "Sign in to Reports…"
+/// (browser) or "Enter a new Jira token…" (the window's token form). Anything a click cannot fix
+/// (a service that does not answer, a damaged settings file) has no fix to click: the item says
+/// what is happening and opens the details, which say why and what to do.
 fn fix_item(view: &IntegrationView, now: UnixTime) -> Entry {
     let name = &view.name;
     if view.signin_pending {
         return Entry::disabled(format!("pending:{name}"), integration_label(view, now));
     }
-    match view.state {
-        State::NeedsSignIn | State::ExpiringSoon => Entry::action(Action::SignIn(name.clone()), fix_label(view)),
-        _ => Entry::action(Action::Details(name.clone()), format!("{}…", integration_label(view, now))),
+    if fixed_by_sign_in(view) {
+        Entry::action(Action::SignIn(name.clone()), fix_label(view))
+    } else {
+        Entry::action(Action::Details(name.clone()), format!("{}…", integration_label(view, now)))
     }
 }
 
-/// "Sign in to Reports…", or for an API token "Enter a new Jira token…" (no "token token" when
-/// the name already ends with it).
+/// Whether a sign-in (or a new API token) is what the integration needs.
+fn fixed_by_sign_in(view: &IntegrationView) -> bool {
+    matches!(
+        view.todo,
+        Some(
+            Todo::SignIn
+                | Todo::SignInAgain
+                | Todo::SignInAgainSoon
+                | Todo::EnterToken
+                | Todo::EnterNewToken
+                | Todo::EnterNewTokenSoon
+        )
+    )
+}
+
+/// "Sign in to Reports…", or for an API token "Enter a new Jira token…".
 pub fn fix_label(view: &IntegrationView) -> String {
-    let name = shorten(&view.name);
-    if view.kind != "api-token" {
-        return format!("Sign in to {name}…");
-    }
-    if name.to_lowercase().ends_with("token") {
-        format!("Enter a new {name}…")
-    } else {
-        format!("Enter a new {name} token…")
-    }
+    words::fix(&shorten(&view.name), view.kind, view.todo)
 }
 
 /// The worst first; by name (as the engine sorted them) within the same severity.
 fn problems_first(views: &[IntegrationView]) -> Vec<&IntegrationView> {
     let mut sorted: Vec<&IntegrationView> = views.iter().collect();
-    sorted.sort_by_key(|v| std::cmp::Reverse(v.state.severity())); // stable
+    sorted.sort_by_key(|v| std::cmp::Reverse(v.severity)); // stable
     sorted
 }
 
@@ -243,16 +251,7 @@ fn problems_first(views: &[IntegrationView]) -> Vec<&IntegrationView> {
 fn all_submenu(views: &[&IntegrationView], now: UnixTime) -> Entry {
     let working = views.iter().filter(|v| !needs_keeper(v) && v.state != State::Paused).count();
     let paused = views.iter().filter(|v| v.state == State::Paused).count();
-    let counts: Vec<String> = [(working, "working"), (paused, "paused")]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect();
-    let label = if counts.is_empty() {
-        "All integrations".to_string()
-    } else {
-        format!("All integrations — {}", counts.join(", "))
-    };
+    let label = words::all_integrations(working, paused);
     let entries = views.iter().map(|v| integration_submenu(v, now)).collect();
     Entry::Submenu { id: "all".into(), label, entries }
 }
@@ -262,27 +261,24 @@ pub fn integration_label(view: &IntegrationView, now: UnixTime) -> String {
     format!("{} — {}", shorten(&view.name), status_text(view, now))
 }
 
-/// "Working, renews in 3 h", "Needs sign-in", "Signing in… finish in your browser".
+/// "Working, renews in 3 h", "Not signed in yet", "signing in… finish in your browser".
 pub fn status_text(view: &IntegrationView, now: UnixTime) -> String {
     if view.signin_pending {
-        return "signing in… finish in your browser".into();
+        return words::SIGNING_IN_STATUS.into();
     }
     match next_text(view, now) {
-        Some(next) => format!("{}, {next}", view.state.label()),
-        None => view.state.label().to_string(),
+        Some(next) => format!("{}, {next}", view.state_label),
+        None => view.state_label.clone(),
     }
 }
 
-/// What happens next, in words: "renews in 3 h", "checks in 25 min", "retries in 2 min";
-/// `None` when nothing happens until the keeper acts (the state already says why).
+/// What happens next, in words: "renews in 3 h", "checks again in 25 min", "retries in 2 min";
+/// `None` when nothing happens until the keeper acts (the state already says why). The verb is
+/// the engine's ([`IntegrationView::next_verb`]).
 pub fn next_text(view: &IntegrationView, now: UnixTime) -> Option<String> {
-    if matches!(view.state, State::Paused | State::NeedsSignIn) {
-        return None;
-    }
-    let (verb, at) = match view.next {
-        NextAction::Renew(at) => ("renews", at),
-        NextAction::Check(at) => ("checks again", at),
-        NextAction::Retry(at) => ("retries", at),
+    let verb = view.next_verb.as_deref()?;
+    let at = match view.next {
+        NextAction::Renew(at) | NextAction::Check(at) | NextAction::Retry(at) => at,
         NextAction::WaitForKeeper => return None,
     };
     Some(format!("{verb} {}", in_time(at - now)))
@@ -334,73 +330,109 @@ pub fn shorten(name: &str) -> String {
 
 fn integration_submenu(view: &IntegrationView, now: UnixTime) -> Entry {
     let name = &view.name;
-    let api_token = view.kind == "api-token";
+    let api_token = view.kind == Kind::ApiToken;
     let mut entries = Vec::new();
     if let Some(detail) = &view.detail {
         // Why it is not working, in the engine's plain words (never a token).
         entries.push(Entry::disabled(format!("detail:{name}"), shorten_detail(detail)));
     }
+    if view.state == State::Unreadable {
+        // Its settings cannot be read: no sign-in, renewal or pause can work; the details say
+        // what to do (and offer to remove it).
+        entries.push(Entry::action(Action::Details(name.clone()), words::SHOW_DETAILS));
+        return Entry::Submenu { id: format!("integration:{name}"), label: integration_label(view, now), entries };
+    }
     if view.signin_pending {
-        entries.push(Entry::disabled(format!("pending:{name}"), "Signing in… finish in your browser"));
-    } else if api_token {
-        entries.push(Entry::action(Action::SignIn(name.clone()), "Enter a new token…"));
+        entries.push(Entry::disabled(format!("pending:{name}"), words::SIGNING_IN));
     } else {
-        entries.push(Entry::action(Action::SignIn(name.clone()), "Sign in again"));
+        entries.push(Entry::action(Action::SignIn(name.clone()), words::sign_in(view.kind, view.todo)));
     }
     let paused = view.state == State::Paused;
-    // a refused sign-in cannot be renewed (a refused API token can be checked again: its service
-    // may take it back)
+    // a refused (or never made) sign-in cannot be renewed (a refused API token can be checked
+    // again: its service may take it back)
     if api_token || view.state != State::NeedsSignIn {
-        let refresh = if api_token { "Check now" } else { "Renew now" };
+        let refresh = words::refresh(view.kind);
         entries.push(Entry::Item { id: Action::Refresh(name.clone()).id(), label: refresh.into(), enabled: !paused });
     }
     entries.push(if paused {
-        Entry::action(Action::Resume(name.clone()), "Resume")
+        Entry::action(Action::Resume(name.clone()), words::RESUME)
     } else {
-        Entry::action(Action::Pause(name.clone()), "Pause")
+        Entry::action(Action::Pause(name.clone()), words::PAUSE)
     });
-    entries.push(Entry::action(Action::Details(name.clone()), "Show details…"));
+    entries.push(Entry::action(Action::Details(name.clone()), words::SHOW_DETAILS));
     Entry::Submenu { id: format!("integration:{name}"), label: integration_label(view, now), entries }
 }
 
-/// Engine details are sentences; a menu line holds one short one.
+/// Engine details are sentences; a menu line holds one short one: the first sentence when it
+/// fits, else as many whole words as fit.
 fn shorten_detail(detail: &str) -> String {
     const MAX: usize = 70;
-    let first = detail.trim();
+    let detail = detail.trim();
+    if detail.chars().count() <= MAX {
+        return detail.to_string();
+    }
+    let first = detail.find(". ").map_or(detail, |end| &detail[..=end]);
     if first.chars().count() <= MAX {
         return first.to_string();
     }
-    let mut short: String = first.chars().take(MAX - 1).collect();
-    short.push('…');
-    short
+    let cut: String = first.chars().take(MAX - 1).collect();
+    let words = match cut.rfind(' ') {
+        Some(space) if space > MAX / 2 => &cut[..space],
+        _ => cut.as_str(),
+    };
+    format!("{}…", words.trim_end_matches([',', ';', ':', ' ']))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokenkeeper_engine::phrases::{self, Failure};
 
     const NOW: UnixTime = 1_700_000_000;
 
     fn view(name: &str, state: State, next: NextAction) -> IntegrationView {
-        IntegrationView {
+        let mut v = IntegrationView {
             name: name.into(),
             provider: "oauth2".into(),
-            kind: "oauth".into(),
+            kind: Kind::Oauth,
             state,
-            detail: None,
             access_expires_at: Some(NOW + 4 * 3600),
-            refresh_expires_at: None,
             next,
-            signin_pending: false,
-        }
+            ..IntegrationView::default()
+        };
+        derive(&mut v);
+        v
     }
 
     fn token(name: &str, state: State) -> IntegrationView {
-        IntegrationView {
-            kind: "api-token".into(),
+        let mut v = IntegrationView {
+            kind: Kind::ApiToken,
             provider: "api-token".into(),
             ..view(name, state, NextAction::WaitForKeeper)
-        }
+        };
+        derive(&mut v);
+        v
+    }
+
+    /// The view's words as the engine gives them for its state, kind and failure.
+    fn derive(v: &mut IntegrationView) {
+        let failure = v.failure.as_ref();
+        v.state_label = phrases::label(v.state, failure).into();
+        v.severity = phrases::severity(v.state, failure);
+        v.next_verb = phrases::next_verb(v.state, v.next).map(str::to_string);
+        let api = v.kind == Kind::ApiToken;
+        v.todo = match (v.state, failure) {
+            (State::NeedsSignIn, Some(Failure::NotSignedIn)) if api => Some(Todo::EnterToken),
+            (State::NeedsSignIn, Some(Failure::NotSignedIn)) => Some(Todo::SignIn),
+            (State::NeedsSignIn, _) if api => Some(Todo::EnterNewToken),
+            (State::NeedsSignIn, _) => Some(Todo::SignInAgain),
+            (State::ExpiringSoon, _) if api => Some(Todo::EnterNewTokenSoon),
+            (State::ExpiringSoon, _) => Some(Todo::SignInAgainSoon),
+            (State::Unreadable, _) => Some(Todo::AddAgain),
+            (State::Paused, _) => Some(Todo::Resume),
+            (State::Retrying | State::Offline, _) => Some(Todo::Wait),
+            _ => None,
+        };
     }
 
     /// The submenu of an integration, wherever it is.
@@ -602,6 +634,45 @@ mod tests {
     }
 
     #[test]
+    fn never_signed_in_offers_sign_in_calmly() {
+        let mut v = view("Reports", State::NeedsSignIn, NextAction::WaitForKeeper);
+        v.failure = Some(Failure::NotSignedIn);
+        derive(&mut v);
+        let mut t = token("Jira", State::NeedsSignIn);
+        t.failure = Some(Failure::NotSignedIn);
+        derive(&mut t);
+        let model = build(&[t, v], NOW, false);
+        assert_eq!(model.icon, IconState::Attention, "nothing broke");
+        assert_eq!(
+            labels(&model.entries[..3]),
+            ["2 integrations need you", "Enter the Jira token…", "Sign in to Reports…"]
+        );
+        let (label, items) = submenu(&model, "Reports");
+        assert_eq!(label, "Reports — Not signed in yet");
+        assert_eq!(items[0], Entry::action(Action::SignIn("Reports".into()), "Sign in"));
+        assert_eq!(submenu(&model, "Jira").1[0], Entry::action(Action::SignIn("Jira".into()), "Enter the token…"));
+    }
+
+    #[test]
+    fn an_unreadable_integration_says_so_and_offers_no_fix_that_cannot_work() {
+        let mut v = view("Wiki", State::Unreadable, NextAction::WaitForKeeper);
+        v.failure = Some(Failure::SettingsUnreadable);
+        v.detail = Some(
+            "Its settings file is damaged; Token Keeper cannot read it. Remove it and add it again, or ask whoever \
+             gave you its settings."
+                .into(),
+        );
+        derive(&mut v);
+        let model = build(&[v], NOW, false);
+        assert_eq!(model.icon, IconState::Broken);
+        assert_eq!(model.entries[1], Entry::action(Action::Details("Wiki".into()), "Wiki — Can't be read…"));
+        let (label, items) = submenu(&model, "Wiki");
+        assert_eq!(label, "Wiki — Can't be read");
+        assert_eq!(labels(items), ["Its settings file is damaged; Token Keeper cannot read it.", "Show details…"]);
+        assert_eq!(items[1], Entry::action(Action::Details("Wiki".into()), "Show details…"));
+    }
+
+    #[test]
     fn long_names_lose_their_middle_and_details_their_end() {
         let name = format!("Reports for the London office {} finance 2027", "x".repeat(30));
         let mut v = view(&name, State::Retrying, NextAction::Retry(NOW + 120));
@@ -616,6 +687,7 @@ mod tests {
             Some("Reports for the Lond…xxxxxx finance 2027 — Retrying, retries in 2 min…")
         );
         v.state = State::NeedsSignIn;
+        derive(&mut v);
         assert_eq!(fix_label(&v), "Sign in to Reports for the Lond…xxxxxx finance 2027…");
         assert_eq!(shorten("short name"), "short name");
         assert_eq!(shorten(&"é".repeat(41)).chars().count(), MAX_NAME_CHARS);
@@ -636,6 +708,7 @@ mod tests {
     fn api_tokens_get_a_token_form_and_a_check() {
         let mut v = token("Jira token", State::Working);
         v.next = NextAction::Check(NOW + 25 * 60);
+        derive(&mut v);
         let model = build(&[v], NOW, false);
         let (label, items) = submenu(&model, "Jira token");
         assert_eq!(label, "Jira token — Working, checks again in 25 min");
@@ -649,12 +722,15 @@ mod tests {
         assert_eq!(status_text(&v, NOW), "Retrying, retries in under a minute");
         v.state = State::ExpiringSoon;
         v.next = NextAction::Renew(NOW - 5);
+        derive(&mut v);
         assert_eq!(status_text(&v, NOW), "Expiring soon, renews now");
         v.state = State::Offline;
         v.next = NextAction::WaitForKeeper;
+        derive(&mut v);
         assert_eq!(status_text(&v, NOW), "Offline");
         v.state = State::Refreshing;
         v.next = NextAction::Renew(NOW + 3 * 86_400);
+        derive(&mut v);
         assert_eq!(status_text(&v, NOW), "Refreshing, renews in 3 days");
     }
 

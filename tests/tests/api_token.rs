@@ -53,7 +53,7 @@ fn revoked_case(name: &str, dead: ApiMode) {
     assert!(out.stdout.is_empty());
     let n =
         notes.wait_for(|n| n.summary == format!("{name} stopped working"), Duration::from_secs(10)).expect("notice");
-    assert!(n.body.contains("no longer accepts its API token"), "{n:?}");
+    assert!(n.body.contains("no longer accepts this token"), "{n:?}");
     let hits = api.hits();
     std::thread::sleep(Duration::from_secs(7));
     assert_eq!(api.hits(), hits, "a dead token is not probed again until the keeper acts");

@@ -79,13 +79,18 @@ fn a_revoked_grant_needs_sign_in_notifies_once_and_keeps_the_refresh_token() {
     let out = sb.run(&["token", name], None);
     assert_eq!(exit_code(&out), 3, "token after revocation: {}", stderr(&out));
     assert!(out.stdout.is_empty(), "no token may be printed");
-    assert!(stderr(&out).contains("sign in again"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no longer accepts this sign-in"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("tokenkeeper login '{name}'")),
+        "the command that fixes it: {}",
+        stderr(&out)
+    );
 
     let notice = notes
         .wait_for(|n| n.summary == format!("{name} stopped working"), Duration::from_secs(10))
         .expect("a Needs sign-in notification");
     assert!(notice.is_critical(), "{notice:?}");
-    assert!(notice.body.contains("no longer accepts its sign-in"), "{notice:?}");
+    assert!(notice.body.contains("no longer accepts this sign-in"), "{notice:?}");
     std::thread::sleep(Duration::from_secs(8)); // more scheduler ticks, more `token` calls
     let _ = sb.run(&["token", name], None);
     assert_eq!(notes.count(|n| n.mentions(name)), 1, "notified more than once: {:?}", notes.all());

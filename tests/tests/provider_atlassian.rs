@@ -69,11 +69,14 @@ fn atlassian_sign_in_renewal_and_revocation() {
     let out = sb.run(&["token", name], None);
     assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
     assert!(out.stdout.is_empty());
-    let detail = listed(&sb, name)["detail"].as_str().unwrap_or_default().to_string();
-    assert!(detail.contains("Atlassian no longer accepts the sign-in"), "plain words first: {detail}");
-    assert!(detail.contains("Unknown or invalid refresh token."), "then the service's own: {detail}");
+    let view = listed(&sb, name);
+    let detail = view["detail"].as_str().unwrap_or_default().to_string();
+    assert!(detail.contains("Atlassian no longer accepts the sign-in"), "plain words: {detail}");
+    assert!(!detail.contains("invalid_grant") && !detail.contains("refresh token"), "no protocol words: {detail}");
+    let technical = view["detail_technical"].as_str().unwrap_or_default().to_string();
+    assert!(technical.contains("Unknown or invalid refresh token."), "the service's own, apart: {technical}");
     let n = notes.wait_for(|n| n.summary == "Jira sync stopped working", Duration::from_secs(10)).expect("notice");
-    assert!(n.body.contains("Atlassian no longer accepts its sign-in"), "{n:?}");
+    assert!(n.body.contains("Atlassian no longer accepts the sign-in"), "{n:?}");
     assert_eq!(notes.count(|n| n.mentions(name)), 1);
     let mut secrets: Vec<&str> = seen.iter().map(String::as_str).collect();
     secrets.push(&first_refresh_token);
@@ -118,7 +121,7 @@ fn an_atlassian_api_token_on_its_site_is_checked_and_its_revocation_noticed() {
     assert!(wait_for_state(&sb, name, "needs-sign-in", Duration::from_secs(15)), "state: {}", state(&sb, name));
     assert_eq!(exit_code(&sb.run(&["token", name], None)), 3);
     let n = notes.wait_for(|n| n.summary == "jira-token stopped working", Duration::from_secs(10)).expect("notice");
-    assert!(n.body.contains("Atlassian no longer accepts its API token"), "{n:?}");
+    assert!(n.body.contains("Atlassian no longer accepts this token"), "{n:?}");
 }
 
 #[test]
@@ -159,7 +162,8 @@ fn the_sites_of_a_sign_in_are_listed_and_a_failed_listing_never_fails_the_sign_i
     assert_eq!(s["sites"].as_array().map(Vec::len), Some(2), "{s}");
     let noted = s["history"].as_array().unwrap().iter().find(|e| e["event"] == "sites-not-listed").cloned();
     let noted = noted.unwrap_or_else(|| panic!("no sites-not-listed entry: {s}"));
-    assert!(noted["text"].as_str().unwrap().contains("HTTP 500"), "{noted}");
+    assert!(noted["text"].as_str().unwrap().contains("did not list the sites"), "in words: {noted}");
+    assert!(noted["detail_technical"].as_str().unwrap().contains("HTTP 500"), "the code apart: {noted}");
     assert!(!token(&sb, NAME).is_empty());
 }
 
@@ -284,8 +288,8 @@ fn a_lost_renewal_answer_after_the_reuse_interval_is_a_needs_sign_in_with_one_no
     let seen = refreshes_seen(&proxy);
     assert_eq!(seen[0], (before.clone(), Some(200), None), "{seen:?}");
     assert_eq!(seen[1], (before.clone(), Some(403), Some(403)), "the old token is refused: {seen:?}");
-    let detail = listed(&sb, NAME)["detail"].as_str().unwrap_or_default().to_string();
-    assert!(detail.contains("Unknown or invalid refresh token."), "{detail}");
+    let technical = listed(&sb, NAME)["detail_technical"].as_str().unwrap_or_default().to_string();
+    assert!(technical.contains("Unknown or invalid refresh token."), "{technical}");
     let n = notes.wait_for(|n| n.summary == "Jira lost stopped working", Duration::from_secs(10)).expect("notice");
     assert!(n.is_critical(), "{n:?}");
     assert_eq!(exit_code(&sb.run(&["token", NAME], None)), 3);
@@ -330,5 +334,5 @@ fn a_scoped_atlassian_api_token_is_checked_through_the_api_gateway() {
     server.accept_scoped_token(None); // the token's scopes were changed or it was revoked
     assert!(wait_for_state(&sb, name, "needs-sign-in", Duration::from_secs(15)), "state: {}", state(&sb, name));
     let n = notes.wait_for(|n| n.summary == "jira-scoped stopped working", Duration::from_secs(10)).expect("notice");
-    assert!(n.body.contains("Atlassian no longer accepts its API token"), "{n:?}");
+    assert!(n.body.contains("Atlassian no longer accepts this token"), "{n:?}");
 }

@@ -82,11 +82,14 @@ fn github_sign_in_renewal_and_a_bad_refresh_token_with_http_200() {
     let out = sb.run(&["token", name], None);
     assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
     assert!(out.stdout.is_empty());
-    let detail = listed(&sb, name)["detail"].as_str().unwrap_or_default().to_string();
-    assert!(detail.contains("GitHub no longer accepts the sign-in"), "plain words first: {detail}");
-    assert!(detail.contains("bad_refresh_token: The refresh token passed is incorrect or expired."), "{detail}");
+    let view = listed(&sb, name);
+    let detail = view["detail"].as_str().unwrap_or_default().to_string();
+    assert!(detail.contains("GitHub no longer accepts the sign-in"), "plain words: {detail}");
+    assert!(!detail.contains("bad_refresh_token"), "no protocol words: {detail}");
+    let technical = view["detail_technical"].as_str().unwrap_or_default().to_string();
+    assert!(technical.contains("bad_refresh_token: The refresh token passed is incorrect or expired."), "{technical}");
     let n = notes.wait_for(|n| n.summary == "GitHub sync stopped working", Duration::from_secs(10)).expect("notice");
-    assert!(n.body.contains("GitHub no longer accepts its sign-in"), "{n:?}");
+    assert!(n.body.contains("GitHub no longer accepts the sign-in"), "{n:?}");
     assert_eq!(notes.count(|n| n.mentions(name)), 1, "one notice");
     let mut secrets: Vec<&str> = seen.iter().map(String::as_str).collect();
     secrets.push(&first_refresh_token);
@@ -108,7 +111,12 @@ fn wrong_client_credentials_with_http_200_are_not_retried_forever() {
     let out = sb.run(&["refresh", name], None);
     assert_eq!(exit_code(&out), 3, "{}", stderr(&out));
     assert_eq!(server.errors(), ["incorrect_client_credentials"]);
-    assert!(stderr(&out).contains("GitHub does not accept the app's client id or secret"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("GitHub no longer accepts the GitHub App this sign-in uses"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tokenkeeper login gh-wrong-secret"),
+        "the command line names its fix: {}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains("not-the-secret"));
     assert_eq!(state(&sb, name), "needs-sign-in");
 }

@@ -86,6 +86,7 @@ async fn problems_are_one_click_from_their_fix() -> Result<()> {
         .with_context(|| format!("a failed check from the tray was not told; shown: {:#?}", notes.all()))?;
     eprintln!("failure notice: {failed:?}");
     ensure!(!failed.body.is_empty() && !failed.body.contains("tokenkeeper"), "{failed:?}");
+    ensure!(!failed.body.contains(" here"), "a notice has no \"here\": {failed:?}");
     let actions = notes.actions_of(&failed)?;
     ensure!(has_action(&actions, "Enter new token"), "the failure offers the fix: {actions:?}");
     notes.invoke_default(&failed)?;
@@ -115,8 +116,9 @@ async fn problems_are_one_click_from_their_fix() -> Result<()> {
     let want = [
         "3 integrations need you",
         "Enter a new Jira token…",
-        "Sign in to Reports…",
         "Enter a new Team wiki token…",
+        // never signed in is a calm "to do", after what broke
+        "Sign in to Reports…",
         "---",
         "All integrations — 7 working",
     ];

@@ -173,11 +173,19 @@ async fn tray_menu_shows_states_and_its_clicks_act() -> Result<()> {
     ensure!(windows.lines().count() == 1, "windows after a second launch: {windows:?}");
     ensure!(app.child.try_wait()?.is_none(), "the first instance stopped");
 
-    // ---- Sign in again: the menu says a sign-in is pending; quitting leaves the old state ----
+    // ---- Sign in (never signed in: offered calmly, first at the top): the menu says a sign-in
+    // is pending; quitting leaves the old state ----
     sandbox.add_unreachable_oauth("oauth demo").await?;
-    let (_, _) = tray.wait_layout(Duration::from_secs(5), |root| root.find("oauth demo — ").map(|_| ())).await?;
+    let (root, _) =
+        tray.wait_layout(Duration::from_secs(5), |root| root.find("oauth demo — ").map(|_| root.clone())).await?;
+    ensure!(root.find("oauth demo — Not signed in yet").is_some(), "never signed in:\n{}", root.dump());
+    ensure!(
+        root.children.iter().any(|c| c.label == "Sign in to oauth demo…" && c.enabled),
+        "no fix at the top:\n{}",
+        root.dump()
+    );
     let before = sandbox.states().await?["oauth demo"]["state"].clone();
-    tray.click(Some("oauth demo — "), "Sign in again").await?;
+    tray.click(Some("oauth demo — "), "Sign in").await?;
     let (_, took) = tray
         .wait_layout(Duration::from_secs(5), |root| {
             let item = root.find("All integrations")?.find("oauth demo — ")?;

@@ -8,7 +8,8 @@
 //! - details: service and site, the history, "Renew now" and sign-in with a code (the provider
 //!   offers it), "Technical details" folded away, "Use in a script" with the exact command;
 //!   removing asks in the window's own dialog (Escape keeps it, focus comes back);
-//! - an API token: a refused token is not saved, a working one is; "Check now", not "Renew now";
+//! - an API token: a refused token is not saved; one ending in 5 days is "Expiring soon", and
+//!   replacing it with a token and a later date makes it "Working" again; "Check now", not "Renew now";
 //! - "Connect a service": HighQ asks for its site, app ID and secret only (no permissions), all
 //!   required, with where each comes from; no sign-in with a code where HighQ has none; the
 //!   Atlassian token form insists on the e-mail;
@@ -166,7 +167,7 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
 
     // ---- the detail view: what it is, what can be done, the history; technical parts folded ----
     session.click("li[data-name='Reports'] h2 a").await?;
-    session.wait_text(".timeline", SHORT, |t| t.contains("Signed in.")).await?;
+    session.wait_text(".timeline", SHORT, |t| t.contains("Signed in to")).await?;
     let about = session.text("#about").await?;
     ensure!(about.contains("Service") && about.contains("127.0.0.1"), "the details say what it is: {about:?}");
     ensure!(!about.contains("Kind") && !about.contains("OAuth"), "the details speak protocol: {about:?}");
@@ -178,7 +179,7 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
         "technical details open"
     );
     let outside = "const m = document.querySelector('main').cloneNode(true); \
-                   m.querySelectorAll('.technical-sections, .timeline').forEach(e => e.remove()); return m.textContent;";
+                   m.querySelectorAll('.technical-sections').forEach(e => e.remove()); return m.textContent;";
     let words = session.script(outside, json!([])).await?;
     for word in ["OAuth", "OpenID", "tokenkeeper ", "HTTP", "grant"] {
         ensure!(!words.as_str().unwrap_or_default().contains(word), "{word:?} outside the technical sections: {words}");
@@ -244,13 +245,36 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
     session.screenshot(&shots.join("window-token-refused.png")).await?;
     let jira = &sandbox.states().await?["Jira token"];
     ensure!(jira["state"] != "working", "a refused token made it work: {jira}");
+    let today = time::OffsetDateTime::now_utc().date();
+    let set_date = |date: time::Date| {
+        session.script("document.getElementById('token-expires').value = arguments[0];", json!([date.to_string()]))
+    };
     session.fill("#token", "good-token").await?;
+    set_date(today + time::Duration::days(5)).await?;
     session.click("#token-save").await?;
     session.wait_text("#page-title", SHORT, |t| t == "Jira token").await?;
-    session.wait_text(".badge", SHORT, |t| t == "Working").await?;
+    session.wait_text(".badge", SHORT, |t| t == "Expiring soon").await?;
     ensure!(sandbox.cli_ok(&["token", "Jira token"], "").await?.trim() == "good-token");
     let actions = session.wait_text("#detail-actions", SHORT, |t| t.contains("Enter a new token")).await?;
     ensure!(actions.contains("Check now") && !actions.contains("Renew now"), "an API token's actions: {actions:?}");
+    session.screenshot(&shots.join("window-token-expiring.png")).await?;
+    // the yearly job: a new token with its new end date
+    session.click("#detail-actions [data-action='token']").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Token for Jira token").await?;
+    session.fill("#token", "good-token").await?;
+    set_date(today + time::Duration::days(300)).await?;
+    session.click("#token-save").await?;
+    session.wait_text("#page-title", SHORT, |t| t == "Jira token").await?;
+    session.wait_text(".badge", SHORT, |t| t == "Working").await?;
+    let now_shown = "const m = document.querySelector('main').cloneNode(true); \
+                     m.querySelectorAll('.timeline').forEach(e => e.remove()); return m.textContent;";
+    let shown = session.script(now_shown, json!([])).await?;
+    ensure!(
+        !shown.as_str().unwrap_or_default().contains("Expiring soon"),
+        "still expiring after a new token and date: {shown}"
+    );
+    let jira = &sandbox.states().await?["Jira token"];
+    ensure!(jira["state"] == "working", "after replacing the token: {jira}");
     session.click("#nav-list").await?;
     session.wait_text("li[data-name='Jira token'] .badge", SHORT, |t| t == "Working").await?;
 

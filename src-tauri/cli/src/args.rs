@@ -214,14 +214,16 @@ const LOGIN_AFTER: &str = concat!(
     "the provider uses it), read from FILE or, for `-`, standard input (at most 1 MiB).\n",
     "\n",
     "API token: reads the token from standard input (one line; typing is hidden at a terminal),\n",
-    "checks it with the probe URL and stores it only if it works.\n",
+    "checks it with the probe URL and stores it only if it works. --expires DATE is the new\n",
+    "token's end date (YYYY-MM-DD, as the service showed it): the token is taken to work until the\n",
+    "end of that day here. It replaces the old token's date; without it the end is unknown.\n",
     "\n",
     "Examples:\n",
     "  tokenkeeper login google\n",
     "  tokenkeeper login google --no-browser\n",
     "  tokenkeeper login reports --device\n",
     "  tokenkeeper login highq --from-response response.xml\n",
-    "  pass show jira-token | tokenkeeper login jira\n",
+    "  pass show jira-token | tokenkeeper login jira --expires 2027-12-07\n",
     "\n",
     exit_codes!()
 );
@@ -538,6 +540,9 @@ pub struct LoginArgs {
     /// device, and prints the address to open as the only line on standard output.
     #[arg(long, conflicts_with_all = ["no_browser", "from_response"])]
     pub device: bool,
+    /// API token: the new token's end date (YYYY-MM-DD), the end of that day here.
+    #[arg(long, value_name = "DATE", value_parser = parse_date, conflicts_with_all = ["no_browser", "from_response", "device"])]
+    pub expires: Option<time::Date>,
 }
 
 /// Flags that would put a secret on the command line, as typed, and the message for each.
@@ -653,8 +658,7 @@ fn provider_parser() -> PossibleValuesParser {
 
 /// `--expires 2026-06-30`.
 fn parse_date(text: &str) -> Result<time::Date, String> {
-    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| format!("\"{text}\" is not a date of the form YYYY-MM-DD"))
+    tokenkeeper_engine::calendar::parse_day(text)
 }
 
 /// The clap definition, for completions and the man page.

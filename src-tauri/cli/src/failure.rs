@@ -32,6 +32,15 @@ impl Failure {
 }
 
 impl Failure {
+    /// With the command that fixes it, when it is a sign-in the keeper must make (exit 3).
+    pub fn with_hint_for(mut self, name: &str) -> Self {
+        if self.code == NEEDS_SIGN_IN {
+            let command = format!("tokenkeeper login {}", crate::words::shell_word(name));
+            self.message = format!("{} To sign in (or enter a new token): {command}", self.message.trim_end());
+        }
+        self
+    }
+
     /// For a keeper that could neither be reached nor opened by a process outside any login
     /// session (a cron job, a timer: no `XDG_RUNTIME_DIR`): says where the running keeper was
     /// looked for and how to have one there. Other failures are left as they are.
@@ -52,6 +61,9 @@ impl Failure {
     }
 }
 
+/// The keeper must sign in (or enter a new API token).
+pub const NEEDS_SIGN_IN: i32 = 3;
+
 impl From<KeeperError> for Failure {
     fn from(e: KeeperError) -> Self {
         Self { code: e.exit_code(), message: e.to_string() }
@@ -68,6 +80,21 @@ mod tests {
         assert_eq!(Failure::from(KeeperError::Unavailable("x".into())).code, 4);
         assert_eq!(Failure::from(KeeperError::BadInput("x".into())).code, 2);
         assert_eq!(Failure::from(KeeperError::Failed("x".into())), Failure::other("x"));
+        assert_eq!(Failure::from(KeeperError::KeychainLocked("x".into())).code, 1);
+    }
+
+    #[test]
+    fn a_needed_sign_in_names_the_command_and_nothing_else_does() {
+        let hinted = Failure::from(KeeperError::NeedsSignIn(
+            "\"HighQ reporting\": HighQ no longer accepts this sign-in.".into(),
+        ))
+        .with_hint_for("HighQ reporting");
+        assert_eq!(
+            hinted.message,
+            "\"HighQ reporting\": HighQ no longer accepts this sign-in. To sign in (or enter a new token): tokenkeeper \
+             login 'HighQ reporting'"
+        );
+        assert_eq!(Failure::other("x").with_hint_for("a"), Failure::other("x"));
     }
 
     #[test]

@@ -11,10 +11,13 @@
 //!   {
 //!     "name": "jira",
 //!     "provider": "oauth2",
+//!     "service": "login.example.com",
 //!     "kind": "oauth",
 //!     "state": "working",
 //!     "state_label": "Working",
 //!     "detail": null,
+//!     "detail_technical": null,
+//!     "failure": null,
 //!     "access_expires_at": "2025-06-15T16:06:40Z",
 //!     "refresh_expires_at": "2025-09-13T15:06:40Z",
 //!     "next": { "action": "renew", "at": "2025-06-15T15:51:40Z" },
@@ -28,9 +31,12 @@
 //! | `name` | the integration's name, as given to the other commands |
 //! | `provider` | the provider profile id (`oauth2`, `api-token`, …) |
 //! | `kind` | `"oauth"` (refreshable) or `"api-token"` (static, checked with a probe) |
-//! | `state` | one of `"working"`, `"refreshing"`, `"retrying"`, `"expiring-soon"`, `"needs-sign-in"`, `"offline"`, `"paused"` |
-//! | `state_label` | the same state in the words the tray shows (`"Needs sign-in"`) |
-//! | `detail` | why the state is not `working`, in plain words, or `null` |
+//! | `service` | the service as a person knows it (`"HighQ Collaborate"`, or the host of a generic one) |
+//! | `state` | one of `"working"`, `"refreshing"`, `"retrying"`, `"expiring-soon"`, `"needs-sign-in"`, `"offline"`, `"paused"`, `"unreadable"` (its settings file cannot be read) |
+//! | `state_label` | the same state in the words the tray and the window show (`"Needs sign-in"`, `"Not signed in yet"`) |
+//! | `detail` | why the state is not `working` and what to do, in plain words, or `null` |
+//! | `detail_technical` | the service's own codes and words behind `detail` (`"invalid_grant: …"`, `"HTTP 401"`), or `null` |
+//! | `failure` | what went wrong as a stable word (`"token-refused"`, `"unreachable"`, …; see `Failure::class`), or `null` |
 //! | `access_expires_at` | when the access token ends (RFC 3339, UTC), or `null` if unknown or not signed in |
 //! | `refresh_expires_at` | when the sign-in must be renewed: the refresh token's end or, where the provider ends every sign-in after a fixed time (Atlassian: 365 days), that limit, whichever comes first (OAuth); when the API token ends; `null` if unknown |
 //! | `next.action` | `"renew"`, `"check"`, `"retry"` or `"wait-for-keeper"` (nothing happens until you act) |
@@ -51,7 +57,7 @@
 //! ```json
 //! { "name": "jira", "...": "...", "signed_in_at": "2025-06-15T15:06:40Z", "sign_in_ends_at": "2026-06-15T15:06:40Z",
 //!   "sites": [ { "id": "1324a887-45db-1bf4-1e99-ef0ff456d421", "name": "acme", "url": "https://acme.atlassian.net" } ],
-//!   "history": [ { "at": "2025-06-15T15:06:40Z", "event": "refreshed", "text": "Renewed; valid until 2025-06-15 16:06" } ] }
+//!   "history": [ { "at": "2025-06-15T15:06:40Z", "event": "refreshed", "text": "Renewed; good until June 15, 2025 4:06 PM.", "detail_technical": null } ] }
 //! ```
 //!
 //! `event` is one of `"added"`, `"signed-in"`, `"sign-in-failed"`, `"refreshed"`,
@@ -61,8 +67,9 @@
 //! existing ones keep their meaning.
 
 use serde::Serialize;
-use time::UtcOffset;
-use tokenkeeper_engine::model::{IntegrationView, NextAction, Site, State};
+use tokenkeeper_engine::calendar::Calendar;
+use tokenkeeper_engine::model::{IntegrationView, Kind, NextAction, Site, State};
+use tokenkeeper_engine::phrases::{self, Failure};
 use tokenkeeper_engine::IntegrationStatus;
 
 use crate::words;
@@ -72,10 +79,13 @@ use crate::words;
 pub struct ViewJson<'a> {
     pub name: &'a str,
     pub provider: &'a str,
-    pub kind: &'a str,
+    pub service: &'a str,
+    pub kind: &'static str,
     pub state: &'static str,
-    pub state_label: &'static str,
+    pub state_label: &'a str,
     pub detail: Option<&'a str>,
+    pub detail_technical: Option<&'a str>,
+    pub failure: Option<&'static str>,
     pub access_expires_at: Option<String>,
     pub refresh_expires_at: Option<String>,
     pub next: NextJson,
@@ -97,15 +107,16 @@ pub struct StatusJson<'a> {
     pub signed_in_at: Option<String>,
     pub sign_in_ends_at: Option<String>,
     pub sites: &'a [Site],
-    pub history: Vec<HistoryJson>,
+    pub history: Vec<HistoryJson<'a>>,
 }
 
 /// One history entry.
 #[derive(Debug, Serialize)]
-pub struct HistoryJson {
+pub struct HistoryJson<'a> {
     pub at: Option<String>,
     pub event: &'static str,
     pub text: String,
+    pub detail_technical: Option<&'a str>,
 }
 
 /// The stable kebab-case word for a state.
@@ -118,6 +129,15 @@ pub fn state_word(state: State) -> &'static str {
         State::NeedsSignIn => "needs-sign-in",
         State::Offline => "offline",
         State::Paused => "paused",
+        State::Unreadable => "unreadable",
+    }
+}
+
+/// The stable word for a kind.
+pub fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Oauth => "oauth",
+        Kind::ApiToken => "api-token",
     }
 }
 
@@ -131,10 +151,13 @@ pub fn view(v: &IntegrationView) -> ViewJson<'_> {
     ViewJson {
         name: &v.name,
         provider: &v.provider,
-        kind: &v.kind,
+        service: &v.service,
+        kind: kind_word(v.kind),
         state: state_word(v.state),
-        state_label: v.state.label(),
+        state_label: if v.state_label.is_empty() { v.state.label() } else { &v.state_label },
         detail: v.detail.as_deref(),
+        detail_technical: v.detail_technical.as_deref(),
+        failure: v.failure.as_ref().map(Failure::class),
         access_expires_at: v.access_expires_at.and_then(words::rfc3339),
         refresh_expires_at: v.refresh_expires_at.and_then(words::rfc3339),
         next: NextJson { action, at: at.and_then(words::rfc3339) },
@@ -142,7 +165,7 @@ pub fn view(v: &IntegrationView) -> ViewJson<'_> {
     }
 }
 
-pub fn status(s: &IntegrationStatus, offset: UtcOffset) -> StatusJson<'_> {
+pub fn status<'a>(s: &'a IntegrationStatus, calendar: &Calendar) -> StatusJson<'a> {
     StatusJson {
         view: view(&s.view),
         signed_in_at: s.signed_in_at.and_then(words::rfc3339),
@@ -151,9 +174,11 @@ pub fn status(s: &IntegrationStatus, offset: UtcOffset) -> StatusJson<'_> {
         history: s
             .history
             .iter()
-            .map(|entry| {
-                let (event, text) = words::history(&entry.event, offset);
-                HistoryJson { at: words::rfc3339(entry.at), event, text }
+            .map(|entry| HistoryJson {
+                at: words::rfc3339(entry.at),
+                event: words::event_word(&entry.event),
+                text: phrases::history(&entry.event, s.view.kind, &s.view.service, calendar),
+                detail_technical: words::event_technical(&entry.event),
             })
             .collect(),
     }
@@ -168,8 +193,8 @@ pub fn list_text(views: &[IntegrationView]) -> String {
 }
 
 /// `status --json`, pretty-printed, with a final newline.
-pub fn status_text(s: &IntegrationStatus, offset: UtcOffset) -> String {
-    let mut text = serde_json::to_string_pretty(&status(s, offset)).expect("plain data serializes");
+pub fn status_text(s: &IntegrationStatus, calendar: &Calendar) -> String {
+    let mut text = serde_json::to_string_pretty(&status(s, calendar)).expect("plain data serializes");
     text.push('\n');
     text
 }
@@ -184,13 +209,16 @@ mod tests {
         IntegrationView {
             name: "jira".into(),
             provider: "oauth2".into(),
-            kind: "oauth".into(),
+            service: "login.example.com".into(),
+            kind: Kind::Oauth,
             state: State::NeedsSignIn,
-            detail: Some("the service no longer accepts the sign-in".into()),
+            state_label: "Needs sign-in".into(),
+            detail: Some("login.example.com no longer accepts this sign-in. Click Sign in again.".into()),
+            detail_technical: Some("invalid_grant: grant request is invalid".into()),
+            failure: Some(Failure::SignInRefused { explained: None }),
             access_expires_at: Some(1_750_000_000),
-            refresh_expires_at: None,
             next: NextAction::WaitForKeeper,
-            signin_pending: false,
+            ..IntegrationView::default()
         }
     }
 
@@ -202,10 +230,13 @@ mod tests {
             json!({
                 "name": "jira",
                 "provider": "oauth2",
+                "service": "login.example.com",
                 "kind": "oauth",
                 "state": "needs-sign-in",
                 "state_label": "Needs sign-in",
-                "detail": "the service no longer accepts the sign-in",
+                "detail": "login.example.com no longer accepts this sign-in. Click Sign in again.",
+                "detail_technical": "invalid_grant: grant request is invalid",
+                "failure": "sign-in-refused",
                 "access_expires_at": "2025-06-15T15:06:40Z",
                 "refresh_expires_at": null,
                 "next": { "action": "wait-for-keeper", "at": null },
@@ -241,12 +272,15 @@ mod tests {
                 HistoryEntry { at: 1_750_000_000, event: HistoryEvent::Added },
                 HistoryEntry { at: 1_750_000_001, event: HistoryEvent::Paused { paused: true } },
             ],
+            history_text: vec![],
             signed_in_at: Some(1_750_000_000),
             sign_in_ends_at: Some(1_750_000_000 + 365 * 86_400),
             sites: vec![Site { id: "c1".into(), name: "acme".into(), url: "https://acme.atlassian.net".into() }],
             account: None,
         };
-        let value: serde_json::Value = serde_json::from_str(&status_text(&s, UtcOffset::UTC)).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&status_text(&s, &Calendar::utc(tokenkeeper_engine::calendar::Style::UnitedStates)))
+                .unwrap();
         assert_eq!(value["name"], "jira");
         assert_eq!(value["state"], "needs-sign-in");
         assert_eq!(value["signed_in_at"], "2025-06-15T15:06:40Z");
@@ -255,8 +289,8 @@ mod tests {
         assert_eq!(
             value["history"],
             json!([
-                { "at": "2025-06-15T15:06:40Z", "event": "added", "text": "Added" },
-                { "at": "2025-06-15T15:06:41Z", "event": "paused", "text": "Paused" }
+                { "at": "2025-06-15T15:06:40Z", "event": "added", "text": "Added to Token Keeper.", "detail_technical": null },
+                { "at": "2025-06-15T15:06:41Z", "event": "paused", "text": "Paused.", "detail_technical": null }
             ])
         );
     }

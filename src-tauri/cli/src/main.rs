@@ -52,7 +52,7 @@ fn main() -> ExitCode {
             if let Some(answer) = tokenkeeper_engine::ipc::token_from_running_keeper(name) {
                 return match answer {
                     Ok(token) => commands::read::print_token(&token).map_or_else(|f| fail(&f), |()| ExitCode::SUCCESS),
-                    Err(e) => fail(&Failure::from(e)),
+                    Err(e) => fail(&Failure::from(e).with_hint_for(name)),
                 };
             }
         }

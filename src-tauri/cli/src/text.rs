@@ -5,7 +5,9 @@
 //! layout can be tested without a keeper. Scripts should read the JSON forms instead; these
 //! lines may be reworded.
 
-use tokenkeeper_engine::model::{IntegrationView, NextAction, Site, State};
+use tokenkeeper_engine::calendar::Calendar;
+use tokenkeeper_engine::model::{IntegrationView, Kind, NextAction, Site, State};
+use tokenkeeper_engine::phrases;
 use tokenkeeper_engine::IntegrationStatus;
 
 use crate::words::{self, Now};
@@ -16,16 +18,16 @@ pub const HISTORY_LINES: usize = 20;
 const HEADERS: [&str; 6] = ["NAME", "PROVIDER", "STATE", "ACCESS EXPIRES", "REFRESH/TOKEN EXPIRES", "NEXT"];
 
 /// The `list` table, header first; every line ends with a newline.
-pub fn list(views: &[IntegrationView], now: Now) -> String {
+pub fn list(views: &[IntegrationView], now: Now, calendar: &Calendar) -> String {
     let rows: Vec<Vec<String>> = views
         .iter()
         .map(|v| {
             vec![
                 v.name.clone(),
                 v.provider.clone(),
-                v.state.label().to_string(),
+                label(v).to_string(),
                 words::expiry(v.access_expires_at, now),
-                words::expiry(v.refresh_expires_at, now),
+                words::ends(v.refresh_expires_at, now, calendar),
                 next_short(v, now),
             ]
         })
@@ -59,6 +61,15 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// The state in words ("Not signed in yet"): the engine's, or the state's own from an older keeper.
+fn label(v: &IntegrationView) -> &str {
+    if v.state_label.is_empty() {
+        v.state.label()
+    } else {
+        &v.state_label
+    }
+}
+
 /// What happens next, for the table.
 fn next_short(v: &IntegrationView, now: Now) -> String {
     if v.signin_pending {
@@ -80,7 +91,7 @@ fn next_long(v: &IntegrationView, now: Now) -> String {
     }
 }
 
-/// An expiry with its clock time: "in 89 days (2025-09-13 15:06)".
+/// An expiry with its clock time: "in 45 min (2025-06-15 15:51)".
 fn expiry_long(at: Option<i64>, now: Now) -> String {
     match at {
         Some(t) => format!("{} ({})", words::expiry(at, now), words::local_minute(t, now.offset)),
@@ -89,29 +100,43 @@ fn expiry_long(at: Option<i64>, now: Now) -> String {
 }
 
 /// The text form of `status`: the view, then the last [`HISTORY_LINES`] history lines.
-pub fn status(s: &IntegrationStatus, now: Now) -> String {
+pub fn status(s: &IntegrationStatus, now: Now, calendar: &Calendar) -> String {
     let v = &s.view;
-    let kind = if v.kind == "api-token" { "API token" } else { "OAuth" };
-    let credential = if v.kind == "api-token" { "Token expires:" } else { "Refresh expires:" };
-    let mut state = v.state.label().to_string();
-    if let Some(detail) = &v.detail {
+    let api = v.kind == Kind::ApiToken;
+    let kind = if api { "API token" } else { "sign-in" };
+    let credential = if api { "Token ends:" } else { "Sign-in ends:" };
+    let mut state = label(v).to_string();
+    if let Some(detail) = words::detail(v, now, calendar) {
         state.push_str(" — ");
-        state.push_str(detail);
+        state.push_str(&detail);
     }
-    let mut out = format!("{} ({}, {kind})\n", v.name, v.provider);
+    let service = if v.service.is_empty() { v.provider.as_str() } else { v.service.as_str() };
+    let mut out = match v.state {
+        State::Unreadable => format!("{}\n", v.name),
+        _ => format!("{} ({service}, {kind})\n", v.name),
+    };
     let mut field = |label: &str, value: String| out.push_str(&format!("  {label:<17}{value}\n"));
     field("State:", state);
-    if v.kind != "api-token" {
+    if let Some(technical) = &v.detail_technical {
+        field("Technical:", technical.clone());
+    }
+    if v.state == State::Unreadable {
+        return out;
+    }
+    if !api {
         field("Access expires:", expiry_long(v.access_expires_at, now));
     }
-    field(credential, expiry_long(v.refresh_expires_at, now));
+    field(credential, words::ends(v.refresh_expires_at, now, calendar));
     if let Some(at) = s.signed_in_at {
         field("Signed in:", words::local_minute(at, now.offset));
     }
     if let Some(end) = s.sign_in_ends_at {
         field(
-            "Sign-in ends:",
-            format!("{} — the service's limit, however often it is renewed", expiry_long(Some(end), now)),
+            "Service limit:",
+            format!(
+                "{} — the service ends every sign-in then, however often it is renewed",
+                words::ends(Some(end), now, calendar)
+            ),
         );
     }
     field("Next:", next_long(v, now));
@@ -129,7 +154,7 @@ pub fn status(s: &IntegrationStatus, now: Now) -> String {
         out.push_str("History (newest last):\n");
     }
     for entry in &s.history[total.saturating_sub(HISTORY_LINES)..] {
-        let (_, text) = words::history(&entry.event, now.offset);
+        let text = phrases::history(&entry.event, v.kind, &v.service, calendar);
         out.push_str(&format!("  {}  {text}\n", words::local_second(entry.at, now.offset)));
     }
     out
@@ -147,9 +172,9 @@ pub fn sites(sites: &[Site]) -> String {
 
 /// One line after a change: "jira: Working, renews in 15 min", with the reason when there is one:
 /// "jira: Retrying (could not reach a.example), retries in 10 s".
-pub fn summary(v: &IntegrationView, now: Now) -> String {
-    let mut line = format!("{}: {}", v.name, v.state.label());
-    if let Some(detail) = &v.detail {
+pub fn summary(v: &IntegrationView, now: Now, calendar: &Calendar) -> String {
+    let mut line = format!("{}: {}", v.name, label(v));
+    if let Some(detail) = words::detail(v, now, calendar) {
         line.push_str(&format!(" ({detail})"));
     }
     line.push_str(", ");
@@ -169,14 +194,18 @@ mod tests {
         IntegrationView {
             name: name.into(),
             provider: "oauth2".into(),
-            kind: "oauth".into(),
+            service: "login.example.com".into(),
+            kind: Kind::Oauth,
             state,
-            detail: None,
+            state_label: state.label().into(),
             access_expires_at: Some(NOW.at + 45 * 60),
-            refresh_expires_at: None,
             next,
-            signin_pending: false,
+            ..IntegrationView::default()
         }
+    }
+
+    fn utc() -> Calendar {
+        Calendar::utc(tokenkeeper_engine::calendar::Style::UnitedStates)
     }
 
     #[test]
@@ -185,7 +214,7 @@ mod tests {
             view("demo", State::Working, NextAction::Renew(NOW.at + 15 * 60)),
             view("HighQ reporting", State::NeedsSignIn, NextAction::WaitForKeeper),
         ];
-        let text = list(&views, NOW);
+        let text = list(&views, NOW, &utc());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "NAME             PROVIDER  STATE          ACCESS EXPIRES  REFRESH/TOKEN EXPIRES  NEXT");
         assert_eq!(
@@ -201,12 +230,16 @@ mod tests {
     #[test]
     fn summary_lines() {
         assert_eq!(
-            summary(&view("demo", State::Working, NextAction::Renew(NOW.at + 15 * 60)), NOW),
+            summary(&view("demo", State::Working, NextAction::Renew(NOW.at + 15 * 60)), NOW, &utc()),
             "demo: Working, renews in 15 min"
         );
         let mut v = view("demo", State::Retrying, NextAction::Retry(NOW.at + 10));
-        v.detail = Some("could not reach a.example".into());
-        assert_eq!(summary(&v, NOW), "demo: Retrying (could not reach a.example), retries in 10 s");
+        v.failure = Some(tokenkeeper_engine::phrases::Failure::Unreachable);
+        assert_eq!(
+            summary(&v, NOW, &utc()),
+            "demo: Retrying (Token Keeper cannot reach login.example.com. Check your internet or VPN; Token Keeper \
+             tries again at 3:06 PM.), retries in 10 s"
+        );
     }
 
     #[test]
@@ -214,31 +247,32 @@ mod tests {
         let history = (0..25)
             .map(|i| HistoryEntry {
                 at: NOW.at - 100 + i,
-                event: HistoryEvent::Checked { accepted: true, reason: None },
+                event: HistoryEvent::Checked { accepted: true, reason: None, failure: None },
             })
             .collect();
         let s = IntegrationStatus {
             view: view("HighQ reporting", State::NeedsSignIn, NextAction::WaitForKeeper),
             history,
+            history_text: vec![],
             signed_in_at: None,
             sign_in_ends_at: None,
             sites: vec![],
             account: None,
         };
-        let text = status(&s, NOW);
-        assert!(text.starts_with("HighQ reporting (oauth2, OAuth)\n"), "{text}");
+        let text = status(&s, NOW, &utc());
+        assert!(text.starts_with("HighQ reporting (login.example.com, sign-in)\n"), "{text}");
         assert!(text.contains("  Next:            waits for you: `tokenkeeper login 'HighQ reporting'`\n"), "{text}");
         assert!(text.contains("History (last 20 of 25, newest last):\n"), "{text}");
         let lines: Vec<&str> = text.lines().filter(|l| l.contains("Checked")).collect();
         assert_eq!(lines.len(), 20);
-        assert_eq!(lines[19], "  2025-06-15 15:05:24  Checked: the token works");
-        assert_eq!(lines[0], "  2025-06-15 15:05:05  Checked: the token works");
+        assert_eq!(lines[19], "  2025-06-15 15:05:24  Checked: it works.");
+        assert_eq!(lines[0], "  2025-06-15 15:05:05  Checked: it works.");
     }
 
     #[test]
     fn api_tokens_show_their_own_expiry() {
         let mut v = view("jira", State::Working, NextAction::Check(NOW.at + 1500));
-        v.kind = "api-token".into();
+        v.kind = Kind::ApiToken;
         v.provider = "api-token".into();
         v.access_expires_at = None;
         v.refresh_expires_at = Some(NOW.at + 30 * 86_400);
@@ -246,16 +280,18 @@ mod tests {
             &IntegrationStatus {
                 view: v,
                 history: vec![],
+                history_text: vec![],
                 signed_in_at: None,
                 sign_in_ends_at: None,
                 sites: vec![],
                 account: None,
             },
             NOW,
+            &utc(),
         );
-        assert!(text.contains("  Token expires:   in 30 days (2025-07-15 15:06)\n"), "{text}");
+        assert!(text.contains("  Token ends:      July 15, 2025 (in 30 days)\n"), "{text}");
         assert!(!text.contains("Access expires"), "{text}");
-        assert!(text.contains("  Next:            checks in 25 min\n"), "{text}");
+        assert!(text.contains("  Next:            checks again in 25 min\n"), "{text}");
         assert!(text.ends_with("No history yet.\n"), "{text}");
     }
 
@@ -272,15 +308,19 @@ mod tests {
         let s = IntegrationStatus {
             view: v,
             history: vec![],
+            history_text: vec![],
             signed_in_at: Some(NOW.at - 360 * 86_400),
             sign_in_ends_at: Some(NOW.at + 5 * 86_400),
             sites: vec![site("c1", "acme"), site("c2", "beta")],
             account: None,
         };
-        let text = status(&s, NOW);
-        assert!(text.contains("  Refresh expires: in 5 days (2025-06-20 15:06)\n"), "{text}");
+        let text = status(&s, NOW, &utc());
+        assert!(text.contains("  Sign-in ends:    June 20, 2025 (in 5 days)\n"), "{text}");
         assert!(text.contains("  Signed in:       2024-06-20 15:06\n"), "{text}");
-        assert!(text.contains("  Sign-in ends:    in 5 days (2025-06-20 15:06) — the service's limit"), "{text}");
+        assert!(
+            text.contains("  Service limit:   June 20, 2025 (in 5 days) — the service ends every sign-in"),
+            "{text}"
+        );
         assert!(text.contains("  Sites:           acme https://acme.atlassian.net (cloud id c1)\n"), "{text}");
         assert!(text.contains("\n                   beta https://beta.atlassian.net (cloud id c2)\n"), "{text}");
     }

@@ -1,5 +1,7 @@
-//! Plain words for times and events: "in 3 h", "expired 5 min ago", "renews in 15 min",
-//! "Renewal failed, will retry: …", and local clock times.
+//! Plain words for times and states on the command line: "in 3 h", "expired 5 min ago",
+//! "renews in 15 min", "Expired on December 7, 2026", local clock times, and an integration's
+//! detail with the command that fixes it. The sentences themselves come from the engine's
+//! phrase table (`tokenkeeper_engine::phrases`); this module only adds the commands.
 //!
 //! Keepers read these lines, so they say what happens in words and round to what matters; the
 //! exact instants are in the JSON output. Everything here is pure: "now" and the local UTC
@@ -8,8 +10,10 @@
 //! on some platforms).
 
 use time::{OffsetDateTime, UtcOffset};
+use tokenkeeper_engine::calendar::Calendar;
 use tokenkeeper_engine::history::HistoryEvent;
-use tokenkeeper_engine::model::{NextAction, UnixTime};
+use tokenkeeper_engine::model::{IntegrationView, NextAction, State, UnixTime};
+use tokenkeeper_engine::phrases::{self, Subject, Todo};
 
 /// The moment a command runs, and where on Earth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +79,8 @@ pub fn expiry(at: Option<UnixTime>, now: Now) -> String {
     }
 }
 
-/// What the keeper does next: "renews in 3 h", "checks in 25 min", "retries in 10 s",
-/// "waits for you". An overdue deadline reads "renews now".
+/// What the keeper does next: "renews in 3 h", "checks again in 25 min", "retries in 10 s",
+/// "waits for you" (the verbs are the engine's). An overdue deadline reads "renews now".
 pub fn next(action: NextAction, now: Now) -> String {
     let when = |at: UnixTime| {
         if at <= now.at {
@@ -85,11 +89,11 @@ pub fn next(action: NextAction, now: Now) -> String {
             relative(at, now)
         }
     };
-    match action {
-        NextAction::Renew(at) => format!("renews {}", when(at)),
-        NextAction::Check(at) => format!("checks {}", when(at)),
-        NextAction::Retry(at) => format!("retries {}", when(at)),
-        NextAction::WaitForKeeper => "waits for you".into(),
+    match (phrases::next_verb(State::Working, action), action) {
+        (Some(verb), NextAction::Renew(at) | NextAction::Check(at) | NextAction::Retry(at)) => {
+            format!("{verb} {}", when(at))
+        }
+        _ => "waits for you".into(),
     }
 }
 
@@ -128,45 +132,77 @@ pub fn shell_word(name: &str) -> String {
     }
 }
 
-/// A history event as a stable kebab-case word (the `event` field of the JSON) and a sentence.
-pub fn history(event: &HistoryEvent, offset: UtcOffset) -> (&'static str, String) {
+/// A history event as a stable kebab-case word (the `event` field of the JSON).
+pub fn event_word(event: &HistoryEvent) -> &'static str {
     match event {
-        HistoryEvent::Added => ("added", "Added".into()),
-        HistoryEvent::SignedIn => ("signed-in", "Signed in; new tokens stored".into()),
-        HistoryEvent::SignInFailed { reason } => ("sign-in-failed", format!("Sign-in failed: {reason}")),
-        HistoryEvent::Refreshed { expires_at: Some(at) } => {
-            ("refreshed", format!("Renewed; valid until {}", local_minute(*at, offset)))
+        HistoryEvent::Added => "added",
+        HistoryEvent::SignedIn => "signed-in",
+        HistoryEvent::SignInFailed { .. } => "sign-in-failed",
+        HistoryEvent::Refreshed { .. } => "refreshed",
+        HistoryEvent::RefreshFailed { .. } => "refresh-failed",
+        HistoryEvent::Checked { .. } => "checked",
+        HistoryEvent::StateChanged { .. } => "state-changed",
+        HistoryEvent::Notified { .. } => "notified",
+        HistoryEvent::KeychainWriteFailed { .. } => "keychain-write-failed",
+        HistoryEvent::Paused { paused: true } => "paused",
+        HistoryEvent::Paused { paused: false } => "resumed",
+        HistoryEvent::SitesNotListed { .. } => "sites-not-listed",
+    }
+}
+
+/// A history entry's technical words (the service's codes), when it has some.
+pub fn event_technical(event: &HistoryEvent) -> Option<&str> {
+    match event {
+        HistoryEvent::SignInFailed { reason, .. }
+        | HistoryEvent::RefreshFailed { reason, .. }
+        | HistoryEvent::KeychainWriteFailed { reason }
+        | HistoryEvent::SitesNotListed { reason } => Some(reason.as_str()).filter(|r| !r.is_empty()),
+        HistoryEvent::Checked { reason, .. } => reason.as_deref().filter(|r| !r.is_empty()),
+        _ => None,
+    }
+}
+
+/// When an API token or a sign-in ends, as a date here: "December 7, 2026 (in 5 days)",
+/// "Expired on December 7, 2026", or "—" when nobody knows.
+pub fn ends(at: Option<UnixTime>, now: Now, calendar: &Calendar) -> String {
+    match at {
+        None => "—".into(),
+        Some(at) if at <= now.at => format!("Expired on {}", calendar.date(at)),
+        Some(at) => format!("{} ({})", calendar.date(at), relative(at, now)),
+    }
+}
+
+/// Why the integration is in its state and what to do, as the command line says it: the
+/// engine's words, with a command where the window would show a button.
+pub fn detail(view: &IntegrationView, now: Now, calendar: &Calendar) -> Option<String> {
+    let subject = Subject::of(view, now.at);
+    let said = phrases::describe(&subject, calendar)?;
+    let name = shell_word(&view.name);
+    let todo = match said.todo {
+        Todo::SignIn | Todo::SignInAgain | Todo::SignInAgainSoon => format!("To sign in: tokenkeeper login {name}"),
+        Todo::AskAdministrator => {
+            format!("Ask whoever set up this connection to check it, then: tokenkeeper login {name}")
         }
-        HistoryEvent::Refreshed { expires_at: None } => ("refreshed", "Renewed".into()),
-        HistoryEvent::RefreshFailed { reason, transient: true } => {
-            ("refresh-failed", format!("Renewal failed, will retry: {reason}"))
+        Todo::EnterNewToken | Todo::EnterNewTokenSoon | Todo::EnterToken => {
+            format!("Create a new token at the service, then: tokenkeeper login {name} --expires YYYY-MM-DD")
         }
-        HistoryEvent::RefreshFailed { reason, transient: false } => {
-            ("refresh-failed", format!("Renewal refused: {reason}"))
-        }
-        HistoryEvent::Checked { accepted: true, .. } => ("checked", "Checked: the token works".into()),
-        HistoryEvent::Checked { accepted: false, reason: Some(reason) } => {
-            ("checked", format!("Check failed: {reason}"))
-        }
-        HistoryEvent::Checked { accepted: false, reason: None } => ("checked", "Check failed".into()),
-        HistoryEvent::StateChanged { from, to } => ("state-changed", format!("{} → {}", from.label(), to.label())),
-        HistoryEvent::Notified { summary } => ("notified", format!("Notified: {summary}")),
-        HistoryEvent::KeychainWriteFailed { reason } => (
-            "keychain-write-failed",
-            format!("Could not save the new tokens to the keychain (kept in memory, retrying): {reason}"),
-        ),
-        HistoryEvent::Paused { paused: true } => ("paused", "Paused".into()),
-        HistoryEvent::Paused { paused: false } => ("resumed", "Resumed".into()),
-        HistoryEvent::SitesNotListed { reason } => {
-            ("sites-not-listed", format!("Signed in, but the sites it reaches could not be listed: {reason}"))
-        }
+        Todo::Resume => format!("To resume: tokenkeeper resume {name}"),
+        Todo::AddAgain => format!("Remove it (tokenkeeper remove {name}) and add it again."),
+        other => other.words(retry_of(view.next), now.at, calendar),
+    };
+    Some(format!("{} {todo}", said.what))
+}
+
+fn retry_of(next: NextAction) -> Option<UnixTime> {
+    match next {
+        NextAction::Retry(at) => Some(at),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokenkeeper_engine::model::State;
 
     const NOW: Now = Now { at: 1_750_000_000, offset: UtcOffset::UTC };
 
@@ -201,7 +237,7 @@ mod tests {
     #[test]
     fn next_actions_in_words() {
         assert_eq!(next(NextAction::Renew(NOW.at + 3 * 3600), NOW), "renews in 3 h");
-        assert_eq!(next(NextAction::Check(NOW.at + 25 * 60), NOW), "checks in 25 min");
+        assert_eq!(next(NextAction::Check(NOW.at + 25 * 60), NOW), "checks again in 25 min");
         assert_eq!(next(NextAction::Retry(NOW.at + 10), NOW), "retries in 10 s");
         assert_eq!(next(NextAction::Renew(NOW.at - 3), NOW), "renews now");
         assert_eq!(next(NextAction::WaitForKeeper, NOW), "waits for you");
@@ -225,22 +261,46 @@ mod tests {
         assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 
+    fn utc() -> Calendar {
+        Calendar::utc(tokenkeeper_engine::calendar::Style::UnitedStates)
+    }
+
     #[test]
-    fn history_events_in_words() {
-        let off = UtcOffset::UTC;
-        assert_eq!(history(&HistoryEvent::Added, off), ("added", "Added".to_string()));
+    fn an_end_date_reads_as_a_date_and_expired_on_once_passed() {
+        assert_eq!(ends(Some(NOW.at + 5 * 86_400), NOW, &utc()), "June 20, 2025 (in 5 days)");
+        assert_eq!(ends(Some(NOW.at - 86_400), NOW, &utc()), "Expired on June 14, 2025");
+        assert_eq!(ends(Some(NOW.at), NOW, &utc()), "Expired on June 15, 2025", "never \"in now\"");
+        assert_eq!(ends(None, NOW, &utc()), "—");
+    }
+
+    #[test]
+    fn a_detail_names_the_command_where_the_window_has_a_button() {
+        use tokenkeeper_engine::model::Kind;
+        use tokenkeeper_engine::phrases::Failure;
+        let view = IntegrationView {
+            name: "Jira token".into(),
+            kind: Kind::ApiToken,
+            service: "Atlassian".into(),
+            state: State::NeedsSignIn,
+            failure: Some(Failure::TokenRefused),
+            ..IntegrationView::default()
+        };
         assert_eq!(
-            history(&HistoryEvent::StateChanged { from: State::Working, to: State::NeedsSignIn }, off).1,
-            "Working → Needs sign-in"
+            detail(&view, NOW, &utc()).unwrap(),
+            "Atlassian no longer accepts this token — it was revoked or has expired. Create a new token at the \
+             service, then: tokenkeeper login 'Jira token' --expires YYYY-MM-DD"
         );
+        let view = IntegrationView {
+            name: "hq".into(),
+            service: "HighQ".into(),
+            state: State::Retrying,
+            failure: Some(Failure::NotAnswering),
+            next: NextAction::Retry(NOW.at + 600),
+            ..IntegrationView::default()
+        };
         assert_eq!(
-            history(&HistoryEvent::RefreshFailed { reason: "could not reach a.example".into(), transient: true }, off),
-            ("refresh-failed", "Renewal failed, will retry: could not reach a.example".to_string())
+            detail(&view, NOW, &utc()).unwrap(),
+            "HighQ isn't answering. Token Keeper tries again at 3:16 PM; nothing to do."
         );
-        assert_eq!(
-            history(&HistoryEvent::Refreshed { expires_at: Some(NOW.at) }, off).1,
-            "Renewed; valid until 2025-06-15 15:06"
-        );
-        assert_eq!(history(&HistoryEvent::Paused { paused: false }, off).0, "resumed");
     }
 }

@@ -125,6 +125,7 @@ mod tests {
             kind: IntegrationKind::ApiToken(ApiTokenConfig {
                 probe_url: "https://acme.atlassian.net/rest/api/3/myself".parse().unwrap(),
                 username: Some("ann@acme.example".into()),
+                expires_at: None,
                 expires: None,
             }),
         };

@@ -1,6 +1,6 @@
 //! Which notification to show, and when: the rules of PRODUCT.md as one pure function.
 //!
-//! - `Needs sign-in`: urgent, with "Sign in again".
+//! - `Needs sign-in`: urgent, with "Sign in again" (not for an integration never signed in).
 //! - Refresh keeps failing and the token stops working within 10 minutes (or already has): once.
 //! - Refresh token or API token ends in 14, 3, 1 days: once each (only the most urgent one due,
 //!   after a long absence); likewise a provider's absolute limit on a sign-in (Atlassian: 365
@@ -14,9 +14,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::Calendar;
 use crate::keeper::KeeperError;
-use crate::model::{IntegrationView, State, UnixTime};
+use crate::model::{IntegrationView, Kind, State, UnixTime};
 use crate::notify::{Notice, NoticeAction, Urgency};
+pub use crate::phrases::attempts::Attempt;
+use crate::phrases::attempts::Undone;
+use crate::phrases::{self, Failure, NoticeWords};
 
 /// Warn this long before a token stops working while refreshes keep failing...
 pub const STOPS_WORKING_LEAD_SECS: i64 = 10 * 60;
@@ -86,7 +90,9 @@ pub struct Facts<'a> {
     /// The service, as keepers know it ("HighQ", "login.example.com").
     pub service: &'a str,
     pub state: State,
-    pub is_api_token: bool,
+    pub kind: Kind,
+    /// What went wrong, if anything (the notice's words depend on it).
+    pub failure: Option<&'a Failure>,
     pub access_expires_at: Option<UnixTime>,
     /// How long the current access token was issued for, if known.
     pub access_lifetime: Option<i64>,
@@ -97,16 +103,17 @@ pub struct Facts<'a> {
     pub absolute_limit_days: Option<u32>,
     pub now: UnixTime,
     pub expiry_leads_days: &'a [u32],
+    /// Where the keeper is, for the dates in the notices.
+    pub calendar: &'a Calendar,
 }
 
-/// The notices due now; records them in `ledger`.
+/// The notices due now; records them in `ledger`. Their words come from [`crate::phrases`].
 pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
     let mut out = Vec::new();
-    let name = facts.name;
-    let service = facts.service;
-    let notice = |summary: String, body: String, urgency: Urgency, action: bool| Notice {
-        summary,
-        body,
+    let (name, service) = (facts.name, facts.service);
+    let notice = |words: NoticeWords, urgency: Urgency, action: bool| Notice {
+        summary: words.summary,
+        body: words.body,
         urgency,
         integrations: vec![name.to_string()],
         actions: if action { vec![fix(facts)] } else { Vec::new() },
@@ -114,42 +121,21 @@ pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
     match facts.state {
         State::NeedsSignIn if ledger.problem != Some(Problem::NeedsSignIn) => {
             ledger.problem = Some(Problem::NeedsSignIn);
-            let body = if facts.is_api_token {
-                format!("{service} no longer accepts its API token. Create a new token and add it in Token Keeper.")
-            } else {
-                format!("{service} no longer accepts its sign-in. Click to sign in again.")
-            };
-            out.push(notice(format!("{name} stopped working"), body, Urgency::Critical, true));
+            let words = phrases::notice_refused(name, facts.kind, service, facts.failure);
+            // a damaged file is not fixed by a sign-in: the notice says what is
+            let fixable = !matches!(facts.failure, Some(Failure::SettingsUnreadable));
+            out.push(notice(words, Urgency::Critical, fixable));
         }
         State::Retrying | State::Offline if ledger.problem.is_none() => {
             let left = facts.access_expires_at.map(|t| t - facts.now);
             if let Some(left) = left.filter(|l| *l <= stops_working_lead(facts.access_lifetime)) {
                 ledger.problem = Some(Problem::StopsWorking);
-                out.push(if left <= 0 {
-                    notice(
-                        format!("{name} stopped working"),
-                        format!("Token Keeper cannot reach {service}, and the current sign-in has ended. It keeps trying and will tell you when it works again."),
-                        Urgency::Normal,
-                        false,
-                    )
-                } else {
-                    notice(
-                        format!("{name} may stop working soon"),
-                        format!("Token Keeper cannot reach {service} to renew the sign-in. It keeps trying; the current sign-in ends in {}.", minutes(left)),
-                        Urgency::Normal,
-                        false,
-                    )
-                });
+                out.push(notice(phrases::notice_trouble(name, service, facts.failure, left), Urgency::Normal, false));
             }
         }
         State::Working | State::ExpiringSoon if ledger.problem.is_some() => {
             ledger.problem = None;
-            out.push(notice(
-                format!("{name} is working again"),
-                format!("Token Keeper reached {service} and the sign-in works again."),
-                Urgency::Low,
-                false,
-            ));
+            out.push(notice(phrases::notice_back(name, service), Urgency::Low, false));
         }
         _ => {}
     }
@@ -162,7 +148,7 @@ pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
 }
 
 fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -> Option<Notice> {
-    if facts.now >= expires || facts.state == State::NeedsSignIn || facts.state == State::Paused {
+    if facts.now >= expires || matches!(facts.state, State::NeedsSignIn | State::Paused | State::Unreadable) {
         return None;
     }
     let mut leads: Vec<u32> = facts.expiry_leads_days.to_vec();
@@ -174,34 +160,20 @@ fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -
     }
     ledger.expiry_warnings.retain(|(e, _)| *e == expires);
     ledger.expiry_warnings.push((expires, lead));
-    let when = days(expires - facts.now);
-    let date = time::OffsetDateTime::from_unix_timestamp(expires)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::macros::format_description!("[weekday], [day padding:none] [month repr:long] [year]")).ok()
-        })
-        .unwrap_or_default();
-    let (name, service) = (facts.name, facts.service);
-    let (summary, body) = if facts.is_api_token {
-        (
-            format!("The API token of {name} ends {when}"),
-            format!("{service} will stop accepting it on {date}. Create a new token there and add it in Token Keeper before then."),
-        )
-    } else {
-        let why = facts
-            .absolute_limit_days
-            .map(|d| format!(" ({service} ends every sign-in {d} days after it was made, however often it is renewed)"))
-            .unwrap_or_default();
-        (
-            format!("The sign-in of {name} ends {when}"),
-            format!("{service} will stop accepting it on {date}{why}. Sign in again before then to keep it working."),
-        )
-    };
+    let words = phrases::notice_expiry(
+        facts.name,
+        facts.kind,
+        facts.service,
+        expires,
+        facts.now,
+        facts.absolute_limit_days,
+        facts.calendar,
+    );
     Some(Notice {
-        summary,
-        body,
+        summary: words.summary,
+        body: words.body,
         urgency: if lead <= 1 { Urgency::Critical } else { Urgency::Normal },
-        integrations: vec![name.to_string()],
+        integrations: vec![facts.name.to_string()],
         actions: vec![fix(facts)],
     })
 }
@@ -209,71 +181,39 @@ fn expiry_warning(facts: &Facts, expires: UnixTime, ledger: &mut NoticeLedger) -
 /// The button that fixes a refused or ending credential: a new sign-in, or a new API token.
 fn fix(facts: &Facts) -> NoticeAction {
     let name = facts.name.to_string();
-    if facts.is_api_token {
-        NoticeAction::EnterToken(name)
-    } else {
-        NoticeAction::SignIn(name)
+    match facts.kind {
+        Kind::ApiToken => NoticeAction::EnterToken(name),
+        Kind::Oauth => NoticeAction::SignIn(name),
     }
 }
 
-/// Something the keeper asked for from the tray or a notice ([`crate::Keeper::on_behalf`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
-    SignIn,
-    /// Renew (OAuth) or check (API token) now.
-    Refresh,
-    Pause,
-    Resume,
-}
-
 /// The notice for an [`Attempt`] on `name` that failed with `error`; `view` is the integration
-/// as it is now (its detail says why in the engine's words). The error's own text is for the
+/// as it is now (its failure says why). The error's own text is for the
 /// log: it may name a command or a protocol, which a notice never does.
 pub fn attempt_failed(name: &str, attempt: Attempt, error: &KeeperError, view: Option<&IntegrationView>) -> Notice {
-    let api_token = view.is_some_and(|v| v.kind == "api-token");
-    let summary = match attempt {
-        Attempt::SignIn => format!("Signing in to {name} did not work"),
-        Attempt::Refresh if api_token => format!("Checking {name} did not work"),
-        Attempt::Refresh => format!("Renewing {name} did not work"),
-        Attempt::Pause => format!("Pausing {name} did not work"),
-        Attempt::Resume => format!("Resuming {name} did not work"),
+    let undone = match (error, view) {
+        (KeeperError::BadInput(_), None) => Undone::Gone,
+        (KeeperError::BadInput(_), Some(_)) if attempt == Attempt::SignIn => Undone::NotFinished,
+        (KeeperError::NeedsSignIn(_), _) => Undone::Refused,
+        (KeeperError::Unavailable(_), _) => Undone::Unreachable,
+        (KeeperError::KeychainLocked(_), _) => Undone::KeychainLocked,
+        _ if matches!(attempt, Attempt::Pause | Attempt::Resume) => Undone::NotSaved,
+        _ => Undone::Other,
     };
-    let why = view.and_then(|v| v.detail.clone()).filter(|_| attempt == Attempt::Refresh);
-    let body = match (attempt, error) {
-        (_, KeeperError::BadInput(_)) if view.is_none() => {
-            format!("There is no integration called {name} any more.")
-        }
-        (Attempt::SignIn, KeeperError::BadInput(_)) => {
-            "The sign-in was not finished in the browser. Nothing changed; try again when you are ready.".into()
-        }
-        (Attempt::SignIn, KeeperError::NeedsSignIn(_)) => {
-            "The service did not accept the sign-in. Nothing changed; try again, or ask whoever manages the account."
-                .into()
-        }
-        (Attempt::SignIn, KeeperError::Unavailable(_)) => "Token Keeper could not reach the service to finish the \
-             sign-in. Nothing changed; check your internet connection or VPN, then try again."
-            .into(),
-        (Attempt::Refresh, KeeperError::Unavailable(_)) => format!(
-            "{}Token Keeper keeps trying; check your internet connection or VPN if it lasts.",
-            why.map(|w| format!("{w} ")).unwrap_or_default()
-        ),
-        (Attempt::Refresh, KeeperError::NeedsSignIn(_)) => {
-            why.unwrap_or_else(|| "The service no longer accepts it.".into())
-        }
-        (Attempt::Pause | Attempt::Resume, _) => {
-            "Token Keeper could not save the change on this computer. Nothing changed; try again.".into()
-        }
-        _ => "Token Keeper could not finish it on this computer. Nothing changed; open Token Keeper to see why.".into(),
-    };
-    let fix = match (attempt, error) {
-        (Attempt::SignIn, _) | (Attempt::Refresh, KeeperError::NeedsSignIn(_)) if view.is_some() => {
-            Some(if api_token { NoticeAction::EnterToken(name.into()) } else { NoticeAction::SignIn(name.into()) })
-        }
+    let kind = view.map(|v| v.kind).unwrap_or_default();
+    let service = view.map(|v| v.service.as_str()).unwrap_or_default();
+    let failure = view.and_then(|v| v.failure.as_ref());
+    let words = phrases::attempts::notice_failed(name, attempt, undone, kind, service, failure);
+    let fix = match (attempt, undone) {
+        (Attempt::SignIn, _) | (Attempt::Refresh, Undone::Refused) if view.is_some() => Some(match kind {
+            Kind::ApiToken => NoticeAction::EnterToken(name.into()),
+            Kind::Oauth => NoticeAction::SignIn(name.into()),
+        }),
         _ => None,
     };
     Notice {
-        summary,
-        body,
+        summary: words.summary,
+        body: words.body,
         urgency: Urgency::Normal,
         integrations: vec![name.to_string()],
         actions: fix.into_iter().collect(),
@@ -283,37 +223,13 @@ pub fn attempt_failed(name: &str, attempt: Attempt, error: &KeeperError, view: O
 /// The notice (and window text) when the tray app cannot start: what is wrong, in the engine's
 /// words, and what to do.
 pub fn cannot_start(error: &KeeperError) -> Notice {
-    let reason = error.to_string();
-    let reason = reason.trim_end();
-    let mut first = reason.chars();
-    let reason: String = first.next().map(|c| c.to_uppercase().chain(first).collect()).unwrap_or_default();
-    let stop = if reason.ends_with('.') { "" } else { "." };
+    let words = phrases::attempts::notice_cannot_start(&error.to_string());
     Notice {
-        summary: "Token Keeper cannot start".into(),
-        body: format!(
-            "{reason}{stop} Your integrations are not kept alive until this is fixed; then start Token Keeper again."
-        ),
+        summary: words.summary,
+        body: words.body,
         urgency: Urgency::Critical,
         integrations: Vec::new(),
         actions: Vec::new(),
-    }
-}
-
-fn minutes(secs: i64) -> String {
-    let m = (secs + 59) / 60;
-    if m <= 1 {
-        "a minute".into()
-    } else {
-        format!("{m} minutes")
-    }
-}
-
-fn days(secs: i64) -> String {
-    let d = secs / 86_400;
-    match d {
-        0 => "today".into(),
-        1 => "tomorrow".into(),
-        d => format!("in {d} days"),
     }
 }
 
@@ -321,12 +237,17 @@ fn days(secs: i64) -> String {
 mod tests {
     use super::*;
 
+    static CALENDAR: std::sync::LazyLock<Calendar> =
+        std::sync::LazyLock::new(|| Calendar::fixed(jiff::tz::TimeZone::UTC, crate::calendar::Style::UnitedStates));
+
     fn facts(state: State) -> Facts<'static> {
         Facts {
             name: "HighQ reporting",
             service: "HighQ",
             state,
-            is_api_token: false,
+            kind: Kind::Oauth,
+            failure: None,
+            calendar: &CALENDAR,
             access_expires_at: Some(10_000),
             access_lifetime: Some(3_600),
             credential_expires_at: None,
@@ -342,7 +263,7 @@ mod tests {
         let n = decide(&facts(State::NeedsSignIn), &mut ledger);
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].summary, "HighQ reporting stopped working");
-        assert_eq!(n[0].body, "HighQ no longer accepts its sign-in. Click to sign in again.");
+        assert_eq!(n[0].body, "HighQ no longer accepts this sign-in. Click to sign in again.");
         assert_eq!(n[0].urgency, Urgency::Critical);
         assert_eq!(n[0].actions, [NoticeAction::SignIn("HighQ reporting".into())]);
         assert!(decide(&facts(State::NeedsSignIn), &mut ledger).is_empty(), "twice");
@@ -364,9 +285,15 @@ mod tests {
         assert_eq!(decide(&short, &mut NoticeLedger::default()).len(), 1);
         let mut f = facts(State::Retrying);
         f.now = 10_000 - 300;
+        f.failure = Some(&Failure::Unreachable);
         let n = decide(&f, &mut ledger);
         assert_eq!(n.len(), 1);
-        assert!(n[0].body.contains("5 minutes"), "{}", n[0].body);
+        assert_eq!(
+            n[0].body,
+            "Token Keeper cannot reach HighQ. Check your internet or VPN. HighQ reporting keeps working for 5 minutes \
+             more; Token Keeper keeps trying."
+        );
+        assert!(!n[0].body.contains("sign-in"), "the access token is no sign-in: {}", n[0].body);
         f.state = State::Offline;
         f.now = 10_001;
         assert!(decide(&f, &mut ledger).is_empty(), "offline after the warning: no second notice");
@@ -418,7 +345,7 @@ mod tests {
     #[test]
     fn api_token_notices_offer_a_new_token() {
         let mut f = facts(State::NeedsSignIn);
-        f.is_api_token = true;
+        f.kind = Kind::ApiToken;
         let n = decide(&f, &mut NoticeLedger::default());
         assert_eq!(n[0].actions, [NoticeAction::EnterToken("HighQ reporting".into())]);
         f.state = State::ExpiringSoon;
@@ -433,18 +360,16 @@ mod tests {
 
     #[test]
     fn failed_attempts_say_what_to_do_and_offer_the_fix() {
-        let view = |kind: &str, detail: Option<&str>| IntegrationView {
+        let view = |kind: Kind, failure: Option<Failure>| IntegrationView {
             name: "R&D <main>".into(),
             provider: "p".into(),
-            kind: kind.into(),
+            kind,
+            service: "Jira".into(),
             state: State::Retrying,
-            detail: detail.map(str::to_string),
-            access_expires_at: None,
-            refresh_expires_at: None,
-            next: crate::model::NextAction::WaitForKeeper,
-            signin_pending: false,
+            failure,
+            ..IntegrationView::default()
         };
-        let oauth = view("oauth", None);
+        let oauth = view(Kind::Oauth, None);
         let timed_out = KeeperError::BadInput("the sign-in was not completed within 5 minutes".into());
         let n = attempt_failed("R&D <main>", Attempt::SignIn, &timed_out, Some(&oauth));
         assert_eq!(n.summary, "Signing in to R&D <main> did not work");
@@ -453,10 +378,15 @@ mod tests {
         assert_eq!(n.integrations, ["R&D <main>"]);
         // the error's words (a command, a protocol) stay in the log
         let refused = KeeperError::NeedsSignIn("run `tokenkeeper login x` (invalid_grant)".into());
-        let token = view("api-token", Some("Jira no longer accepts this token."));
+        let token = view(Kind::ApiToken, Some(Failure::TokenRefused));
         let n = attempt_failed("R&D <main>", Attempt::Refresh, &refused, Some(&token));
         assert_eq!(n.summary, "Checking R&D <main> did not work");
-        assert_eq!(n.body, "Jira no longer accepts this token.");
+        assert_eq!(
+            n.body,
+            "Jira no longer accepts this token — it was revoked or has expired. Create a new one and enter it in Token \
+             Keeper.",
+            "a notice has no \"here\""
+        );
         assert_eq!(n.actions, [NoticeAction::EnterToken("R&D <main>".into())]);
         let away = KeeperError::Unavailable("HTTP 503".into());
         let n = attempt_failed("x", Attempt::Refresh, &away, Some(&oauth));

@@ -1,6 +1,7 @@
 //! The per-integration history shown by `status` and the window: refreshes, failures, checks,
 //! sign-ins and notifications. Bounded (the newest [`HISTORY_LIMIT`] entries) and secret-free:
-//! entries hold times, states and plain-language reasons only.
+//! entries hold times, states, what went wrong as a [`Failure`] class and the service's
+//! technical words (`reason`); [`crate::phrases::history`] says each entry in words.
 
 use std::collections::VecDeque;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Moment;
 use crate::model::{State, UnixTime};
+use crate::phrases::{Failure, Reason};
 
 /// How many entries are kept per integration.
 pub const HISTORY_LIMIT: usize = 100;
@@ -21,13 +23,28 @@ pub enum HistoryEvent {
     /// The keeper signed in (or stored a token); tokens are new.
     SignedIn,
     /// A sign-in did not complete.
-    SignInFailed { reason: String },
+    SignInFailed {
+        /// The technical words (codes, the service's own words).
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
+    },
     /// The access token was renewed.
     Refreshed { expires_at: Option<UnixTime> },
     /// A refresh failed; `transient` failures are retried.
-    RefreshFailed { reason: String, transient: bool },
+    RefreshFailed {
+        reason: String,
+        transient: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
+    },
     /// A probe checked the token.
-    Checked { accepted: bool, reason: Option<String> },
+    Checked {
+        accepted: bool,
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
+    },
     /// The state changed.
     StateChanged { from: State, to: State },
     /// A notification was shown.
@@ -52,6 +69,25 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct History(VecDeque<HistoryEntry>);
+
+impl HistoryEvent {
+    /// A failed renewal, from its reason.
+    pub fn refresh_failed(reason: &Reason) -> Self {
+        HistoryEvent::RefreshFailed {
+            reason: reason.technical.clone().unwrap_or_default(),
+            transient: reason.is_transient(),
+            failure: Some(reason.failure.clone()),
+        }
+    }
+
+    /// A sign-in that did not complete, from its reason.
+    pub fn sign_in_failed(reason: &Reason) -> Self {
+        HistoryEvent::SignInFailed {
+            reason: reason.technical.clone().unwrap_or_default(),
+            failure: Some(reason.failure.clone()),
+        }
+    }
+}
 
 impl History {
     /// Adds what happened at `at` (kept in whole seconds).

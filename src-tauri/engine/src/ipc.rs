@@ -25,7 +25,7 @@ use url::Url;
 
 use crate::actions::device::{DeviceCode, DEVICE_TIMEOUT};
 use crate::keeper::{IntegrationStatus, Keeper, KeeperError, KeeperOptions};
-use crate::model::{IntegrationConfig, IntegrationView};
+use crate::model::{IntegrationConfig, IntegrationView, UnixTime};
 use crate::paths::Paths;
 use crate::secret::{AccessToken, ApiToken, ClientSecret, TokenResponseText};
 
@@ -61,16 +61,44 @@ const SIGN_IN_ANSWER_WITHIN: Duration = DEVICE_TIMEOUT.saturating_add(ANSWER_WIT
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub(crate) enum Request {
     List,
-    Status { name: String },
-    Token { name: String },
-    Refresh { name: String },
-    Pause { name: String, paused: bool },
-    Add { config: Box<IntegrationConfig>, client_secret: Option<ClientSecret> },
-    Remove { name: String, revoke: bool },
-    SignIn { name: String },
-    DeviceSignIn { name: String },
-    StoreResponse { name: String, body: TokenResponseText },
-    StoreApiToken { name: String, token: ApiToken },
+    Status {
+        name: String,
+    },
+    Token {
+        name: String,
+    },
+    Refresh {
+        name: String,
+    },
+    Pause {
+        name: String,
+        paused: bool,
+    },
+    Add {
+        config: Box<IntegrationConfig>,
+        client_secret: Option<ClientSecret>,
+    },
+    Remove {
+        name: String,
+        revoke: bool,
+    },
+    SignIn {
+        name: String,
+    },
+    DeviceSignIn {
+        name: String,
+    },
+    StoreResponse {
+        name: String,
+        body: TokenResponseText,
+    },
+    StoreApiToken {
+        name: String,
+        token: ApiToken,
+        /// When the new token ends (UNIX seconds), if the keeper said.
+        #[serde(default)]
+        ends_at: Option<UnixTime>,
+    },
 }
 
 /// An answer line.
@@ -155,7 +183,9 @@ pub(crate) async fn answer(keeper: &Keeper, request: Request, prompt: &mut Promp
         Request::StoreResponse { name, body } => {
             keeper.store_response(&name, body.expose().as_bytes()).await.map(Answer::view)
         }
-        Request::StoreApiToken { name, token } => keeper.store_api_token(&name, token).await.map(Answer::view),
+        Request::StoreApiToken { name, token, ends_at } => {
+            keeper.store_api_token(&name, token, ends_at).await.map(Answer::view)
+        }
     };
     result.unwrap_or_else(|error| Answer::Error { error })
 }
@@ -443,8 +473,14 @@ impl Backend {
         expect!(self.ask_plain(request).await, Answer::View { view } => view)
     }
 
-    pub async fn store_api_token(&self, name: &str, token: ApiToken) -> Result<IntegrationView, KeeperError> {
-        expect!(self.ask_plain(Request::StoreApiToken { name: name.into(), token }).await, Answer::View { view } => view)
+    pub async fn store_api_token(
+        &self,
+        name: &str,
+        token: ApiToken,
+        ends_at: Option<UnixTime>,
+    ) -> Result<IntegrationView, KeeperError> {
+        let request = Request::StoreApiToken { name: name.into(), token, ends_at };
+        expect!(self.ask_plain(request).await, Answer::View { view } => view)
     }
 
     /// Config files that could not be read (direct mode; a running keeper logs its own).
@@ -472,7 +508,7 @@ mod tests {
     fn debug_of_a_message_never_shows_a_secret() {
         let shown = format!(
             "{:?} {:?} {:?}",
-            Request::StoreApiToken { name: "x".into(), token: ApiToken::new("SEKRIT-1".into()) },
+            Request::StoreApiToken { name: "x".into(), token: ApiToken::new("SEKRIT-1".into()), ends_at: None },
             Request::StoreResponse { name: "x".into(), body: TokenResponseText::new("{\"a\":\"SEKRIT-2\"}".into()) },
             Answer::Token { token: AccessToken::new("SEKRIT-3".into()) },
         );

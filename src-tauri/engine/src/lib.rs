@@ -4,8 +4,9 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`about`], [`secret`], [`clock`], [`paths`], [`text`], [`process`], [`address`]
-//!   (where secrets may go), [`fields`] (the inputs of an integration);
+//! - ground: [`model`], [`about`], [`secret`], [`clock`], [`calendar`], [`paths`], [`text`],
+//!   [`process`], [`address`] (where secrets may go), [`fields`] (the inputs of an integration),
+//!   [`phrases`] (every sentence a keeper reads);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
@@ -17,6 +18,7 @@ pub mod about;
 pub mod actions;
 pub mod address;
 pub mod alerts;
+pub mod calendar;
 pub mod clock;
 pub mod fields;
 pub mod history;
@@ -26,6 +28,7 @@ pub mod lock;
 pub mod model;
 pub mod notify;
 pub mod paths;
+pub mod phrases;
 pub mod process;
 pub mod profile_file;
 #[cfg(test)]

@@ -95,9 +95,27 @@ pub struct ApiTokenConfig {
     /// With a username the token is sent as Basic `username:token`, else as a Bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// The expiry date the keeper chose when creating the token (no API tells it).
+    /// When the token ends: the end of the day the keeper chose when creating it (no API tells
+    /// it), where the keeper is ([`crate::calendar::Calendar::end_of_day`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<UnixTime>,
+    /// The date alone, as earlier versions stored it (then read as midnight UTC, a day early in
+    /// America): now read as the end of that day here, until a new token replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<time::Date>,
+}
+
+impl ApiTokenConfig {
+    /// When the token ends, if the keeper said.
+    pub fn ends_at(&self, calendar: &crate::calendar::Calendar) -> Option<UnixTime> {
+        self.expires_at.or_else(|| self.expires.map(|d| calendar.end_of_day(d)))
+    }
+
+    /// A new token's end (`None`: unknown): replaces the old token's, whichever form it had.
+    pub fn replace_end(&mut self, ends_at: Option<UnixTime>) {
+        self.expires_at = ends_at;
+        self.expires = None;
+    }
 }
 
 /// Everything secret about one integration, stored as one keychain item so that a rotated
@@ -147,11 +165,13 @@ pub struct Site {
     pub url: String,
 }
 
-/// The state of an integration, shown everywhere in the same plain words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+/// The state of an integration, shown everywhere in the same plain words (see
+/// [`crate::phrases`] for the words).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
     /// The token works and will be renewed in time.
+    #[default]
     Working,
     /// A refresh or check is under way.
     Refreshing,
@@ -159,17 +179,20 @@ pub enum State {
     Retrying,
     /// The refresh token or API token ends soon; the keeper must act before then.
     ExpiringSoon,
-    /// The provider no longer accepts the sign-in: revoked, expired or rejected.
+    /// The provider does not accept the sign-in (revoked, expired, rejected), or there has been
+    /// none yet (the view's failure says which).
     NeedsSignIn,
     /// The token has expired and the provider cannot be reached.
     Offline,
     /// The keeper paused it: nothing is refreshed or checked.
     Paused,
+    /// Its settings file cannot be read: shown so that it does not vanish, nothing else.
+    Unreadable,
 }
 
 impl State {
     /// Every state, in the order above.
-    pub const ALL: [State; 7] = [
+    pub const ALL: [State; 8] = [
         State::Working,
         State::Refreshing,
         State::Retrying,
@@ -177,9 +200,11 @@ impl State {
         State::NeedsSignIn,
         State::Offline,
         State::Paused,
+        State::Unreadable,
     ];
 
-    /// The words keepers see.
+    /// The words keepers see for the state alone ([`crate::phrases::label`] also knows a
+    /// never-signed-in integration).
     pub fn label(self) -> &'static str {
         match self {
             State::Working => "Working",
@@ -189,21 +214,55 @@ impl State {
             State::NeedsSignIn => "Needs sign-in",
             State::Offline => "Offline",
             State::Paused => "Paused",
+            State::Unreadable => "Can't be read",
         }
     }
 
-    /// How bad it is, for the tray icon: 0 fine, 1 attention, 2 broken.
-    pub fn severity(self) -> u8 {
+    /// How bad it is, for the tray icon and the order of lists.
+    pub fn severity(self) -> Severity {
         match self {
-            State::Working | State::Refreshing | State::Paused => 0,
-            State::Retrying | State::ExpiringSoon => 1,
-            State::NeedsSignIn | State::Offline => 2,
+            State::Working | State::Refreshing | State::Paused => Severity::Fine,
+            State::Retrying | State::ExpiringSoon => Severity::Attention,
+            State::NeedsSignIn | State::Offline | State::Unreadable => Severity::Broken,
+        }
+    }
+}
+
+/// How bad a state is, worst last (so `max` is the worst).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Works, or paused on purpose.
+    #[default]
+    Fine,
+    /// Needs watching or a calm action: retrying, ends soon, not signed in yet.
+    Attention,
+    /// Stopped working: needs sign-in, offline, unreadable.
+    Broken,
+}
+
+/// The two kinds of integration, as the view names them (`"oauth"`, `"api-token"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Refreshable tokens from a sign-in.
+    #[default]
+    Oauth,
+    /// A static API token, checked from time to time.
+    ApiToken,
+}
+
+impl IntegrationKind {
+    pub fn kind(&self) -> Kind {
+        match self {
+            IntegrationKind::Oauth(_) => Kind::Oauth,
+            IntegrationKind::ApiToken(_) => Kind::ApiToken,
         }
     }
 }
 
 /// What the keeper will do next for an integration, for "Renews in 3 h".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", content = "at", rename_all = "kebab-case")]
 pub enum NextAction {
     /// Refresh the access token at this time.
@@ -213,22 +272,47 @@ pub enum NextAction {
     /// Retry a failed refresh at this time.
     Retry(UnixTime),
     /// Nothing until the keeper acts (needs sign-in, paused).
+    #[default]
     WaitForKeeper,
 }
 
-/// The read-only picture of one integration that shells and scripts may see.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The read-only picture of one integration that shells and scripts may see. Its words come
+/// from [`crate::phrases`]; shells show them as they are (the command line replaces the "what to
+/// do" part with its own commands, from `todo`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationView {
     pub name: String,
     pub provider: String,
-    pub kind: String,
+    pub kind: Kind,
+    /// The service as keepers know it ("HighQ Collaborate", or the host of a generic one).
+    #[serde(default)]
+    pub service: String,
     pub state: State,
-    /// Plain-language reason for the state, when it is not `Working`.
+    /// The state in words ("Working", "Not signed in yet").
+    #[serde(default)]
+    pub state_label: String,
+    /// How bad it is (a never-signed-in integration is only `attention`).
+    #[serde(default)]
+    pub severity: Severity,
+    /// Why it is in this state and what to do, in plain words, when it is not `Working`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The service's codes and words behind `detail` (`invalid_grant: …`, `HTTP 401`), for
+    /// "Technical details" only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail_technical: Option<String>,
+    /// What went wrong, as a class (for shells that word it themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<crate::phrases::Failure>,
+    /// What the keeper should do, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub todo: Option<crate::phrases::Todo>,
     pub access_expires_at: Option<UnixTime>,
     pub refresh_expires_at: Option<UnixTime>,
     pub next: NextAction,
+    /// "renews", "checks again", "retries" (before a time), or `None` when it waits for the keeper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_verb: Option<String>,
     /// A sign-in for it is waiting for the browser.
     pub signin_pending: bool,
 }

@@ -9,13 +9,21 @@ use crate::alerts::NoticeLedger;
 use crate::clock::{as_millis, as_secs, ClockStamp, Moment, Span};
 use crate::history::History;
 use crate::model::{Site, State};
+use crate::phrases::{Failure, Reason};
 
 /// One integration's saved state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub state: State,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    /// Why it is in its state, when something went wrong or it was never signed in. Earlier
+    /// versions kept a sentence here (`detail`): it is read as the technical words of a refusal.
+    #[serde(
+        default,
+        alias = "detail",
+        deserialize_with = "reason_or_sentence",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reason: Option<Reason>,
     #[serde(default)]
     pub paused: bool,
     #[serde(default, with = "as_secs")]
@@ -86,7 +94,7 @@ impl Default for Record {
     fn default() -> Self {
         Self {
             state: State::NeedsSignIn,
-            detail: Some("not signed in yet".into()),
+            reason: Some(Reason::plain(Failure::NotSignedIn)),
             paused: false,
             issued_at: None,
             access_expires_at: None,
@@ -103,9 +111,40 @@ impl Default for Record {
     }
 }
 
+/// A saved reason, or the sentence an earlier version saved instead.
+fn reason_or_sentence<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Reason>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Saved {
+        Reason(Reason),
+        Sentence(String),
+    }
+    Ok(Option::<Saved>::deserialize(de)?.map(|saved| match saved {
+        Saved::Reason(reason) => reason,
+        Saved::Sentence(s) if s == "not signed in yet" => Reason::plain(Failure::NotSignedIn),
+        Saved::Sentence(s) => Reason::new(Failure::SignInRefused { explained: None }, s),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sentence_saved_by_an_earlier_version_becomes_a_reason() {
+        let old: Record = serde_json::from_str(r#"{"state":"needs-sign-in","detail":"not signed in yet"}"#).unwrap();
+        assert_eq!(old.reason, Some(Reason::plain(Failure::NotSignedIn)));
+        let old: Record =
+            serde_json::from_str(r#"{"state":"needs-sign-in","detail":"the service answered invalid_grant"}"#).unwrap();
+        assert_eq!(
+            old.reason,
+            Some(Reason::new(Failure::SignInRefused { explained: None }, "the service answered invalid_grant"))
+        );
+        let new = Record { reason: Some(Reason::new(Failure::TokenRefused, "HTTP 401")), ..Record::default() };
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains(r#""reason":{"failure":"token-refused","technical":"HTTP 401"}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), new);
+    }
 
     /// A state file as versions with raw integer times wrote it (seconds for token times,
     /// milliseconds for retry and check times).
@@ -133,8 +172,11 @@ mod tests {
         assert_eq!(record.signed_in_at, Some(Moment::from_secs(1_699_990_000)));
         assert_eq!(record.retry_at, Some(Moment::from_millis(1_700_000_123_456)), "milliseconds stay milliseconds");
         assert_eq!(record.probe_at, Some(Moment::from_millis(1_700_001_800_999)));
-        let written: serde_json::Value = serde_json::to_value(&record).unwrap();
-        let before: serde_json::Value = serde_json::from_str(WRITTEN_BEFORE_TYPED_TIME).unwrap();
+        let mut written: serde_json::Value = serde_json::to_value(&record).unwrap();
+        let mut before: serde_json::Value = serde_json::from_str(WRITTEN_BEFORE_TYPED_TIME).unwrap();
+        assert_eq!(written["reason"]["technical"], before["detail"], "the old sentence is kept as technical words");
+        written.as_object_mut().unwrap().remove("reason");
+        before.as_object_mut().unwrap().remove("detail");
         assert_eq!(written, before, "the same file, field for field");
     }
 

@@ -351,7 +351,8 @@ pub fn build_config(
         ProfileKind::ApiToken => IntegrationKind::ApiToken(ApiTokenConfig {
             probe_url: inputs.probe_url.clone().or(preset_probe).ok_or(SetupError::NeedsProbeUrl)?,
             username: inputs.username.clone(),
-            expires: inputs.expires,
+            expires_at: inputs.expires.map(|d| crate::calendar::Calendar::system().end_of_day(d)),
+            expires: None,
         }),
     };
     let config = IntegrationConfig {

@@ -392,7 +392,10 @@ mod tests {
             IntegrationKind::ApiToken(ApiTokenConfig {
                 probe_url: url("https://acme.atlassian.net/rest/api/3/myself"),
                 username: Some("me@example.com".into()),
-                expires: Some(time::macros::date!(2026 - 06 - 30)),
+                expires_at: Some(
+                    tokenkeeper_engine::calendar::Calendar::system().end_of_day(time::macros::date!(2026 - 06 - 30))
+                ),
+                expires: None,
             })
         );
     }

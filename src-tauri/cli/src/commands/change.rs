@@ -1,6 +1,7 @@
 //! The commands that act on one integration: `refresh`, `pause`, `resume` and `remove`.
 //! Each prints one line saying where the integration stands afterwards.
 
+use tokenkeeper_engine::calendar::Calendar;
 use tokenkeeper_engine::ipc::Backend;
 
 use super::print_out;
@@ -10,12 +11,12 @@ use crate::words::Now;
 
 pub async fn refresh(backend: &Backend, name: &str, now: Now) -> Result<(), Failure> {
     let view = backend.refresh(name).await?;
-    print_out(&format!("{}\n", text::summary(&view, now.again())))
+    print_out(&format!("{}\n", text::summary(&view, now.again(), &Calendar::system())))
 }
 
 pub async fn pause(backend: &Backend, name: &str, paused: bool, now: Now) -> Result<(), Failure> {
     let view = backend.pause(name, paused).await?;
-    print_out(&format!("{}\n", text::summary(&view, now)))
+    print_out(&format!("{}\n", text::summary(&view, now, &Calendar::system())))
 }
 
 pub async fn remove(backend: &Backend, name: &str, revoke: bool) -> Result<(), Failure> {

@@ -8,7 +8,8 @@
 //!   address go to standard error in plain words, and the address (with the code in it when the
 //!   service gives one) is the only line on standard output, as with `--no-browser`.
 //! - `--from-response FILE|-`: a token response the service already gave, handed over as is.
-//! - API token: one line from standard input, checked by the engine before it is stored.
+//! - API token: one line from standard input, checked by the engine before it is stored, with
+//!   its end date (`--expires`), which replaces the old token's.
 //!
 //! Progress and the result go to standard error, so standard output carries only the URL. After
 //! a sign-in that lists the sites it reaches (Atlassian), they are shown too, with their cloud ids.
@@ -16,7 +17,9 @@
 use std::io::Write;
 
 use tokenkeeper_engine::actions::device::DeviceCode;
+use tokenkeeper_engine::calendar::Calendar;
 use tokenkeeper_engine::ipc::Backend;
+use tokenkeeper_engine::model::Kind;
 use tokenkeeper_engine::secret::ApiToken;
 use tokenkeeper_engine::KeeperError;
 use url::Url;
@@ -35,16 +38,19 @@ pub async fn login(backend: &Backend, args: LoginArgs, now: Now) -> Result<(), F
     } else if args.device {
         let who = name.to_string();
         backend.sign_in_with_device_code(name, move |code| show_code(&who, code)).await?
-    } else if backend.status(name).await?.view.kind == "api-token" {
+    } else if backend.status(name).await?.view.kind == Kind::ApiToken {
         let token = input::secret_line(format!("the API token for {name}")).await?;
         say(&format!("Checking the token for {name}…"));
-        backend.store_api_token(name, ApiToken::new(token)).await?
+        let ends_at = args.expires.map(|day| Calendar::system().end_of_day(day));
+        backend.store_api_token(name, ApiToken::new(token), ends_at).await?
+    } else if args.expires.is_some() {
+        return Err(Failure::usage(format!("\"{name}\" uses a sign-in: --expires is for API tokens")));
     } else {
         let who = name.to_string();
         let no_browser = args.no_browser;
         backend.sign_in(name, move |url| show_url(&who, url, no_browser)).await?
     };
-    say(&format!("Signed in. {}", text::summary(&view, now.again())));
+    say(&format!("Signed in. {}", text::summary(&view, now.again(), &Calendar::system())));
     if let Ok(status) = backend.status(name).await {
         if !status.sites.is_empty() {
             say(&format!("The sign-in reaches these sites:\n{}", text::sites(&status.sites).trim_end()));

@@ -34,6 +34,19 @@ pub enum Outcome {
 
 /// Runs one command that needs a keeper.
 pub async fn dispatch(backend: &Backend, command: Command, now: Now) -> Result<Outcome, Failure> {
+    // The engine says what is wrong; the command line adds the command that fixes it.
+    let name = match &command {
+        Command::Token { name } | Command::Refresh { name } | Command::Status { name, .. } => Some(name.clone()),
+        Command::Exec(args) => Some(args.name.clone()),
+        _ => None,
+    };
+    run(backend, command, now).await.map_err(|failure| match name {
+        Some(name) => failure.with_hint_for(&name),
+        None => failure,
+    })
+}
+
+async fn run(backend: &Backend, command: Command, now: Now) -> Result<Outcome, Failure> {
     match command {
         Command::List { json } => read::list(backend, json, now).await?,
         Command::Status { name, json } => read::status(backend, &name, json, now).await?,

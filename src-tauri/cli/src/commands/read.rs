@@ -6,6 +6,7 @@
 use std::io::Write;
 use tokenkeeper_engine::secret::AccessToken;
 
+use tokenkeeper_engine::calendar::Calendar;
 use tokenkeeper_engine::ipc::Backend;
 
 use super::{print_out, say, warn};
@@ -25,15 +26,15 @@ pub async fn list(backend: &Backend, as_json: bool, now: Now) -> Result<(), Fail
         say("No integrations yet. Add one with `tokenkeeper add` (see `tokenkeeper add --help`).");
         return Ok(());
     }
-    print_out(&text::list(&views, now))
+    print_out(&text::list(&views, now, &Calendar::system()))
 }
 
 pub async fn status(backend: &Backend, name: &str, as_json: bool, now: Now) -> Result<(), Failure> {
     let status = backend.status(name).await?;
     if as_json {
-        print_out(&json::status_text(&status, now.offset))
+        print_out(&json::status_text(&status, &Calendar::system()))
     } else {
-        print_out(&text::status(&status, now))
+        print_out(&text::status(&status, now, &Calendar::system()))
     }
 }
 

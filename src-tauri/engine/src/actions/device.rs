@@ -21,6 +21,7 @@ use url::Url;
 use super::oauth::{client, Grant};
 use super::refresh::{classify, RefreshOutcome};
 use crate::model::OauthConfig;
+use crate::phrases::{Failure, Reason};
 use crate::providers::wire::{host_of, TokenHttp};
 use crate::providers::Wire;
 use crate::secret::ClientSecret;
@@ -57,11 +58,11 @@ pub enum DeviceOutcome {
     /// Nobody confirmed the code before it expired (`expired_token`, or our own time limit).
     Expired,
     /// The keeper refused at the service (`access_denied`).
-    Denied { reason: String },
+    Denied { reason: Reason },
     /// The service refused the request (client not allowed the device flow, bad scope, …).
-    Refused { reason: String },
+    Refused { reason: Reason },
     /// The service could not be reached or sent something unusable.
-    Failed { reason: String },
+    Failed { reason: Reason },
 }
 
 /// A device sign-in waiting for the keeper to confirm the code.
@@ -81,7 +82,10 @@ pub async fn start(
 ) -> Result<PendingDevice, DeviceOutcome> {
     if !secure_or_loopback(device_url) {
         return Err(DeviceOutcome::Refused {
-            reason: format!("the device sign-in address {} is not secure (https)", host_of(device_url.as_str())),
+            reason: Reason::new(
+                Failure::AppRefused { explained: None },
+                format!("the device sign-in address {} is not secure (https)", host_of(device_url.as_str())),
+            ),
         });
     }
     let client =
@@ -95,7 +99,9 @@ pub async fn start(
         .map_err(|e| match classify(e, wire) {
             RefreshOutcome::PermanentError { reason } => DeviceOutcome::Refused { reason },
             RefreshOutcome::TransientError { reason, .. } => DeviceOutcome::Failed { reason },
-            RefreshOutcome::Refreshed(_) => DeviceOutcome::Failed { reason: "unexpected tokens".into() },
+            RefreshOutcome::Refreshed(_) => {
+                DeviceOutcome::Failed { reason: Reason::new(Failure::BadAnswer, "unexpected tokens") }
+            }
         })?;
     let verification_uri = details.verification_uri().url().clone();
     let verification_uri_complete = details.verification_uri_complete().and_then(|u| Url::parse(u.secret()).ok());
@@ -130,22 +136,22 @@ impl PendingDevice {
             Ok(answer) => DeviceOutcome::SignedIn(Grant::from_answer(&answer)),
             Err(RequestTokenError::ServerResponse(response)) => {
                 let code = response.error().as_ref().to_string();
-                let reason = wire.describe_error(&code, response.error_description().map(String::as_str));
+                let reason = wire.refusal(&code, response.error_description().map(String::as_str));
                 match response.error() {
                     DeviceCodeErrorResponseType::ExpiredToken => DeviceOutcome::Expired,
                     DeviceCodeErrorResponseType::AccessDenied => DeviceOutcome::Denied { reason },
                     DeviceCodeErrorResponseType::Basic(BasicErrorResponseType::Extension(_)) => {
-                        DeviceOutcome::Failed { reason }
+                        DeviceOutcome::Failed { reason: Reason { failure: Failure::NotAnswering, ..reason } }
                     }
                     _ => DeviceOutcome::Refused { reason },
                 }
             }
-            Err(RequestTokenError::Request(e)) => DeviceOutcome::Failed { reason: e.to_string() },
+            Err(RequestTokenError::Request(e)) => DeviceOutcome::Failed { reason: e.reason() },
             Err(RequestTokenError::Parse(e, _)) => DeviceOutcome::Failed {
-                reason: format!("the service's answer is not a valid token response (at {})", e.path()),
+                reason: Reason::new(Failure::BadAnswer, format!("not a valid token response (at {})", e.path())),
             },
             Err(RequestTokenError::Other(_)) => {
-                DeviceOutcome::Failed { reason: "the service sent an unexpected answer".into() }
+                DeviceOutcome::Failed { reason: Reason::new(Failure::BadAnswer, "an unexpected answer") }
             }
         }
     }
@@ -173,6 +179,8 @@ mod tests {
         let config = OauthConfig::example("https://id.example/t");
         let url: Url = "http://id.example/device".parse().unwrap();
         let outcome = start(&reqwest::Client::new(), &config, &url, &Wire::default(), None).await;
-        assert!(matches!(outcome, Err(DeviceOutcome::Refused { reason }) if reason.contains("not secure")));
+        assert!(
+            matches!(outcome, Err(DeviceOutcome::Refused { reason }) if reason.technical.as_deref().unwrap_or_default().contains("not secure"))
+        );
     }
 }

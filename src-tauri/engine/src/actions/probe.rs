@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::phrases::{Failure, Reason};
 use crate::providers::token_response::MAX_RESPONSE_BYTES;
 use crate::providers::wire::{host_of, send, WireError};
 use crate::providers::Wire;
@@ -19,9 +20,9 @@ pub enum ProbeOutcome {
     /// The service accepted the token.
     Accepted,
     /// The service refused the token: it is revoked or expired.
-    Refused { reason: String },
+    Refused { reason: Reason },
     /// Could not tell (network, 5xx, 429, an odd status): try again later.
-    Inconclusive { reason: String, retry_after: Option<Duration> },
+    Inconclusive { reason: Reason, retry_after: Option<Duration> },
 }
 
 /// How the token is presented.
@@ -40,8 +41,10 @@ pub async fn probe(http: &reqwest::Client, url: &Url, credential: Credential<'_>
     };
     match send(request, &host).await {
         Ok((status, content_type, body)) => judge(status, content_type.as_deref(), &body, wire),
-        Err(e @ WireError::BadAnswer { .. }) => ProbeOutcome::Inconclusive { reason: e.to_string(), retry_after: None },
-        Err(e) => ProbeOutcome::Inconclusive { retry_after: e.retry_after(), reason: e.to_string() },
+        Err(e @ WireError::BadAnswer { .. }) => {
+            ProbeOutcome::Inconclusive { reason: Reason::new(Failure::BadAnswer, e.to_string()), retry_after: None }
+        }
+        Err(e) => ProbeOutcome::Inconclusive { retry_after: e.retry_after(), reason: e.reason() },
     }
 }
 
@@ -49,18 +52,20 @@ pub async fn probe(http: &reqwest::Client, url: &Url, credential: Credential<'_>
 pub fn judge(status: u16, content_type: Option<&str>, body: &[u8], wire: &Wire) -> ProbeOutcome {
     debug_assert!(body.len() <= MAX_RESPONSE_BYTES);
     if status == 401 || wire.auth_failure_statuses.contains(&status) {
-        return ProbeOutcome::Refused { reason: format!("the service refused the token (HTTP {status})") };
+        return ProbeOutcome::Refused { reason: Reason::new(Failure::TokenRefused, format!("HTTP {status}")) };
     }
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     let head = String::from_utf8_lossy(&body[..body.len().min(64)]).trim_start().to_ascii_lowercase();
     let html = ct.contains("text/html") || head.starts_with("<!doctype html") || head.starts_with("<html");
     if (200..300).contains(&status) && html {
-        return ProbeOutcome::Refused { reason: "the service answered with a sign-in page instead of data".into() };
+        return ProbeOutcome::Refused {
+            reason: Reason::new(Failure::SignInPage, format!("HTTP {status} with a web page instead of data")),
+        };
     }
     if (200..300).contains(&status) {
         return ProbeOutcome::Accepted;
     }
-    ProbeOutcome::Inconclusive { reason: format!("the service answered HTTP {status}"), retry_after: None }
+    ProbeOutcome::Inconclusive { reason: Reason::new(Failure::BadAnswer, format!("HTTP {status}")), retry_after: None }
 }
 
 #[cfg(test)]
@@ -71,7 +76,10 @@ mod tests {
     fn verdicts() {
         let w = Wire::default();
         assert_eq!(judge(200, Some("application/json"), b"{}", &w), ProbeOutcome::Accepted);
-        assert!(matches!(judge(401, None, b"", &w), ProbeOutcome::Refused { .. }));
+        assert_eq!(
+            judge(401, None, b"", &w),
+            ProbeOutcome::Refused { reason: Reason::new(Failure::TokenRefused, "HTTP 401") }
+        );
         assert!(matches!(judge(403, None, b"", &w), ProbeOutcome::Refused { .. }));
         assert!(matches!(judge(200, Some("text/html"), b"<html>", &w), ProbeOutcome::Refused { .. }));
         assert!(matches!(judge(200, None, b"<!DOCTYPE html><html>", &w), ProbeOutcome::Refused { .. }));

@@ -21,6 +21,7 @@ use url::Url;
 use super::oauth::{client, Grant};
 use super::refresh::{classify, RefreshOutcome};
 use crate::model::OauthConfig;
+use crate::phrases::{Failure, Reason};
 use crate::providers::wire::TokenHttp;
 use crate::providers::Wire;
 use crate::secret::ClientSecret;
@@ -38,9 +39,9 @@ pub enum SignInOutcome {
     /// Nobody finished the sign-in in time.
     TimedOut,
     /// The service or the keeper refused (access denied, code rejected).
-    Refused { reason: String },
+    Refused { reason: Reason },
     /// The service could not be reached to finish the sign-in.
-    Failed { reason: String },
+    Failed { reason: Reason },
 }
 
 /// A sign-in waiting for the browser to come back.
@@ -104,7 +105,10 @@ impl PendingSignIn {
         let (code, mut browser) = match callback {
             Callback::Denied { reason, mut stream } => {
                 respond(&mut stream, 200, "Sign-in not completed", DENIED_PAGE).await;
-                return SignInOutcome::Refused { reason };
+                let technical = text::without_secrets(&reason, &[]);
+                return SignInOutcome::Refused {
+                    reason: Reason::new(Failure::SignInRefused { explained: None }, technical),
+                };
             }
             Callback::Code { code, stream } => (code, stream),
         };
@@ -117,11 +121,13 @@ impl PendingSignIn {
             .await
         {
             Ok(answer) => SignInOutcome::SignedIn(Grant::from_answer(&answer)),
-            Err(e) => match classify(e, wire) {
-                RefreshOutcome::PermanentError { reason } => SignInOutcome::Refused { reason },
-                RefreshOutcome::TransientError { reason, .. } => SignInOutcome::Failed { reason },
-                RefreshOutcome::Refreshed(g) => SignInOutcome::SignedIn(g),
-            },
+            Err(e) => {
+                match classify(e, wire).without_secrets(&[secret.map(ClientSecret::expose).unwrap_or_default()]) {
+                    RefreshOutcome::PermanentError { reason } => SignInOutcome::Refused { reason },
+                    RefreshOutcome::TransientError { reason, .. } => SignInOutcome::Failed { reason },
+                    RefreshOutcome::Refreshed(g) => SignInOutcome::SignedIn(g),
+                }
+            }
         };
         let (title, message) = page_for(&outcome);
         respond(&mut browser, 200, title, &message).await;
@@ -138,8 +144,8 @@ fn page_for(outcome: &SignInOutcome) -> (&'static str, String) {
         SignInOutcome::Refused { reason } => (
             "Sign-in not completed",
             format!(
-                "The service did not accept this sign-in: {}. You can close this tab and try again from Token Keeper.",
-                html_escape(&text::one_line(reason, text::MAX_CHARS))
+                "{} You can close this tab.",
+                html_escape(&crate::phrases::sign_in_failed("The service", &reason.failure))
             ),
         ),
         SignInOutcome::Failed { .. } | SignInOutcome::TimedOut => (
@@ -433,7 +439,8 @@ mod tests {
         let refused = token_endpoint(r#"{"error":"invalid_grant"}"#).await;
         let (page, outcome) = browser_page_for(OauthConfig { token_url: refused, ..config() }).await;
         assert!(matches!(outcome, SignInOutcome::Refused { .. }), "{outcome:?}");
-        assert!(page.contains("did not accept this sign-in"), "{page}");
+        assert!(page.contains("The service did not accept the sign-in. Nothing changed"), "{page}");
+        assert!(!page.contains("invalid_grant"), "no protocol words: {page}");
     }
 
     /// This machine's address toward the outside world, if it has a route there (a UDP

@@ -1,6 +1,8 @@
 //! The errors the keeper's commands return, each tied to an exit code of the `tokenkeeper`
 //! contract. Messages are plain words for the person (or script log) that reads them and never
-//! hold a secret. They cross the local socket as they are.
+//! hold a secret, nor a command: each shell adds its own way to act on the error's kind (the
+//! command line names `tokenkeeper login`, the window offers a button). They cross the local
+//! socket as they are.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +21,9 @@ pub enum KeeperError {
     /// Anything else: keychain, files, a running keeper that broke off (exit 1).
     #[error("{0}")]
     Failed(String),
+    /// The keychain is locked or did not answer in time (exit 1): unlocking it helps.
+    #[error("{0}")]
+    KeychainLocked(String),
 }
 
 impl KeeperError {
@@ -28,32 +33,26 @@ impl KeeperError {
             KeeperError::BadInput(_) => 2,
             KeeperError::NeedsSignIn(_) => 3,
             KeeperError::Unavailable(_) => 4,
-            KeeperError::Failed(_) => 1,
+            KeeperError::Failed(_) | KeeperError::KeychainLocked(_) => 1,
         }
     }
 
     pub fn unknown(name: &str) -> Self {
-        KeeperError::BadInput(format!("there is no integration called \"{name}\" (see `tokenkeeper list`)"))
+        KeeperError::BadInput(format!("there is no integration called \"{name}\""))
     }
 }
 
 impl From<crate::store::StoreError> for KeeperError {
     fn from(e: crate::store::StoreError) -> Self {
-        KeeperError::Failed(e.to_string())
+        match e {
+            crate::store::StoreError::Locked(_) => KeeperError::KeychainLocked(e.to_string()),
+            e => KeeperError::Failed(e.to_string()),
+        }
     }
 }
 
 impl From<crate::store::files::FileError> for KeeperError {
     fn from(e: crate::store::files::FileError) -> Self {
         KeeperError::Failed(e.to_string())
-    }
-}
-
-/// A name as one shell word, for hints people copy ("tokenkeeper login 'HighQ reporting'").
-pub(super) fn shell_word(name: &str) -> String {
-    if name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        name.to_string()
-    } else {
-        format!("'{}'", name.replace('\'', "'\\''"))
     }
 }

@@ -1,7 +1,6 @@
 //! Adding, pausing and removing integrations (a removal can revoke the grant at the provider
 //! first).
 
-use super::error::shell_word;
 use super::{Keeper, KeeperError, Slot};
 use crate::actions::revoke::{revoke, TokenKind};
 use crate::history::HistoryEvent;
@@ -38,7 +37,11 @@ impl Keeper {
                 config.provider
             )));
         }
-        if self.lock().slots.contains_key(&name) || self.inner.paths.integration_config(&name).exists() {
+        let taken = {
+            let shared = self.lock();
+            shared.slots.contains_key(&name) || shared.unreadable.contains_key(&name)
+        };
+        if taken || self.inner.paths.integration_config(&name).exists() {
             return Err(KeeperError::BadInput(format!("there is already an integration called \"{name}\"")));
         }
         if let Some(secret) = client_secret {
@@ -56,6 +59,9 @@ impl Keeper {
     /// Removes an integration: revokes its refresh token at the service first when asked (and
     /// stops if that fails, so nothing is lost), then deletes its secrets and files.
     pub async fn remove(&self, name: &str, revoke: bool) -> Result<(), KeeperError> {
+        if self.lock().unreadable.contains_key(name) {
+            return self.remove_unreadable(name).await;
+        }
         let (config, profile) = self.config_of(name)?;
         if revoke {
             self.revoke(name, &config, &profile).await?;
@@ -70,6 +76,21 @@ impl Keeper {
             shared.queue.cancel(name);
         }
         let _ = std::fs::remove_file(self.inner.paths.lock_file(name));
+        let _ = self.inner.events.send(super::Event::Removed { name: name.to_string() });
+        Ok(())
+    }
+
+    /// Removes an integration whose files cannot be read: its keychain item and its files (the
+    /// keeper asked for it, knowing they are damaged), so that it can be added again.
+    async fn remove_unreadable(&self, name: &str) -> Result<(), KeeperError> {
+        validate_name(name).map_err(KeeperError::BadInput)?;
+        let _file = crate::lock::acquire(self.inner.paths.lock_file(name))
+            .await
+            .map_err(|e| KeeperError::Failed(format!("could not take the lock of \"{name}\": {e}")))?;
+        self.keychain_delete(name).await?;
+        integrations::remove(&self.inner.paths, name)
+            .map_err(|e| KeeperError::Failed(format!("could not remove the files of \"{name}\": {e}")))?;
+        self.lock().unreadable.remove(name);
         let _ = self.inner.events.send(super::Event::Removed { name: name.to_string() });
         Ok(())
     }
@@ -106,10 +127,7 @@ impl Keeper {
     pub(super) fn oauth_of(&self, name: &str) -> Result<(OauthConfig, Profile), KeeperError> {
         match self.config_of(name)? {
             (IntegrationConfig { kind: IntegrationKind::Oauth(o), .. }, p) => Ok((o, p)),
-            _ => Err(KeeperError::BadInput(format!(
-                "\"{name}\" uses an API token: give it with `tokenkeeper login {}` on standard input",
-                shell_word(name)
-            ))),
+            _ => Err(KeeperError::BadInput(format!("\"{name}\" uses an API token, not a sign-in"))),
         }
     }
 }

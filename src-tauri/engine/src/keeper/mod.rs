@@ -103,6 +103,10 @@ pub struct IntegrationStatus {
     #[serde(flatten)]
     pub view: IntegrationView,
     pub history: Vec<HistoryEntry>,
+    /// Each history entry in words, in the same order ([`crate::phrases::history`]): shells show
+    /// these rather than wording the entries themselves.
+    #[serde(default)]
+    pub history_text: Vec<String>,
     /// When the keeper last signed in, if known.
     #[serde(default)]
     pub signed_in_at: Option<UnixTime>,
@@ -119,6 +123,34 @@ pub struct IntegrationStatus {
     /// (known once the secrets have been read). Not a secret.
     #[serde(default)]
     pub account: Option<String>,
+}
+
+/// The item shown for an integration whose files cannot be read: it says so, in words, and what
+/// to do; `technical` is the file's problem (its path, line and what the parser said).
+fn unreadable_view(name: &str, technical: String) -> IntegrationView {
+    let calendar = crate::calendar::Calendar::system();
+    let failure = crate::phrases::Failure::SettingsUnreadable;
+    let subject = crate::phrases::Subject {
+        kind: crate::model::Kind::default(),
+        service: "",
+        state: State::Unreadable,
+        failure: Some(&failure),
+        credential_expires_at: None,
+        next: crate::model::NextAction::WaitForKeeper,
+        now: 0,
+    };
+    let said = crate::phrases::describe(&subject, &calendar);
+    IntegrationView {
+        name: name.to_string(),
+        state: State::Unreadable,
+        state_label: crate::phrases::label(State::Unreadable, Some(&failure)).to_string(),
+        severity: crate::phrases::severity(State::Unreadable, Some(&failure)),
+        detail: said.as_ref().map(|s| s.sentence(&subject, &calendar)),
+        todo: said.map(|s| s.todo),
+        detail_technical: Some(technical),
+        failure: Some(failure),
+        ..IntegrationView::default()
+    }
 }
 
 /// A fingerprint of a record file's contents (not for security: only "did it change").
@@ -158,6 +190,9 @@ struct Inner {
 /// What the std mutex guards.
 struct Shared {
     slots: HashMap<String, Slot>,
+    /// Integrations whose files cannot be read, as the items that say so (by name): shown, so
+    /// that they do not vanish, and removable; nothing else.
+    unreadable: HashMap<String, IntegrationView>,
     queue: DeadlineQueue,
 }
 
@@ -168,11 +203,17 @@ impl Keeper {
         let settings = Settings::load(&options.paths)?;
         let (configs, file_problems) = integrations::load_all(&options.paths);
         let mut problems: Vec<String> = file_problems.iter().map(|e| e.to_string()).collect();
+        let mut unreadable: Vec<IntegrationView> = file_problems
+            .iter()
+            .filter_map(|e| Some(unreadable_view(e.path()?.file_stem()?.to_str()?, e.to_string())))
+            .collect();
         let mut slots = HashMap::new();
         let stamp = options.clock.stamp();
         for config in configs {
             let Some(profile) = crate::providers::find(&config.provider) else {
-                problems.push(format!("\"{}\" uses an unknown provider \"{}\"", config.name, config.provider));
+                let problem = format!("\"{}\" uses an unknown provider \"{}\"", config.name, config.provider);
+                unreadable.push(unreadable_view(&config.name, problem.clone()));
+                problems.push(problem);
                 continue;
             };
             match integrations::load_record(&options.paths, &config.name) {
@@ -183,9 +224,13 @@ impl Keeper {
                     slot.follow_clock(&stamp);
                     slots.insert(slot.config.name.clone(), slot);
                 }
-                Err(e) => problems.push(e.to_string()),
+                Err(e) => {
+                    unreadable.push(unreadable_view(&config.name, e.to_string()));
+                    problems.push(e.to_string());
+                }
             }
         }
+        let unreadable = unreadable.into_iter().map(|v| (v.name.clone(), v)).collect();
         let (events, _) = broadcast::channel(1024);
         let (notices, notice_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
@@ -196,7 +241,7 @@ impl Keeper {
             clock: options.clock,
             settings: RwLock::new(settings),
             http: crate::providers::wire::client(),
-            state: Mutex::new(Shared { slots, queue: DeadlineQueue::default() }),
+            state: Mutex::new(Shared { slots, unreadable, queue: DeadlineQueue::default() }),
             wake: Notify::new(),
             events,
             notices,
@@ -223,19 +268,39 @@ impl Keeper {
 
     /// Every integration, by name.
     pub fn list(&self) -> Vec<IntegrationView> {
+        let now = self.inner.clock.now();
         let shared = self.lock();
-        let mut views: Vec<_> = shared.slots.values().map(Slot::view).collect();
+        let mut views: Vec<_> = shared.slots.values().map(|slot| slot.view(now)).collect();
+        views.extend(shared.unreadable.values().cloned());
         views.sort_by(|a, b| a.name.cmp(&b.name));
         views
     }
 
     /// One integration with its history (newest last).
     pub fn status(&self, name: &str) -> Result<IntegrationStatus, KeeperError> {
+        let now = self.inner.clock.now();
         let shared = self.lock();
+        if let Some(view) = shared.unreadable.get(name) {
+            return Ok(IntegrationStatus {
+                view: view.clone(),
+                history: Vec::new(),
+                history_text: Vec::new(),
+                signed_in_at: None,
+                sign_in_ends_at: None,
+                sites: Vec::new(),
+                account: None,
+            });
+        }
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
+        let view = slot.view(now);
+        let calendar = crate::calendar::Calendar::system();
+        let history: Vec<HistoryEntry> = slot.record().history.entries().cloned().collect();
+        let history_text =
+            history.iter().map(|e| crate::phrases::history(&e.event, view.kind, &view.service, &calendar)).collect();
         Ok(IntegrationStatus {
-            view: slot.view(),
-            history: slot.record().history.entries().cloned().collect(),
+            view,
+            history,
+            history_text,
             signed_in_at: slot.record().signed_in_at.map(Moment::secs),
             sign_in_ends_at: slot.sign_in_ends_at().map(Moment::secs),
             sites: slot.record().sites.clone(),
@@ -328,7 +393,7 @@ impl Keeper {
             slot.saved_hash = Some(hash);
             slot.write_seq += changed as u64;
             let write = changed.then(|| (bytes, slot.write_seq, slot.written.clone()));
-            (write, slot.view(), notices, head_moved)
+            (write, slot.view(now), notices, head_moved)
         };
         if let Some((bytes, seq, written)) = record {
             let mut newest = written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -411,6 +476,7 @@ mod tests {
             kind: IntegrationKind::ApiToken(ApiTokenConfig {
                 probe_url: Url::parse("https://example.com/api/me").unwrap(),
                 username: None,
+                expires_at: None,
                 expires: Some(expires),
             }),
         };
@@ -434,10 +500,11 @@ mod tests {
         assert!(text.starts_with('#') && text.contains("warning_days = [7, 1]"), "{text}");
 
         // the warning deadline follows: the next wake-up is the 7-day warning, not the 14-day one
-        let end = (time::OffsetDateTime::now_utc().date() + time::Duration::days(10)).midnight().assume_utc();
+        let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(10);
+        let end = crate::calendar::Calendar::system().end_of_day(day);
         let due = keeper.lock().queue.head().expect("a deadline");
         let week = crate::clock::Span::from_days(7);
-        assert_eq!(due, Moment::from_secs(end.unix_timestamp()).minus(week), "the next deadline");
+        assert_eq!(due, Moment::from_secs(end).minus(week), "the next deadline");
 
         keeper.set_warning_days(vec![30]).expect("saved");
         assert_eq!(keeper.state_of("jira").unwrap(), State::ExpiringSoon);
@@ -516,6 +583,38 @@ mod tests {
         assert!(!file.exists(), "an unchanged record was written again");
         keeper.commit("jira", |slot, _| slot.record_mut().failures = 1);
         assert!(file.exists(), "a changed record is written");
+    }
+
+    #[tokio::test]
+    async fn a_damaged_integration_file_shows_as_an_item_that_says_so_and_can_be_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = open(dir.path());
+        add_token_ending_in(&keeper, "jira", 100).await;
+        add_token_ending_in(&keeper, "wiki", 100).await;
+        let file = keeper.paths().integration_config("wiki");
+        std::fs::write(&file, "name = \"wiki\"\nprovider = [\n").unwrap();
+        drop(keeper);
+
+        let keeper = open(dir.path());
+        let views = keeper.list();
+        let names: Vec<&str> = views.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["jira", "wiki"], "the damaged one does not vanish");
+        let wiki = &views[1];
+        assert_eq!(wiki.state, State::Unreadable);
+        assert_eq!(wiki.state_label, "Can't be read");
+        let detail = wiki.detail.clone().unwrap();
+        assert!(
+            detail.contains("settings file is damaged") && detail.contains("Remove it and add it again"),
+            "{detail}"
+        );
+        assert!(crate::phrases::jargon(&detail).is_none(), "{detail}");
+        assert!(wiki.detail_technical.clone().unwrap().contains("wiki.toml"), "{wiki:?}");
+        assert_eq!(keeper.status("wiki").unwrap().view, *wiki);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "name = \"wiki\"\nprovider = [\n", "left as it is");
+
+        keeper.remove("wiki", false).await.expect("removed");
+        assert!(!file.exists());
+        assert_eq!(keeper.list().len(), 1);
     }
 
     #[tokio::test]

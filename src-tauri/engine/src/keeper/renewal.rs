@@ -2,7 +2,6 @@
 //! (a refused token gets one forced renewal before `Needs sign-in`), and, when a provider answers
 //! again after trouble, the other integrations waiting for it pulled forward.
 
-use super::error::shell_word;
 use super::token::fresh;
 use super::{Keeper, KeeperError, Slot};
 use crate::actions::oauth::Grant;
@@ -10,6 +9,7 @@ use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
 use crate::clock::{Moment, Span};
 use crate::model::{IntegrationKind, IntegrationView, Secrets, State};
+use crate::phrases::{Failure, Reason};
 use crate::providers;
 
 /// Why a refresh was asked for.
@@ -49,16 +49,10 @@ impl Keeper {
             }
         }
         let view = self.status(name)?.view;
+        let now = self.inner.clock.now();
         match view.state {
-            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" needs you to sign in again ({}): run `tokenkeeper login {}`",
-                view.detail.clone().unwrap_or_default(),
-                shell_word(name)
-            ))),
-            State::Retrying | State::Offline => Err(KeeperError::Unavailable(format!(
-                "\"{name}\" could not be renewed right now ({}); Token Keeper keeps trying",
-                view.detail.clone().unwrap_or_default()
-            ))),
+            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(view_words(&view, now))),
+            State::Retrying | State::Offline => Err(KeeperError::Unavailable(view_words(&view, now))),
             _ => Ok(view),
         }
     }
@@ -80,7 +74,7 @@ impl Keeper {
         };
         // The locks or the keychain failed: an attempt that failed, retried like any other.
         let failed = |e: KeeperError| {
-            let reason = e.to_string();
+            let reason = local_reason(&e);
             self.commit(name, |slot, now| slot.failed_transiently(reason, None, now));
         };
         let _exclusive = match self.exclusive(name).await {
@@ -110,7 +104,7 @@ impl Keeper {
             return;
         }
         let Some(refresh_token) = secrets.refresh_token.clone() else {
-            self.commit(name, |slot, _| slot.refused("there is no refresh token; sign in again".into()));
+            self.commit(name, |slot, _| slot.refused(Reason::new(Failure::NoRenewal, "no refresh token")));
             return;
         };
         self.commit(name, |slot, _| slot.set_busy(true));
@@ -133,11 +127,11 @@ impl Keeper {
                 }
             }
             RefreshOutcome::TransientError { reason, retry_after } => {
-                tracing::warn!("{name}: renewal failed, will retry: {reason}");
+                tracing::warn!("{name}: renewal failed, will retry: {}", reason.for_log());
                 self.commit(name, |slot, now| slot.failed_transiently(reason, retry_after, now));
             }
             RefreshOutcome::PermanentError { reason } => {
-                tracing::warn!("{name}: needs sign-in: {reason}");
+                tracing::warn!("{name}: needs sign-in: {}", reason.for_log());
                 self.commit(name, |slot, now| slot.renewal_refused(reason, now));
             }
         }
@@ -205,7 +199,8 @@ impl Keeper {
                     return;
                 }
                 if let Some(ProbeOutcome::Refused { .. }) = self.probe_once(name).await {
-                    self.mark_refused(name, format!("{reason}, even after renewing it"));
+                    let technical = reason.technical.map(|t| format!("{t}, even after renewing it"));
+                    self.mark_refused(name, Reason { failure: Failure::RefusedAfterRenewal, technical });
                 }
             }
             Some(ProbeOutcome::Refused { reason }) => self.mark_refused(name, reason),
@@ -213,7 +208,7 @@ impl Keeper {
         }
     }
 
-    fn mark_refused(&self, name: &str, reason: String) {
+    fn mark_refused(&self, name: &str, reason: Reason) {
         self.commit(name, |slot, _| slot.refused(reason));
     }
 
@@ -243,11 +238,30 @@ impl Keeper {
         let outcome = match providers::fill_account(&url, secrets.account.as_deref()) {
             Some(url) => probe(&self.inner.http, &url, credential, &wire).await,
             None => ProbeOutcome::Inconclusive {
-                reason: "the service did not say which account signed in, so the token cannot be checked".into(),
+                reason: Reason::new(Failure::AccountUnknown, "no account to fill {account} in the check's address"),
                 retry_after: None,
             },
         };
         self.commit(name, |slot, now| slot.checked(&outcome, now));
         Some(outcome)
     }
+}
+
+/// A view's words for an error: what happened, without what to click (each shell adds its own
+/// way to act): "\"jira\": HighQ isn't answering."
+pub(super) fn view_words(view: &IntegrationView, now: Moment) -> String {
+    let calendar = crate::calendar::Calendar::system();
+    match crate::phrases::describe(&crate::phrases::Subject::of(view, now.secs()), &calendar) {
+        Some(said) => format!("\"{}\": {}", view.name, said.what),
+        None => format!("\"{}\": {}.", view.name, view.state_label),
+    }
+}
+
+/// A failure on this computer (the locks, the keychain) as a reason.
+pub(super) fn local_reason(e: &KeeperError) -> Reason {
+    let failure = match e {
+        KeeperError::KeychainLocked(_) => Failure::KeychainLocked,
+        _ => Failure::LocalProblem,
+    };
+    Reason::new(failure, e.to_string())
 }

@@ -5,7 +5,6 @@
 use oauth2::TokenResponse as _;
 use url::Url;
 
-use super::error::shell_word;
 use super::renewal::Issued;
 use super::{Keeper, KeeperError};
 use crate::actions::device::{self, DeviceCode, DeviceOutcome, DEVICE_TIMEOUT};
@@ -14,7 +13,8 @@ use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::signin::{self, SignInOutcome, SIGNIN_TIMEOUT};
 use crate::actions::sites::{list_sites, SitesOutcome};
 use crate::history::HistoryEvent;
-use crate::model::{IntegrationKind, IntegrationView, OauthConfig, Secrets};
+use crate::model::{IntegrationKind, IntegrationView, OauthConfig, Secrets, UnixTime};
+use crate::phrases::{self, Reason};
 use crate::providers::token_response::normalize;
 use crate::providers::{self, Profile};
 use crate::secret::{AccessToken, ApiToken};
@@ -45,13 +45,8 @@ impl Keeper {
             SignInOutcome::TimedOut => {
                 Err(KeeperError::BadInput("the sign-in was not completed within 5 minutes; nothing changed".into()))
             }
-            SignInOutcome::Refused { reason } => {
-                self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
-                Err(KeeperError::NeedsSignIn(format!("the sign-in did not succeed ({reason}); nothing changed")))
-            }
-            SignInOutcome::Failed { reason } => {
-                self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
-                Err(KeeperError::Unavailable(format!("the sign-in could not be finished ({reason}); nothing changed")))
+            SignInOutcome::Refused { reason } | SignInOutcome::Failed { reason } => {
+                Err(self.sign_in_failed(name, &profile, reason))
             }
         }
     }
@@ -97,9 +92,7 @@ impl Keeper {
     async fn device_url(&self, name: &str, oauth: &OauthConfig, profile: &Profile) -> Result<Url, KeeperError> {
         let Some(issuer) = &oauth.issuer else {
             return Err(KeeperError::BadInput(format!(
-                "\"{name}\" has no OpenID Connect issuer, so its device sign-in address is unknown; \
-                 sign in with `tokenkeeper login {}` instead",
-                shell_word(name)
+                "\"{name}\" cannot sign in with a code: its service does not offer it; sign in in the browser instead"
             )));
         };
         let found = providers::discovery::discover(&self.inner.http, issuer).await.map_err(|e| match e {
@@ -110,10 +103,8 @@ impl Keeper {
         })?;
         found.device_authorization_endpoint.ok_or_else(|| {
             KeeperError::BadInput(format!(
-                "{} does not offer device sign-in (its discovery document names no device_authorization_endpoint); \
-                 sign in with `tokenkeeper login {}` instead",
-                profile.name,
-                shell_word(name)
+                "{} does not offer sign-in with a code; sign in in the browser instead",
+                profile.name
             ))
         })
     }
@@ -124,16 +115,27 @@ impl Keeper {
             DeviceOutcome::Expired => {
                 Err(KeeperError::BadInput("the code was not confirmed before it expired; nothing changed".into()))
             }
-            DeviceOutcome::Denied { reason } | DeviceOutcome::Refused { reason } => {
-                self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
-                Err(KeeperError::NeedsSignIn(format!("the device sign-in did not succeed ({reason}); nothing changed")))
+            DeviceOutcome::Denied { reason } | DeviceOutcome::Refused { reason } | DeviceOutcome::Failed { reason } => {
+                let profile = self.config_of(name).map(|(_, p)| p).ok();
+                Err(match profile {
+                    Some(profile) => self.sign_in_failed(name, &profile, reason),
+                    None => KeeperError::unknown(name),
+                })
             }
-            DeviceOutcome::Failed { reason } => {
-                self.note(name, HistoryEvent::SignInFailed { reason: reason.clone() });
-                Err(KeeperError::Unavailable(format!(
-                    "the device sign-in could not be finished ({reason}); nothing changed"
-                )))
-            }
+        }
+    }
+
+    /// A sign-in that did not complete: noted in the history, and said as an error in words
+    /// (the service's codes go to the history and the log).
+    fn sign_in_failed(&self, name: &str, profile: &Profile, reason: Reason) -> KeeperError {
+        tracing::warn!("{name}: the sign-in did not complete: {}", reason.for_log());
+        self.note(name, HistoryEvent::sign_in_failed(&reason));
+        let service = self.lock().slots.get(name).map(|s| s.service_name()).unwrap_or_else(|| profile.name.clone());
+        let why = phrases::sign_in_failed(&service, &reason.failure);
+        if reason.is_transient() {
+            KeeperError::Unavailable(why)
+        } else {
+            KeeperError::NeedsSignIn(why)
         }
     }
 
@@ -170,10 +172,11 @@ impl Keeper {
         self.list_sites(name, &access_token).await;
         let view = self.status(name)?.view;
         if self.lock().slots.get(name).is_some_and(|s| s.unsaved()) {
-            return Err(KeeperError::Failed(format!(
-                "signed in, but the keychain did not accept the tokens; they are kept while Token Keeper runs ({})",
-                view.detail.clone().unwrap_or_default()
-            )));
+            return Err(KeeperError::Failed(
+                "Signed in, but the keychain did not accept the sign-in; Token Keeper keeps it while it runs and \
+                 tries again."
+                    .into(),
+            ));
         }
         Ok(view)
     }
@@ -199,15 +202,22 @@ impl Keeper {
         }
     }
 
-    /// Checks an API token with the probe, then stores it. A refused or uncheckable token is
-    /// not stored, and whatever was stored before stays.
-    pub async fn store_api_token(&self, name: &str, token: ApiToken) -> Result<IntegrationView, KeeperError> {
-        let (config, profile) = self.config_of(name)?;
+    /// Checks an API token with the probe, then stores it with its end (`ends_at`, when the
+    /// keeper gave one: see [`crate::calendar::Calendar::end_of_day`]). A token that replaces
+    /// an earlier one replaces its end too, given or not (the old date belonged to the old
+    /// token); the first token keeps the end given when the integration was added, unless
+    /// another is given. A refused or uncheckable token is not stored, and whatever was stored
+    /// before stays.
+    pub async fn store_api_token(
+        &self,
+        name: &str,
+        token: ApiToken,
+        ends_at: Option<UnixTime>,
+    ) -> Result<IntegrationView, KeeperError> {
+        let (mut config, profile) = self.config_of(name)?;
+        let service = self.lock().slots.get(name).map(|s| s.service_name()).unwrap_or_default();
         let IntegrationKind::ApiToken(api) = &config.kind else {
-            return Err(KeeperError::BadInput(format!(
-                "\"{name}\" uses OAuth: sign in with `tokenkeeper login {}`",
-                shell_word(name)
-            )));
+            return Err(KeeperError::BadInput(format!("\"{name}\" uses a sign-in, not an API token")));
         };
         let credential = match &api.username {
             Some(u) => Credential::Basic { username: u, token: token.expose() },
@@ -216,12 +226,12 @@ impl Keeper {
         match probe(&self.inner.http, &api.probe_url, credential, &profile.wire).await {
             ProbeOutcome::Accepted => {}
             ProbeOutcome::Refused { reason } => {
-                return Err(KeeperError::BadInput(format!("this token does not work: {reason}; it was not saved")))
+                tracing::warn!("{name}: a new token was refused: {}", reason.for_log());
+                return Err(KeeperError::BadInput(phrases::token_not_saved(&service, &reason.failure)));
             }
             ProbeOutcome::Inconclusive { reason, .. } => {
-                return Err(KeeperError::Unavailable(format!(
-                    "the token could not be checked ({reason}); it was not saved"
-                )))
+                tracing::warn!("{name}: a new token could not be checked: {}", reason.for_log());
+                return Err(KeeperError::Unavailable(phrases::token_not_saved(&service, &reason.failure)));
             }
         }
         let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
@@ -233,8 +243,21 @@ impl Keeper {
             ..Secrets::default()
         };
         self.keychain_save(name, &secrets).await?;
-        self.commit(name, move |slot, now| slot.signed_in(secrets, Ok(()), now))
-            .ok_or_else(|| KeeperError::unknown(name))
+        let replacing = self.lock().slots.get(name).is_some_and(|s| {
+            s.record().signed_in_at.is_some() || s.record().history.entries().any(|e| e.event == HistoryEvent::SignedIn)
+        });
+        if let IntegrationKind::ApiToken(api) = &mut config.kind {
+            if replacing || ends_at.is_some() {
+                api.replace_end(ends_at);
+            }
+        }
+        crate::store::integrations::save(&self.inner.paths, &config)
+            .map_err(|e| KeeperError::Failed(format!("the new token was saved, but not its end date: {e}")))?;
+        self.commit(name, move |slot, now| {
+            slot.config = config;
+            slot.signed_in(secrets, Ok(()), now);
+        })
+        .ok_or_else(|| KeeperError::unknown(name))
     }
 }
 

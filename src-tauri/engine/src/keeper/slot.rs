@@ -11,9 +11,11 @@ use url::Url;
 
 use crate::actions::probe::ProbeOutcome;
 use crate::alerts::Facts;
+use crate::calendar::Calendar;
 use crate::clock::{ClockStamp, Moment, Span};
 use crate::history::HistoryEvent;
 use crate::model::{IntegrationConfig, IntegrationKind, IntegrationView, NextAction, Secrets, Site, State};
+use crate::phrases::{self, Failure, Reason, Subject};
 use crate::providers::{self, Profile};
 use crate::record::Record;
 use crate::scheduler::{renew_at, retry_delay, MIN_RENEW_SPACING};
@@ -22,6 +24,10 @@ use crate::scheduler::{renew_at, retry_delay, MIN_RENEW_SPACING};
 /// right after the failed write and then at each retry.
 const UNSAVED_RETRY_FIRST: Span = Span::from_millis(5_000);
 const UNSAVED_RETRY: Span = Span::from_millis(30_000);
+
+/// The name of a generic profile's service whose address has no host (none can: addresses are
+/// https or loopback http).
+pub const UNNAMED_SERVICE: &str = "The service";
 
 /// The keeper's in-memory copy of one integration.
 pub struct Slot {
@@ -153,7 +159,7 @@ impl Slot {
         self.unsaved_tokens_written(saved);
         if saved {
             self.record.retry_at = None;
-            self.record.detail = None;
+            self.record.reason = None;
         } else {
             self.record.retry_at = Some(now.plus(UNSAVED_RETRY));
         }
@@ -161,7 +167,7 @@ impl Slot {
 
     /// A renewal (or the locks or keychain around it) failed in a way worth retrying: backoff,
     /// never sooner than a `Retry-After`, and a few tries left before the token expires.
-    pub fn failed_transiently(&mut self, reason: String, retry_after: Option<Duration>, now: Moment) {
+    pub fn failed_transiently(&mut self, reason: Reason, retry_after: Option<Duration>, now: Moment) {
         self.busy = false;
         self.record.failures = self.record.failures.saturating_add(1);
         let left = self.record.access_expires_at.map(|e| e.since(now));
@@ -169,14 +175,22 @@ impl Slot {
         self.record.retry_at = Some(now.plus(Span::from_std(delay)));
         self.not_before = retry_after.map(|floor| now.plus(Span::from_std(floor)));
         self.failed_at = Some(now);
-        self.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true });
-        self.record.detail = Some(reason);
+        let mut event = HistoryEvent::refresh_failed(&reason);
+        if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
+            *transient = true;
+        }
+        self.record.history.push(now, event);
+        self.record.reason = Some(reason);
     }
 
     /// The service refused the renewal for good (the grant is gone): the keeper must sign in.
-    pub fn renewal_refused(&mut self, reason: String, now: Moment) {
+    pub fn renewal_refused(&mut self, reason: Reason, now: Moment) {
         self.busy = false;
-        self.record.history.push(now, HistoryEvent::RefreshFailed { reason: reason.clone(), transient: false });
+        let mut event = HistoryEvent::refresh_failed(&reason);
+        if let HistoryEvent::RefreshFailed { transient, .. } = &mut event {
+            *transient = false;
+        }
+        self.record.history.push(now, event);
         self.record.failures = 0;
         self.record.retry_at = None;
         self.refused(reason);
@@ -184,9 +198,9 @@ impl Slot {
 
     /// The keeper must sign in again (the service refused the token or the grant, or there is
     /// nothing to renew with): the one place `Needs sign-in` is set. Sticky until a sign-in.
-    pub fn refused(&mut self, reason: String) {
+    pub fn refused(&mut self, reason: Reason) {
         self.record.state = State::NeedsSignIn;
-        self.record.detail = Some(reason);
+        self.record.reason = Some(reason);
     }
 
     /// A check of the token ended with `outcome`: recorded, and the next one scheduled (sooner
@@ -195,12 +209,19 @@ impl Slot {
     pub fn checked(&mut self, outcome: &ProbeOutcome, now: Moment) {
         let (accepted, reason, retry) = match outcome {
             ProbeOutcome::Accepted => (true, None, None),
-            ProbeOutcome::Refused { reason } => (false, Some(reason.clone()), None),
+            ProbeOutcome::Refused { reason } => (false, Some(reason), None),
             ProbeOutcome::Inconclusive { reason, retry_after } => {
-                (false, Some(reason.clone()), Some(retry_delay(1, self.jitter, *retry_after, None)))
+                (false, Some(reason), Some(retry_delay(1, self.jitter, *retry_after, None)))
             }
         };
-        self.record.history.push(now, HistoryEvent::Checked { accepted, reason });
+        self.record.history.push(
+            now,
+            HistoryEvent::Checked {
+                accepted,
+                reason: reason.map(|r| r.technical.clone().unwrap_or_default()),
+                failure: reason.map(|r| r.failure.clone()),
+            },
+        );
         self.record.probe_at = Some(match retry {
             Some(delay) => now.plus(Span::from_std(delay)),
             None => self.next_probe(now),
@@ -259,7 +280,10 @@ impl Slot {
     pub fn notices_due(&mut self, now: Moment, leads: &[u32]) -> Vec<crate::notify::Notice> {
         let service = self.service_name();
         let name = self.config.name.clone();
-        let notices = crate::alerts::decide(&self.facts(&name, &service, now, leads), &mut self.record.notices);
+        let calendar = Calendar::system();
+        let mut ledger = std::mem::take(&mut self.record.notices);
+        let notices = crate::alerts::decide(&self.facts(&name, &service, now, leads, &calendar), &mut ledger);
+        self.record.notices = ledger;
         self.record.notices.await_showing(&notices);
         for n in &notices {
             self.record.history.push(now, HistoryEvent::Notified { summary: n.summary.clone() });
@@ -279,12 +303,21 @@ impl Slot {
     }
 
     /// What the notice rules look at.
-    pub fn facts<'a>(&self, name: &'a str, service: &'a str, now: Moment, leads: &'a [u32]) -> Facts<'a> {
+    pub fn facts<'a>(
+        &'a self,
+        name: &'a str,
+        service: &'a str,
+        now: Moment,
+        leads: &'a [u32],
+        calendar: &'a Calendar,
+    ) -> Facts<'a> {
         Facts {
             name,
             service,
             state: self.record.state,
-            is_api_token: self.is_api_token(),
+            kind: self.config.kind.kind(),
+            failure: self.record.reason.as_ref().map(|r| &r.failure),
+            calendar,
             access_expires_at: self.record.access_expires_at.map(Moment::secs),
             access_lifetime: self.access_lifetime().map(Span::secs),
             credential_expires_at: self.credential_expires_at().map(Moment::secs),
@@ -307,7 +340,7 @@ impl Slot {
     fn tokens_stored(&mut self, saved: Result<(), String>, now: Moment) {
         self.unsaved = saved.is_err();
         if let Err(e) = saved {
-            self.record.detail = Some(format!("new tokens are kept in memory until the keychain accepts them: {e}"));
+            self.record.reason = Some(Reason::new(Failure::KeychainRefused, e.clone()));
             self.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e });
             self.record.retry_at = Some(now.plus(UNSAVED_RETRY_FIRST));
         }
@@ -375,7 +408,8 @@ impl Slot {
     pub fn credential_expires_at(&self) -> Option<Moment> {
         match &self.config.kind {
             IntegrationKind::ApiToken(api) => {
-                api.expires.map(|d| Moment::from_secs(d.midnight().assume_utc().unix_timestamp()))
+                let ends = api.expires_at.or_else(|| api.expires.map(|d| Calendar::system().end_of_day(d)));
+                ends.map(Moment::from_secs)
             }
             IntegrationKind::Oauth(_) => providers::earliest(self.record.refresh_expires_at, self.sign_in_ends_at()),
         }
@@ -405,14 +439,14 @@ impl Slot {
         }
     }
 
-    /// The service's name for notices: the profile's, or the host for generic OAuth.
+    /// The service's name for notices: the profile's, or the host for a generic profile.
     pub fn service_name(&self) -> String {
         let url = match &self.config.kind {
             IntegrationKind::Oauth(o) => o.issuer.clone().unwrap_or_else(|| o.token_url.clone()),
             IntegrationKind::ApiToken(a) => a.probe_url.clone(),
         };
-        if self.profile.id == "oauth2" || self.profile.id == "api-token" {
-            url.host_str().map(str::to_string).unwrap_or_else(|| self.profile.name.clone())
+        if self.profile.is_generic() {
+            url.host_str().map(str::to_string).unwrap_or_else(|| UNNAMED_SERVICE.to_string())
         } else {
             self.profile.name.clone()
         }
@@ -460,7 +494,7 @@ impl Slot {
             State::Working
         };
         if matches!(self.record.state, State::Working | State::ExpiringSoon | State::Paused) {
-            self.record.detail = None;
+            self.record.reason = None;
         }
     }
 
@@ -508,17 +542,41 @@ impl Slot {
         candidates.into_iter().min()
     }
 
-    pub fn view(&self) -> IntegrationView {
+    /// What shells see at `now`, with its words from [`crate::phrases`].
+    pub fn view(&self, now: Moment) -> IntegrationView {
+        let calendar = Calendar::system();
+        let kind = self.config.kind.kind();
+        let service = self.service_name();
+        let state = self.record.state;
+        let failure = self.record.reason.as_ref().map(|r| &r.failure);
+        let next = self.next_action();
+        let subject = Subject {
+            kind,
+            service: &service,
+            state,
+            failure,
+            credential_expires_at: self.credential_expires_at().map(Moment::secs),
+            next,
+            now: now.secs(),
+        };
+        let said = phrases::describe(&subject, &calendar);
         IntegrationView {
             name: self.config.name.clone(),
             provider: self.config.provider.clone(),
-            kind: if self.is_api_token() { "api-token".into() } else { "oauth".into() },
-            state: self.record.state,
-            detail: self.record.detail.clone(),
+            kind,
+            state,
+            state_label: phrases::label(state, failure).to_string(),
+            severity: phrases::severity(state, failure),
+            detail: said.as_ref().map(|s| s.sentence(&subject, &calendar)),
+            detail_technical: self.record.reason.as_ref().and_then(|r| r.technical.clone()),
+            failure: failure.cloned(),
+            todo: said.map(|s| s.todo),
             access_expires_at: self.record.access_expires_at.map(Moment::secs),
             refresh_expires_at: self.credential_expires_at().map(Moment::secs),
-            next: self.next_action(),
+            next,
+            next_verb: phrases::next_verb(state, next).map(str::to_string),
             signin_pending: self.signin_pending,
+            service,
         }
     }
 }
@@ -528,6 +586,11 @@ mod tests {
     use super::*;
     use crate::model::{ApiTokenConfig, OauthConfig};
     use crate::secret::AccessToken;
+
+    /// A passing failure with these technical words.
+    fn why(technical: &str) -> Reason {
+        Reason::new(Failure::NotAnswering, technical)
+    }
 
     fn atlassian(signed_in_at: Option<Moment>, refresh_expires_at: Option<Moment>) -> Slot {
         let url = |s: &str| url::Url::parse(s).unwrap();
@@ -542,7 +605,7 @@ mod tests {
             }),
         };
         let record =
-            Record { state: State::Working, detail: None, signed_in_at, refresh_expires_at, ..Record::default() };
+            Record { state: State::Working, reason: None, signed_in_at, refresh_expires_at, ..Record::default() };
         Slot::new(config, providers::find("atlassian").unwrap(), record)
     }
 
@@ -560,7 +623,11 @@ mod tests {
         assert_eq!(slot.ended_by_absolute_limit(), Some(365));
         slot.settle(now, 14);
         assert_eq!(slot.record.state, State::ExpiringSoon);
-        assert_eq!(slot.view().refresh_expires_at, Some(now.plus(days(5)).secs()), "list shows when to sign in again");
+        assert_eq!(
+            slot.view(now).refresh_expires_at,
+            Some(now.plus(days(5)).secs()),
+            "list shows when to sign in again"
+        );
         let leads = [14, 3, 1];
         assert_eq!(slot.next_deadline(now, &leads), Some(now.plus(days(2))), "the 3-day warning");
 
@@ -615,8 +682,8 @@ mod tests {
         let start = |state: State| {
             let mut slot = atlassian(Some(now.minus(days(10))), Some(now.plus(days(90))));
             match state {
-                State::Retrying => slot.failed_transiently("the service did not answer".into(), None, now),
-                State::NeedsSignIn => slot.refused("the grant was revoked".into()),
+                State::Retrying => slot.failed_transiently(why("the service did not answer"), None, now),
+                State::NeedsSignIn => slot.refused(why("the grant was revoked")),
                 State::Paused => slot.paused(true, now),
                 _ => {}
             }
@@ -628,9 +695,9 @@ mod tests {
             ("signed in", |s, now| s.signed_in(Secrets::default(), Ok(()), now)),
             ("renewed", |s, now| s.renewed(Secrets::default(), Ok(()), now)),
             ("renewed, keychain refused", |s, now| s.renewed(Secrets::default(), Err("locked".into()), now)),
-            ("failed transiently", |s, now| s.failed_transiently("timeout".into(), None, now)),
-            ("renewal refused", |s, now| s.renewal_refused("invalid_grant".into(), now)),
-            ("refused", |s, _| s.refused("revoked".into())),
+            ("failed transiently", |s, now| s.failed_transiently(why("timeout"), None, now)),
+            ("renewal refused", |s, now| s.renewal_refused(why("invalid_grant"), now)),
+            ("refused", |s, _| s.refused(why("revoked"))),
             ("paused", |s, now| s.paused(true, now)),
             ("resumed", |s, now| s.paused(false, now)),
         ];
@@ -662,9 +729,9 @@ mod tests {
     fn what_each_transition_writes() {
         let now = Moment::from_secs(1_700_000_000);
         let mut slot = atlassian(None, Some(now.plus(days(90))));
-        slot.failed_transiently("timeout".into(), Some(Duration::from_secs(7)), now);
+        slot.failed_transiently(why("timeout"), Some(Duration::from_secs(7)), now);
         let r = slot.record();
-        assert_eq!((r.failures, r.detail.as_deref()), (1, Some("timeout")));
+        assert_eq!((r.failures, r.reason.as_ref().and_then(|r| r.technical.as_deref())), (1, Some("timeout")));
         assert!(r.retry_at.unwrap() >= now.plus(Span::from_secs(7)), "Retry-After is a floor");
         assert_eq!((slot.not_before(), slot.failed_at), (Some(now.plus(Span::from_secs(7))), Some(now)));
 
@@ -672,7 +739,7 @@ mod tests {
         slot.renewed(renewed.clone(), Err("the keychain is locked".into()), now);
         let r = slot.record();
         assert_eq!((r.failures, r.access_expires_at), (0, Some(now.plus(Span::from_secs(60)))));
-        assert!(slot.unsaved && r.detail.as_deref().is_some_and(|d| d.contains("kept in memory")));
+        assert!(slot.unsaved && r.reason.as_ref().is_some_and(|r| r.failure == Failure::KeychainRefused));
         assert_eq!(r.retry_at, Some(now.plus(UNSAVED_RETRY_FIRST)), "the write is tried again soon");
         slot.unsaved_tokens_offered(true, now);
         assert!(!slot.unsaved && slot.record().retry_at.is_none());
@@ -683,14 +750,14 @@ mod tests {
         assert_eq!(r.history.entries().filter(|e| e.event == HistoryEvent::SignedIn).count(), 1);
         assert_eq!(r.notices.problem, None, "the first sign-in is no \"working again\"");
 
-        slot.renewal_refused("invalid_grant".into(), now);
+        slot.renewal_refused(why("invalid_grant"), now);
         let r = slot.record();
         assert_eq!((r.state, r.failures, r.retry_at), (State::NeedsSignIn, 0, None));
 
         // pulled forward only when it waits longer, with one failure kept
         let mut slot = atlassian(None, None);
-        slot.failed_transiently("x".into(), None, now);
-        slot.failed_transiently("x".into(), None, now);
+        slot.failed_transiently(why("x"), None, now);
+        slot.failed_transiently(why("x"), None, now);
         let later = slot.record().retry_at.unwrap();
         slot.pulled_forward(later.plus(Span::SECOND));
         assert_eq!((slot.record().retry_at, slot.record().failures), (Some(later), 2), "not later");
@@ -707,6 +774,7 @@ mod tests {
             kind: IntegrationKind::ApiToken(ApiTokenConfig {
                 probe_url: url::Url::parse("https://acme.atlassian.net/rest/api/3/myself").unwrap(),
                 username: None,
+                expires_at: None,
                 expires: None,
             }),
         };
@@ -818,7 +886,7 @@ mod properties {
                 secrets = grant.apply_to(&secrets, now, &RefreshTokenRule::default());
                 slot.adopted(secrets.clone());
                 slot.settle(now, 14);
-                let _ = slot.view();
+                let _ = slot.view(now);
                 let next = slot.next_deadline(now, &[14, 3, 1]).expect("a renewable token has a deadline");
                 prop_assert!(next > now || now == Moment::from_millis(i64::MAX), "renews again at once");
                 prop_assert!(next >= now.whole_secs().plus(MIN_RENEW_SPACING), "renews {:?} after the last", next.since(now));

@@ -8,8 +8,7 @@
 //! separate, a 4 s token with 2.5 s left was "fresh" — outside its 2 s margin — so not renewed,
 //! and then refused as too short-lived to hand out.)
 
-use super::error::shell_word;
-use super::renewal::Why;
+use super::renewal::{view_words, Why};
 use super::{Keeper, KeeperError};
 use crate::clock::{Moment, Span};
 use crate::model::{Secrets, State};
@@ -34,10 +33,7 @@ impl Keeper {
             return Ok(AccessToken::new(api.expose().to_string()));
         }
         if self.is_api_token(name)? {
-            return Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" has no API token yet: add one with `tokenkeeper login {}`",
-                shell_word(name)
-            )));
+            return Err(KeeperError::NeedsSignIn(format!("\"{name}\" has no API token yet")));
         }
         if let Some(token) = fresh(&secrets, self.inner.clock.now()) {
             return Ok(token);
@@ -63,27 +59,23 @@ impl Keeper {
         if let Some(token) = alive(&secrets, self.inner.clock.now()).filter(|_| renewed) {
             return Ok(token);
         }
-        let detail =
-            self.lock().slots.get(name).and_then(|s| s.record().detail.clone()).filter(|d| !d.trim().is_empty());
-        let why = detail.unwrap_or_else(|| {
-            format!(
-                "the service's newest token ends in less than {} seconds, too soon to be used",
+        let view = self.status(name)?.view;
+        Err(KeeperError::Unavailable(match view.detail {
+            Some(_) => format!("{} It has no valid token right now.", view_words(&view, self.inner.clock.now())),
+            None => format!(
+                "\"{name}\" has no valid token right now and cannot be renewed: the service's newest token ends in \
+                 less than {} seconds, too soon to be used",
                 MIN_REMAINING.secs()
-            )
-        });
-        Err(KeeperError::Unavailable(format!("\"{name}\" has no valid token right now and cannot be renewed: {why}")))
+            ),
+        }))
     }
 
     fn refuse_if_signed_out(&self, name: &str) -> Result<(), KeeperError> {
+        let now = self.inner.clock.now();
         let shared = self.lock();
         let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
         if slot.record().state == State::NeedsSignIn {
-            let why =
-                slot.record().detail.clone().unwrap_or_else(|| "the service no longer accepts its sign-in".into());
-            return Err(KeeperError::NeedsSignIn(format!(
-                "\"{name}\" needs you to sign in again ({why}): run `tokenkeeper login {}`",
-                shell_word(name)
-            )));
+            return Err(KeeperError::NeedsSignIn(view_words(&slot.view(now), now)));
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ use crate::clock::Moment;
 use crate::history::HistoryEvent;
 use crate::model::{ApiTokenConfig, IntegrationConfig, IntegrationKind, OauthConfig, State};
 use crate::paths::Paths;
+use crate::phrases::{Failure, Reason};
 use crate::profile_file;
 use crate::properties::support::{cases, config, mutated, text, word};
 use crate::record::Record;
@@ -112,7 +113,12 @@ fn integration_config() -> impl Strategy<Value = IntegrationConfig> {
     let api = (url(), prop::option::of(text(20)), prop::option::of(-100_000i32..100_000)).prop_map(
         |(probe_url, username, days)| {
             let expires = days.map(|d| time::Date::from_julian_day(2_460_000 + d).unwrap());
-            IntegrationKind::ApiToken(ApiTokenConfig { probe_url, username, expires })
+            IntegrationKind::ApiToken(ApiTokenConfig {
+                probe_url,
+                username,
+                expires_at: days.map(|d| 1_700_000_000 + i64::from(d) * 86_400),
+                expires,
+            })
         },
     );
     (name(), word("abcdefghijklmnopqrstuvwxyz-", 1, 12), 60u64..10_000_000, prop_oneof![oauth, api]).prop_map(
@@ -124,15 +130,29 @@ fn state() -> impl Strategy<Value = State> {
     prop::sample::select(State::ALL.to_vec())
 }
 
+fn failure() -> impl Strategy<Value = Option<Failure>> {
+    prop::option::of(prop_oneof![
+        Just(Failure::NotSignedIn),
+        Just(Failure::TokenRefused),
+        Just(Failure::Unreachable),
+        prop::option::of(text(30)).prop_map(|explained| Failure::SignInRefused { explained }),
+        prop::option::of(text(30)).prop_map(|explained| Failure::AppRefused { explained }),
+    ])
+}
+
 fn history_event() -> impl Strategy<Value = HistoryEvent> {
     prop_oneof![
         Just(HistoryEvent::Added),
         Just(HistoryEvent::SignedIn),
-        text(30).prop_map(|reason| HistoryEvent::SignInFailed { reason }),
+        (text(30), failure()).prop_map(|(reason, failure)| HistoryEvent::SignInFailed { reason, failure }),
         prop::option::of(any::<i64>()).prop_map(|expires_at| HistoryEvent::Refreshed { expires_at }),
-        (text(30), any::<bool>()).prop_map(|(reason, transient)| HistoryEvent::RefreshFailed { reason, transient }),
-        (any::<bool>(), prop::option::of(text(30)))
-            .prop_map(|(accepted, reason)| HistoryEvent::Checked { accepted, reason }),
+        (text(30), any::<bool>(), failure()).prop_map(|(reason, transient, failure)| HistoryEvent::RefreshFailed {
+            reason,
+            transient,
+            failure
+        }),
+        (any::<bool>(), prop::option::of(text(30)), failure())
+            .prop_map(|(accepted, reason, failure)| HistoryEvent::Checked { accepted, reason, failure }),
         (state(), state()).prop_map(|(from, to)| HistoryEvent::StateChanged { from, to }),
         text(30).prop_map(|summary| HistoryEvent::Notified { summary }),
         any::<bool>().prop_map(|paused| HistoryEvent::Paused { paused }),
@@ -146,16 +166,21 @@ fn secs() -> impl Strategy<Value = Moment> {
 
 fn record() -> impl Strategy<Value = Record> {
     (
-        (state(), prop::option::of(text(40)), any::<bool>(), any::<u32>()),
+        (state(), failure(), prop::option::of(text(40)), any::<bool>(), any::<u32>()),
         (prop::option::of(secs()), prop::option::of(secs()), prop::option::of(secs())),
         (prop::option::of(any::<i64>()), prop::option::of(any::<i64>())),
         (vec((any::<i64>(), 1u32..400), 0..4), vec((any::<i64>(), history_event()), 0..12)),
     )
         .prop_map(
-            |((state, detail, paused, failures), (issued, access, refresh), (retry, probe), (warnings, events))| {
+            |(
+                (state, failure, technical, paused, failures),
+                (issued, access, refresh),
+                (retry, probe),
+                (warnings, events),
+            )| {
                 let mut r = Record {
                     state,
-                    detail,
+                    reason: failure.map(|failure| Reason { failure, technical }),
                     paused,
                     issued_at: issued,
                     access_expires_at: access,
@@ -196,7 +221,10 @@ fn valid_files() -> Vec<(&'static str, Vec<u8>)> {
     let at = Moment::from_secs;
     let mut record = Record { state: State::Working, issued_at: Some(at(1_700_000_000)), ..Record::default() };
     record.history.push(at(1_700_000_000), HistoryEvent::SignedIn);
-    record.history.push(at(1_700_000_100), HistoryEvent::RefreshFailed { reason: "offline".into(), transient: true });
+    record.history.push(
+        at(1_700_000_100),
+        HistoryEvent::RefreshFailed { reason: "offline".into(), transient: true, failure: Some(Failure::Unreachable) },
+    );
     record.notices.expiry_warnings.push((1_800_000_000, 14));
     integrations::save_record(&paths, "reports", &record).unwrap();
     vec![

@@ -75,6 +75,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::clock::{Moment, Span};
+use crate::phrases::{Failure, Reason};
 use crate::text;
 
 /// One provider's profile.
@@ -173,6 +174,12 @@ impl Profile {
             .map(|(k, _)| k.as_str())
     }
 
+    /// Whether this is a generic profile (OAuth 2.0, API token) whose addresses the keeper
+    /// gives, rather than a service's preset: its service is then named by its host.
+    pub fn is_generic(&self) -> bool {
+        self.endpoints == Endpoints::default()
+    }
+
     /// Whether `variable` appears in any endpoint template.
     pub fn uses(&self, variable: &str) -> bool {
         self.variables().iter().any(|v| v == variable)
@@ -269,19 +276,18 @@ impl Wire {
         self.explanations.get(code).map(String::as_str)
     }
 
-    /// The reason shown for an error answer of the token endpoint: the profile's plain words
-    /// first, then the service's own code and words (as printable text).
-    pub fn describe_error(&self, code: &str, description: Option<&str>) -> String {
-        let answered = match description {
-            Some(d) => format!("{}: {}", text::one_line(code, 80), text::one_line(d, text::MAX_CHARS)),
-            None => text::one_line(code, 80),
+    /// What an error answer of the token endpoint means: the class (the app registration, or
+    /// the sign-in itself), the profile's plain words for it when it has them, and the service's
+    /// own code and words as technical detail, on one printable line of bounded length.
+    pub fn refusal(&self, code: &str, description: Option<&str>) -> Reason {
+        let explained = self.explain_error(code, description).map(str::to_string);
+        let failure = if APP_CODES.contains(&code) {
+            Failure::AppRefused { explained }
+        } else {
+            Failure::SignInRefused { explained }
         };
-        match self.explain_error(code, description) {
-            Some(plain) => format!("{plain} (the service answered {answered})"),
-            None => format!("the service answered {answered}"),
-        }
+        Reason::new(failure, technical(code, description))
     }
-
     /// The plain-language explanation of an error: a code named in its description first (the
     /// more specific), then the error code itself.
     pub fn explain_error(&self, code: &str, description: Option<&str>) -> Option<&str> {
@@ -293,6 +299,25 @@ impl Wire {
                     .map(|(_, plain)| plain.as_str())
             })
             .or_else(|| self.explain(code))
+    }
+}
+
+/// OAuth error codes that concern the app registration, not the person's sign-in: only
+/// whoever set the app up can fix them.
+const APP_CODES: &[&str] = &[
+    "invalid_client",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "incorrect_client_credentials",
+    "redirect_uri_mismatch",
+];
+
+/// A service's code and words as technical detail: one printable line, bounded.
+pub fn technical(code: &str, description: Option<&str>) -> String {
+    match description {
+        Some(d) => format!("{}: {}", text::one_line(code, 80), text::one_line(d, text::MAX_CHARS)),
+        None => text::one_line(code, 80),
     }
 }
 
@@ -383,17 +408,22 @@ const BUILT_IN: &[&str] = &[
     include_str!("profiles/microsoft.toml"),
 ];
 
-/// Every built-in profile.
-pub fn built_in() -> Vec<Profile> {
+/// The built-in profiles, parsed once.
+static PROFILES: std::sync::LazyLock<Vec<Profile>> = std::sync::LazyLock::new(|| {
     BUILT_IN
         .iter()
         .map(|text| toml::from_str(text).expect("built-in profiles are valid (checked by a unit test)"))
         .collect()
+});
+
+/// Every built-in profile.
+pub fn built_in() -> Vec<Profile> {
+    PROFILES.clone()
 }
 
 /// The built-in profile with this id.
 pub fn find(id: &str) -> Option<Profile> {
-    built_in().into_iter().find(|p| p.id == id)
+    PROFILES.iter().find(|p| p.id == id).cloned()
 }
 
 #[cfg(test)]
@@ -401,15 +431,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_service_error_is_described_in_plain_words_on_one_printable_line() {
+    fn a_service_error_is_a_class_with_plain_words_and_the_codes_beside_them() {
         let wire = find("microsoft").unwrap().wire;
-        let reason = wire.describe_error("invalid_grant", Some("AADSTS70008: expired\n\u{1b}[2Jfake line"));
-        assert!(!reason.chars().any(char::is_control), "{reason:?}");
-        assert!(
-            reason.ends_with("(the service answered invalid_grant: AADSTS70008: expired  [2Jfake line)"),
-            "{reason}"
-        );
-        assert_eq!(Wire::default().describe_error("x\ny", None), "the service answered x y");
+        let reason = wire.refusal("invalid_grant", Some("AADSTS70008: expired\n\u{1b}[2Jfake line"));
+        let technical = reason.technical.clone().unwrap();
+        assert!(!technical.chars().any(char::is_control), "{technical:?}");
+        assert_eq!(technical, "invalid_grant: AADSTS70008: expired  [2Jfake line");
+        let Failure::SignInRefused { explained: Some(plain) } = &reason.failure else { panic!("{reason:?}") };
+        assert!(plain.starts_with("Microsoft did not accept the sign-in"), "{plain}");
+        assert!(crate::phrases::jargon(plain).is_none(), "{plain}");
+        let generic = Wire::default().refusal("x\ny", None);
+        assert_eq!(generic, Reason::new(Failure::SignInRefused { explained: None }, "x y"));
+        let app = Wire::default().refusal("invalid_client", Some(&"d".repeat(500)));
+        assert!(matches!(app.failure, Failure::AppRefused { explained: None }), "{app:?}");
+        assert!(app.technical.unwrap().chars().count() < 300, "the service's words are bounded");
     }
 
     #[test]
@@ -434,6 +469,7 @@ mod tests {
             let p = find(id).unwrap();
             assert_eq!(p.endpoints, Endpoints::default());
             assert!(p.variables().is_empty() && p.scopes.is_empty() && p.authorize_params.is_empty());
+            assert!(p.is_generic());
         }
     }
 
@@ -521,6 +557,7 @@ mod tests {
     #[test]
     fn every_preset_links_its_app_registration_page() {
         for p in built_in() {
+            assert_eq!(p.is_generic(), ["oauth2", "api-token"].contains(&p.id.as_str()), "{}", p.id);
             match p.id.as_str() {
                 "oauth2" | "api-token" => assert_eq!(p.register_url, None),
                 _ => assert_eq!(p.register_url.as_ref().map(Url::scheme), Some("https"), "{}", p.id),

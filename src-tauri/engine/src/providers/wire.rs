@@ -18,6 +18,7 @@ use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use super::token_response::{normalize, NormalizeError, MAX_RESPONSE_BYTES};
 use super::{BodyEncoding, Wire};
 use crate::address::{self, AddressError};
+use crate::phrases::{Failure, Reason};
 
 /// Connect timeout and whole-request timeout for every call to a service.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +53,18 @@ impl WireError {
             WireError::NotSecure(_) => false,
         }
     }
+    /// What went wrong, as a class, with this error's words as technical detail.
+    pub fn reason(&self) -> Reason {
+        let failure = match self {
+            WireError::Unreachable { .. } => Failure::Unreachable,
+            WireError::Timeout { .. } | WireError::Unavailable { .. } => Failure::NotAnswering,
+            WireError::BadAnswer { problem: NormalizeError::WebPage, .. } => Failure::SignInPage,
+            WireError::BadAnswer { .. } => Failure::BadAnswer,
+            WireError::NotSecure(_) => Failure::NotSecure,
+        };
+        Reason::new(failure, self.to_string())
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             WireError::Unavailable { retry_after, .. } => *retry_after,

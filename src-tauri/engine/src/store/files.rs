@@ -52,6 +52,15 @@ pub enum FileError {
     },
 }
 
+impl FileError {
+    /// The file it is about.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            FileError::Damaged { path, .. } | FileError::Io { path, .. } => Some(path),
+        }
+    }
+}
+
 fn position(line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!(" (line {l}, column {c})"),
