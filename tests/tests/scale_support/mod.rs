@@ -166,7 +166,7 @@ fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (
         integrations::save(paths, &config).expect("config written");
         let record = Record {
             state: State::Working,
-            detail: None,
+            reason: None,
             issued_at: Some(issued),
             access_expires_at: Some(expires),
             clock: frame.clone(),

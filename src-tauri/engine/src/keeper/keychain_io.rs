@@ -1,6 +1,6 @@
 //! The keeper's side of the keychain: an integration's secrets loaded and saved off the async
-//! runtime (at most two calls at once, each with a timeout), the two locks that make a refresh
-//! the only one on the machine, and memory reconciled with the keychain after another process's
+//! runtime (at most one call per keychain connection at once, each with a timeout), the two locks
+//! that make a refresh the only one on the machine, and memory reconciled with the keychain after another process's
 //! renewal or a refused save (read again only when its change stamp says another process wrote it:
 //! [`change_stamp`]).
 
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{change_stamp, Keeper, KeeperError};
 use crate::model::Secrets;
+use crate::store::keychain::NATIVE_CONNECTIONS;
 use crate::store::StoreError;
 
 impl Keeper {
@@ -129,11 +130,12 @@ pub(super) struct Exclusive {
 /// and wait for the person; a script must not hang on it forever.
 const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Keychain calls running at once, per process. The Secret Service answers one call at a time
-/// anyway; without a bound, 32 concurrent refreshes would park 32 blocking threads on it, and the
-/// thread count would grow with the number of integrations.
+/// Keychain calls running at once, per process: one per keychain connection (a connection runs
+/// one call at a time, see [`NATIVE_CONNECTIONS`]); without a bound, 32 concurrent refreshes would
+/// park 32 blocking threads on it, and the thread count would grow with the number of
+/// integrations.
 static KEYCHAIN_CALLS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
-    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(2)));
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(NATIVE_CONNECTIONS)));
 
 /// Runs a blocking keychain call off the async runtime, with [`KEYCHAIN_TIMEOUT`] for waiting
 /// for a turn and the call together. The turn goes with the blocking thread, so a call that hangs
@@ -142,10 +144,16 @@ async fn keychain_call<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let run = async {
+        let asked = std::time::Instant::now();
         let turn = KEYCHAIN_CALLS.clone().acquire_owned().await.map_err(|e| StoreError::Failed(e.to_string()))?;
+        let waited = asked.elapsed();
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
-            call()
+            let started = std::time::Instant::now();
+            let result = call();
+            // where a slow catch-up waits: for a turn, or in the keychain itself
+            tracing::debug!(waited_ms = waited.as_millis(), took_ms = started.elapsed().as_millis(), "keychain call");
+            result
         })
         .await
         .map_err(|e| StoreError::Failed(e.to_string()))

@@ -31,10 +31,10 @@
 //! carry the raw item bytes (`BadEncoding`, `BadDataFormat`) are reported without them, and
 //! parse errors are reported by position only, because serde messages may quote a value.
 //!
-//! The platform store is opened once per process and shared (it also becomes keyring-core's
-//! default store). Only success is cached, so a keyring daemon that starts after Token Keeper is
+//! The platform store is opened once per connection ([`NATIVE_CONNECTIONS`] per process, used in
+//! turn) and shared (the first also becomes keyring-core's default store). Only success is cached, so a keyring daemon that starts after Token Keeper is
 //! found at the next call; and when the Secret Service no longer knows this process's session
-//! (its daemon was restarted) the store is reopened and the operation retried once.
+//! (its daemon was restarted) every connection is reopened and the operation retried once.
 //!
 //! Every call blocks (the Secret Service answers over D-Bus in a few milliseconds, or waits for
 //! an unlock prompt); async callers use `spawn_blocking`.
@@ -426,16 +426,29 @@ fn new_save_id() -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The platform keychain, opened once
+// The platform keychain, opened once per connection
 // ---------------------------------------------------------------------------------------------
 
-/// The open platform store. Only success is cached: a keychain that was missing at the first
-/// try (the keyring daemon not started yet) is looked for again at the next call.
-static NATIVE: Mutex<Option<Arc<CredentialStore>>> = Mutex::new(None);
+/// How many connections to the platform keychain a process keeps. The Secret Service store holds
+/// its connection behind a mutex for the whole of each call (a search, then a write: several
+/// D-Bus round trips), so one connection runs one call at a time however many threads ask; under
+/// CPU load each round trip waits for the scheduler, and 300 renewals due together queued behind
+/// that one connection (measured under `stress --cpu 2`: a call took 63 ms and waited 685 ms
+/// for its turn). With four, the keeper's concurrent keychain calls really overlap.
+pub const NATIVE_CONNECTIONS: usize = 4;
+
+/// The open platform stores (one per connection), used in turn. Only success is cached: a
+/// keychain that was missing at the first try (the keyring daemon not started yet) is looked for
+/// again at the next call.
+static NATIVE: Mutex<[Option<Arc<CredentialStore>>; NATIVE_CONNECTIONS]> =
+    Mutex::new([const { None }; NATIVE_CONNECTIONS]);
+/// The connection the next call uses.
+static NEXT_NATIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn native_store() -> Result<Arc<CredentialStore>, StoreError> {
-    let mut slot = NATIVE.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(store) = slot.as_ref() {
+    let turn = NEXT_NATIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % NATIVE_CONNECTIONS;
+    let mut slots = NATIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(store) = slots[turn].as_ref() {
         return Ok(store.clone());
     }
     let store = open_native().map_err(|e| StoreError::Unavailable(unavailable_words(&e.to_string())))?;
@@ -444,16 +457,17 @@ fn native_store() -> Result<Arc<CredentialStore>, StoreError> {
     if keyring_core::get_default_store().is_none() {
         keyring_core::set_default_store(store.clone());
     }
-    *slot = Some(store.clone());
+    slots[turn] = Some(store.clone());
     Ok(store)
 }
 
-/// Drops the cached store if it is still `stale`, so the next call reconnects.
+/// The keychain forgot the session of `stale` (its daemon restarted, so it forgot every session
+/// of this process): drops every cached connection, so the next calls reconnect.
 fn forget_native_store(stale: &Arc<CredentialStore>) {
-    let mut slot = NATIVE.lock().unwrap_or_else(PoisonError::into_inner);
-    if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, stale)) {
-        *slot = None;
-        if keyring_core::get_default_store().is_some_and(|s| Arc::ptr_eq(&s, stale)) {
+    let mut slots = NATIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    if slots.iter().flatten().any(|s| Arc::ptr_eq(s, stale)) {
+        let dropped = std::mem::replace(&mut *slots, [const { None }; NATIVE_CONNECTIONS]);
+        if keyring_core::get_default_store().is_some_and(|d| dropped.iter().flatten().any(|s| Arc::ptr_eq(&d, s))) {
             keyring_core::unset_default_store();
         }
     }
