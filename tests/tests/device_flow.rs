@@ -117,6 +117,10 @@ fn an_integration_without_an_issuer_is_told_to_use_the_browser() {
     );
     let out = sb.run(&["login", "plain", "--device"], None);
     assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("cannot sign in with a code") && stderr(&out).contains("browser"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot sign in with a code") && stderr(&out).contains("browser"),
+        "{}",
+        stderr(&out)
+    );
     assert!(out.stdout.is_empty());
 }
