@@ -417,7 +417,7 @@ mod tests {
     /// The view's words as the engine gives them for its state, kind and failure.
     fn derive(v: &mut IntegrationView) {
         let failure = v.failure.as_ref();
-        v.state_label = phrases::label(v.state, failure).into();
+        v.state_label = phrases::label(v.state, v.kind, failure).into();
         v.severity = phrases::severity(v.state, failure);
         v.next_verb = phrases::next_verb(v.state, v.next).map(str::to_string);
         let api = v.kind == Kind::ApiToken;

@@ -118,7 +118,7 @@ async fn tray_menu_shows_states_and_its_clicks_act() -> Result<()> {
     // ---- the service refuses the token: Needs sign-in, broken icon ----
     probe.accept.store(false, std::sync::atomic::Ordering::SeqCst);
     tray.click(Some("demo — "), "Check now").await?;
-    tray.wait_layout(Duration::from_secs(10), |root| root.find("demo — Needs sign-in").map(|_| ())).await?;
+    tray.wait_layout(Duration::from_secs(10), |root| root.find("demo — Needs a new token").map(|_| ())).await?;
     let root = tray.layout().await?;
     let demo = root.find("demo — ").expect("still there");
     ensure!(

@@ -47,7 +47,10 @@ export function explained(view: Pick<IntegrationView, 'state' | 'kind'>): string
       ? 'The token ends soon. Create a new one at the service and enter it here before then.'
       : 'The sign-in ends soon. Sign in again before then.';
   }
-  if (view.state === 'working' && view.kind === 'api-token') return 'The token works; Token Keeper checks it now and then.';
+  if (view.kind === 'api-token') {
+    if (view.state === 'working') return 'The token works; Token Keeper checks it now and then.';
+    if (view.state === 'needs-sign-in') return 'The service no longer accepts this token. Create a new one at the service and enter it here.';
+  }
   return STATE_EXPLAINED[view.state];
 }
 

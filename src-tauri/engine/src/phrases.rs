@@ -263,11 +263,15 @@ fn retry_of(next: NextAction) -> Option<UnixTime> {
     }
 }
 
-/// The state in words: "Working", "Not signed in yet", "Can't be read".
-pub fn label(state: State, failure: Option<&Failure>) -> &'static str {
+/// The state in words: "Working", "Not signed in yet", "Needs a new token", "Can't be read".
+/// An API token is never signed in to: its keeper enters a token, so its labels say so.
+pub fn label(state: State, kind: Kind, failure: Option<&Failure>) -> &'static str {
+    let api = kind == Kind::ApiToken;
     match (state, failure) {
-        (State::NeedsSignIn, Some(Failure::NotSignedIn)) => "Not signed in yet",
         (State::NeedsSignIn, Some(Failure::SettingsUnreadable)) | (State::Unreadable, _) => "Can't be read",
+        (State::NeedsSignIn, Some(Failure::NotSignedIn)) if api => "No token yet",
+        (State::NeedsSignIn, Some(Failure::NotSignedIn)) => "Not signed in yet",
+        (State::NeedsSignIn, _) if api => "Needs a new token",
         (state, _) => state.label(),
     }
 }
@@ -567,7 +571,9 @@ pub fn history(event: &HistoryEvent, kind: Kind, service: &str, calendar: &Calen
             format!("Check failed: {}", what(&Some(f.clone()), false))
         }
         HistoryEvent::Checked { accepted: false, failure: None, .. } => "Check failed.".into(),
-        HistoryEvent::StateChanged { from, to } => format!("{} → {}.", from.label(), to.label()),
+        HistoryEvent::StateChanged { from, to } => {
+            format!("{} → {}.", label(*from, kind, None), label(*to, kind, None))
+        }
         HistoryEvent::Notified { summary } => format!("Notified: {summary}."),
         HistoryEvent::KeychainWriteFailed { .. } => {
             "The keychain did not accept the new sign-in; kept in memory and tried again.".into()
@@ -620,6 +626,7 @@ mod tests {
 
     use crate::alerts::{decide, Facts, NoticeLedger, DEFAULT_EXPIRY_LEADS};
     use crate::calendar::Style;
+    use crate::keeper::KeeperError;
     use crate::providers;
 
     /// 2026-12-06 08:33:20 in New York.
@@ -687,7 +694,7 @@ mod tests {
             for kind in [Kind::Oauth, Kind::ApiToken] {
                 for failure in every_failure() {
                     for state in State::ALL {
-                        assert_plain(label(state, failure.as_ref()), &(state, &failure));
+                        assert_plain(label(state, kind, failure.as_ref()), &(state, &failure));
                         for end in [None, Some(NOW + 5 * 86_400), Some(NOW - 86_400)] {
                             for next in nexts {
                                 let subject = Subject {
@@ -760,10 +767,29 @@ mod tests {
         for (working, paused) in [(0, 0), (7, 0), (7, 1), (0, 2)] {
             assert_plain(&menu::all_integrations(working, paused), &working);
         }
+        for name in [None, Some("Reports")] {
+            assert_plain(&menu::notice_sign_in(name), &name);
+            assert_plain(&menu::notice_enter_token(name), &name);
+        }
         for label in menu::FIXED {
             assert_plain(label, &label);
         }
-        assert_plain(&attempts::notice_cannot_start("the settings file is damaged").body, &"cannot start");
+        let damaged = KeeperError::Damaged {
+            file: "/home/k/.config/settings.toml".into(),
+            said: "settings.toml is damaged (line 1): invalid type: integer, expected a sequence".into(),
+        };
+        for error in [
+            damaged,
+            KeeperError::KeychainLocked("org.freedesktop.DBus.Error.NoReply: no reply in 25 s".into()),
+            KeeperError::Failed(
+                "the system keychain is not available: org.freedesktop.DBus.Error.ServiceUnknown".into(),
+            ),
+        ] {
+            let words = attempts::notice_cannot_start(&error);
+            assert_plain(&words.words.body, &"cannot start");
+            assert!(!words.words.body.contains("DBus") && !words.words.body.contains("expected"), "{words:?}");
+            assert_eq!(words.technical.as_deref(), Some(error.to_string().as_str()), "the details keep it all");
+        }
         assert!(count > 10_000, "only {count} sentences walked");
     }
 
@@ -877,7 +903,17 @@ mod tests {
             "Jira no longer accepts this token — it was revoked or has expired. Create a new one and enter it here.",
             "a sign-in page for an API token means the token is dead"
         );
-        assert_eq!(label(State::NeedsSignIn, Some(&Failure::NotSignedIn)), "Not signed in yet");
+        assert_eq!(label(State::NeedsSignIn, Kind::Oauth, Some(&Failure::NotSignedIn)), "Not signed in yet");
+        assert_eq!(label(State::NeedsSignIn, Kind::ApiToken, Some(&Failure::NotSignedIn)), "No token yet");
+        assert_eq!(label(State::NeedsSignIn, Kind::Oauth, Some(&Failure::TokenRefused)), "Needs sign-in");
+        assert_eq!(
+            label(State::NeedsSignIn, Kind::ApiToken, Some(&Failure::TokenRefused)),
+            "Needs a new token",
+            "nobody signs in to an API token"
+        );
+        let changed = HistoryEvent::StateChanged { from: State::Working, to: State::NeedsSignIn };
+        assert_eq!(history(&changed, Kind::ApiToken, "Jira", &calendar()), "Working → Needs a new token.");
+        assert_eq!(history(&changed, Kind::Oauth, "Jira", &calendar()), "Working → Needs sign-in.");
         assert_eq!(severity(State::NeedsSignIn, Some(&Failure::NotSignedIn)), Severity::Attention);
         assert_eq!(severity(State::NeedsSignIn, Some(&Failure::TokenRefused)), Severity::Broken);
     }

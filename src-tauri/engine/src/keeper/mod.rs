@@ -143,7 +143,7 @@ fn unreadable_view(name: &str, technical: String) -> IntegrationView {
     IntegrationView {
         name: name.to_string(),
         state: State::Unreadable,
-        state_label: crate::phrases::label(State::Unreadable, Some(&failure)).to_string(),
+        state_label: crate::phrases::label(State::Unreadable, subject.kind, Some(&failure)).to_string(),
         severity: crate::phrases::severity(State::Unreadable, Some(&failure)),
         detail: said.as_ref().map(|s| s.sentence(&subject, &calendar)),
         todo: said.map(|s| s.todo),

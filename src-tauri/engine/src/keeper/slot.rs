@@ -565,7 +565,7 @@ impl Slot {
             provider: self.config.provider.clone(),
             kind,
             state,
-            state_label: phrases::label(state, failure).to_string(),
+            state_label: phrases::label(state, kind, failure).to_string(),
             severity: phrases::severity(state, failure),
             detail: said.as_ref().map(|s| s.sentence(&subject, &calendar)),
             detail_technical: self.record.reason.as_ref().and_then(|r| r.technical.clone()),
