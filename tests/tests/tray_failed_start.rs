@@ -38,10 +38,13 @@ async fn a_failed_start_is_explained_in_a_notice_and_a_window() -> Result<()> {
     eprintln!("notice: {notice:?}");
     ensure!(notice.is_critical(), "{notice:?}");
     ensure!(
-        notice.body.contains("R&amp;D &lt;config&gt;/tokenkeeper/settings.toml is damaged"),
+        notice.body.contains("The file ")
+            && notice.body.contains("R&amp;D &lt;config&gt;/tokenkeeper/settings.toml is damaged"),
         "the body names the file, escaped for markup: {:?}",
         notice.body
     );
+    ensure!(!notice.body.contains("(line"), "the parser's words stay out of the sentence: {:?}", notice.body);
+    ensure!(app.log_text().contains("(line"), "the log keeps the parser's words: {}", app.log_text());
     ensure!(notice.body.contains("start Token Keeper again"), "{:?}", notice.body);
 
     let window = explaining_window(&app, "tray-failed-start.png").await?;

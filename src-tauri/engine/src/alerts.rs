@@ -220,17 +220,18 @@ pub fn attempt_failed(name: &str, attempt: Attempt, error: &KeeperError, view: O
     }
 }
 
-/// The notice (and window text) when the tray app cannot start: what is wrong, in the engine's
-/// words, and what to do.
-pub fn cannot_start(error: &KeeperError) -> Notice {
-    let words = phrases::attempts::notice_cannot_start(&error.to_string());
-    Notice {
-        summary: words.summary,
-        body: words.body,
+/// The notice when the tray app cannot start, and the technical details its window adds below:
+/// what is wrong and what to do, in words.
+pub fn cannot_start(error: &KeeperError) -> (Notice, Option<String>) {
+    let said = phrases::attempts::notice_cannot_start(error);
+    let notice = Notice {
+        summary: said.words.summary,
+        body: said.words.body,
         urgency: Urgency::Critical,
         integrations: Vec::new(),
         actions: Vec::new(),
-    }
+    };
+    (notice, said.technical)
 }
 
 #[cfg(test)]
@@ -401,16 +402,20 @@ mod tests {
 
     #[test]
     fn a_failed_start_says_what_is_wrong_and_what_then() {
-        let error = KeeperError::Failed(
-            "/home/a/settings.toml is damaged (line 1): expected `=`. It was left as it is; fix or remove it.".into(),
-        );
-        let n = cannot_start(&error);
+        let error = KeeperError::Damaged {
+            file: "/home/a/settings.toml".into(),
+            said: "/home/a/settings.toml is damaged (line 1): expected `=`. It was left as it is; fix or remove it."
+                .into(),
+        };
+        let (n, technical) = cannot_start(&error);
         assert_eq!(n.summary, "Token Keeper cannot start");
         assert_eq!(
             n.body,
-            "/home/a/settings.toml is damaged (line 1): expected `=`. It was left as it is; fix or remove it. Your integrations are not kept alive until this is fixed; then start Token Keeper again."
+            "The file /home/a/settings.toml is damaged, so Token Keeper cannot read its settings. The file was left as it is: fix it or move it away. Your integrations are not kept alive until this is fixed; then start Token Keeper again."
         );
-        let n = cannot_start(&KeeperError::Failed("could not show the tray icon: no panel".into()));
-        assert!(n.body.starts_with("Could not show the tray icon: no panel. Your"), "{}", n.body);
+        assert_eq!(technical.as_deref(), Some(error.to_string().as_str()), "the parser's words stay in the details");
+        let (n, technical) = cannot_start(&KeeperError::Failed("could not show the tray icon: no panel".into()));
+        assert!(n.body.starts_with("Could not show the tray icon. Your"), "{}", n.body);
+        assert_eq!(technical.as_deref(), Some("could not show the tray icon: no panel"));
     }
 }

@@ -24,6 +24,11 @@ pub enum KeeperError {
     /// The keychain is locked or did not answer in time (exit 1): unlocking it helps.
     #[error("{0}")]
     KeychainLocked(String),
+    /// One of Token Keeper's own files cannot be understood; it was left as it is (exit 1).
+    /// `said` is the whole message with the parser's words, for logs and the command line; the
+    /// tray app tells the keeper only which file, and shows `said` as technical details.
+    #[error("{said}")]
+    Damaged { file: std::path::PathBuf, said: String },
 }
 
 impl KeeperError {
@@ -33,7 +38,7 @@ impl KeeperError {
             KeeperError::BadInput(_) => 2,
             KeeperError::NeedsSignIn(_) => 3,
             KeeperError::Unavailable(_) => 4,
-            KeeperError::Failed(_) | KeeperError::KeychainLocked(_) => 1,
+            KeeperError::Failed(_) | KeeperError::KeychainLocked(_) | KeeperError::Damaged { .. } => 1,
         }
     }
 
@@ -53,6 +58,11 @@ impl From<crate::store::StoreError> for KeeperError {
 
 impl From<crate::store::files::FileError> for KeeperError {
     fn from(e: crate::store::files::FileError) -> Self {
-        KeeperError::Failed(e.to_string())
+        match e {
+            crate::store::files::FileError::Damaged { ref path, .. } => {
+                KeeperError::Damaged { file: path.clone(), said: e.to_string() }
+            }
+            e => KeeperError::Failed(e.to_string()),
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! sentences are here, with the rest of the phrase table, so the word walk covers them.
 
 use super::{notice_refused, trouble, Failure, NoticeWords};
+use crate::keeper::KeeperError;
 use crate::model::Kind;
 
 /// Something the keeper asked for from the tray or a notice ([`crate::Keeper::on_behalf`]).
@@ -102,15 +103,42 @@ pub fn notice_failed(
     NoticeWords { summary, body }
 }
 
-/// The notice (and window text) when the tray app cannot start: `reason` is what is wrong, in
-/// the engine's words.
-pub fn notice_cannot_start(reason: &str) -> NoticeWords {
-    let reason = super::capitalized(reason.trim_end());
-    let stop = if reason.ends_with('.') { "" } else { "." };
-    NoticeWords {
-        summary: "Token Keeper cannot start".into(),
-        body: format!(
-            "{reason}{stop} Your integrations are not kept alive until this is fixed; then start Token Keeper again."
+/// The words when the tray app cannot start: the main sentence says what is wrong and what to
+/// do; `technical` keeps the error as the engine said it (the parser's or the keychain's words),
+/// for the window's "Technical details" and the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CannotStart {
+    pub words: NoticeWords,
+    pub technical: Option<String>,
+}
+
+/// Why the tray app cannot start, in words: a damaged file by name, a locked keychain by what
+/// unlocks it, anything else by the error's first clause (engine messages read "what: why").
+pub fn notice_cannot_start(error: &KeeperError) -> CannotStart {
+    let said = error.to_string();
+    let reason = match error {
+        KeeperError::Damaged { file, .. } => format!(
+            "The file {} is damaged, so Token Keeper cannot read its settings. The file was left as it is: \
+             fix it or move it away.",
+            file.display()
         ),
+        KeeperError::KeychainLocked(_) => {
+            "The keychain is locked or did not answer. Unlock it (signing in to your desktop again does).".into()
+        }
+        _ => {
+            let first = said.split(": ").next().unwrap_or(&said).trim_end();
+            let stop = if first.ends_with('.') { "" } else { "." };
+            format!("{}{stop}", super::capitalized(first))
+        }
+    };
+    let technical = (said.trim() != reason.trim()).then_some(said);
+    CannotStart {
+        words: NoticeWords {
+            summary: "Token Keeper cannot start".into(),
+            body: format!(
+                "{reason} Your integrations are not kept alive until this is fixed; then start Token Keeper again."
+            ),
+        },
+        technical,
     }
 }
