@@ -43,14 +43,13 @@ impl NoticeAction {
         }
     }
 
-    /// The button's words: "Sign in again" on a notice about one integration; on a grouped notice
-    /// the name says which ("Sign in to Reports").
+    /// The button's words (the phrase table's): "Sign in again" on a notice about one
+    /// integration; on a grouped notice the name says which ("Sign in to Reports").
     pub fn label(&self, grouped: bool) -> String {
-        match (self, grouped) {
-            (NoticeAction::SignIn(_), false) => SIGN_IN_ACTION_LABEL.into(),
-            (NoticeAction::EnterToken(_), false) => ENTER_TOKEN_ACTION_LABEL.into(),
-            (NoticeAction::SignIn(name), true) => format!("Sign in to {name}"),
-            (NoticeAction::EnterToken(name), true) => format!("Enter a new token for {name}"),
+        let name = grouped.then_some(self.name());
+        match self {
+            NoticeAction::SignIn(_) => crate::phrases::menu::notice_sign_in(name),
+            NoticeAction::EnterToken(_) => crate::phrases::menu::notice_enter_token(name),
         }
     }
 }
@@ -132,12 +131,8 @@ pub trait Notifier: Send + Sync + 'static {
     fn show(&self, notice: &Notice) -> Result<(), String>;
 }
 
-/// The label of the sign-in button, as keepers see it.
-pub const SIGN_IN_ACTION_LABEL: &str = "Sign in again";
-/// The label of the button of an API token's notice.
-pub const ENTER_TOKEN_ACTION_LABEL: &str = "Enter new token";
 /// The label of a click on the notice itself, where a service lists it (dunst's menu).
-pub const SHOW_ACTION_LABEL: &str = "Open Token Keeper";
+pub const SHOW_ACTION_LABEL: &str = crate::phrases::menu::OPEN;
 /// The freedesktop id of a click on the notice itself.
 const DEFAULT_ACTION_ID: &str = "default";
 

@@ -1,4 +1,4 @@
-//! The words of the tray menu: its header ("2 integrations need you"), the item that fixes an
+//! The words of the tray menu and of the buttons on notices: the menu's header ("2 integrations need you"), the item that fixes an
 //! integration ("Sign in to Reports…", "Enter a new Jira token…"), the "All integrations — 7
 //! working" submenu and each integration's own items. The tray app's `menu_model` decides which
 //! entries there are; what they say is here, with the rest of the phrase table, so the word walk
@@ -82,3 +82,21 @@ pub const QUIT: &str = "Quit Token Keeper";
 /// Every fixed label, for the word walk.
 pub const FIXED: [&str; 9] =
     [SIGNING_IN, SIGNING_IN_STATUS, PAUSE, RESUME, SHOW_DETAILS, OPEN, ADD, START_AT_LOGIN, QUIT];
+
+/// The button of a notice that asks for a sign-in: "Sign in again" on a notice about one
+/// integration; on a grouped notice the name says which ("Sign in to Reports").
+pub fn notice_sign_in(grouped_name: Option<&str>) -> String {
+    match grouped_name {
+        None => "Sign in again".into(),
+        Some(name) => format!("Sign in to {name}"),
+    }
+}
+
+/// The button of a notice about an API token: "Enter new token", or on a grouped notice "Enter
+/// a new token for Jira".
+pub fn notice_enter_token(grouped_name: Option<&str>) -> String {
+    match grouped_name {
+        None => "Enter new token".into(),
+        Some(name) => format!("Enter a new token for {name}"),
+    }
+}
