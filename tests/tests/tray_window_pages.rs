@@ -46,7 +46,9 @@ async fn tour(theme: &str) -> Result<()> {
     // a desktop of its own: the last tour's app registered with the last one
     let mut desktop = Desktop::start().await?;
     let (app_bin, _) = binaries();
-    let sandbox = Sandbox::new()?;
+    // New York: the end of a day there is the next day in UTC, so a date shown in the wrong zone
+    // is caught below
+    let sandbox = Sandbox::new()?.in_zone("America/New_York");
     let mut env = sandbox.env();
     // the "browser" opens nothing: a sign-in stays pending
     env.push(("BROWSER".into(), "true".into()));
@@ -109,7 +111,7 @@ async fn tour(theme: &str) -> Result<()> {
     let instance = "--instance-url=https://acme.highq.invalid/acme";
     sandbox.cli_ok(&["add", "HighQ reporting", "--provider", "highq", instance, "--client-id", "hq"], "").await?;
     go("").await?;
-    session.wait_text("li[data-name='Wiki token'] .badge", SHORT, |t| t == "Needs sign-in").await?;
+    session.wait_text("li[data-name='Wiki token'] .badge", SHORT, |t| t == "Needs a new token").await?;
     session.wait_text("li[data-name='Jira sync'] .badge", SHORT, |t| t == "Expiring soon").await?;
     let order = session
         .script(
@@ -133,6 +135,7 @@ async fn tour(theme: &str) -> Result<()> {
     shot(&session, "detail-technical", theme).await?;
     session.script("window.scrollTo(0, 0)", json!([])).await?;
     shot(&session, "detail-expiring", theme).await?;
+    same_end_date(&session, &sandbox, "Jira sync").await?;
     session.click("#remove").await?;
     session.wait_for("dialog[open]", SHORT).await?;
     shot(&session, "dialog-remove", theme).await?;
@@ -149,5 +152,31 @@ async fn tour(theme: &str) -> Result<()> {
     tray.click(None, "Quit Token Keeper").await?;
     session.end().await;
     driver.stop().await;
+    Ok(())
+}
+
+/// One date, one answer: the token's end shown by the window (its own formatting, in the web
+/// view's zone), by the engine's sentence in the window, and by `tokenkeeper status`.
+async fn same_end_date(session: &Session, sandbox: &Sandbox, name: &str) -> Result<()> {
+    let facts = session
+        .script(
+            "return [...document.querySelectorAll('dt')].find(dt => dt.textContent === 'Token ends on')\
+             ?.nextElementSibling?.textContent ?? ''",
+            json!([]),
+        )
+        .await?;
+    let window_date = facts.as_str().unwrap_or_default().to_string();
+    ensure!(!window_date.is_empty(), "the details show no end date");
+    let sentence =
+        session.script("return document.getElementById('detail-sentence')?.textContent ?? ''", json!([])).await?;
+    let sentence = sentence.as_str().unwrap_or_default();
+    ensure!(
+        sentence.contains(&format!("ends on {window_date}.")),
+        "the window's sentence says {sentence:?}, its facts {window_date:?}"
+    );
+    let status = sandbox.cli_ok(&["status", name], "").await?;
+    let line = status.lines().find(|l| l.trim_start().starts_with("Token ends:")).unwrap_or_default().to_string();
+    ensure!(line.contains(&window_date), "`status` says {line:?}, the window {window_date:?}");
+    eprintln!("{name} ends on {window_date}: window, sentence and status agree");
     Ok(())
 }

@@ -78,6 +78,8 @@ pub fn binaries() -> (PathBuf, PathBuf) {
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
     pub keychain_service: String,
+    /// The time zone (`TZ`) of the app and the command, when the test picks one.
+    zone: Option<String>,
 }
 
 impl Sandbox {
@@ -97,7 +99,13 @@ impl Sandbox {
             std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o700))?;
         }
         let keychain_service = format!("tokenkeeper-tray-test-{}", rand::random::<u64>());
-        Ok(Sandbox { dir, keychain_service })
+        Ok(Sandbox { dir, keychain_service, zone: None })
+    }
+
+    /// The app, the command and the window live in time zone `tz` (`TZ`).
+    pub fn in_zone(mut self, tz: &str) -> Sandbox {
+        self.zone = Some(tz.to_string());
+        self
     }
 
     pub fn env(&self) -> Vec<(String, String)> {
@@ -114,6 +122,9 @@ impl Sandbox {
             // the app must not find a desktop environment's browser settings: BROWSER decides
             ("XDG_CURRENT_DESKTOP".into(), "".into()),
         ]
+        .into_iter()
+        .chain(self.zone.iter().map(|tz| ("TZ".to_string(), tz.clone())))
+        .collect()
     }
 
     pub fn socket(&self) -> PathBuf {
