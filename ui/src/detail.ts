@@ -8,16 +8,34 @@ import type { Page } from './page';
 import { scriptUse, technicalDetails } from './technical';
 import { badge, nextLine, pageTitle, pauseButton, renewButton, signInButton } from './widgets';
 
-export function renderDetail(root: HTMLElement, page: Page, name: string): void {
-  root.append(h('p', {}, h('a', { href: '#/' }, '← All integrations')), pageTitle(name));
+/** Whether each integration's service takes a sign-in with a code, once asked: a repaint then
+ * draws the button at once instead of moving the others aside a moment later. */
+const takesCode = new Map<string, boolean>();
+
+/** Draws an integration's details. A repaint (`repaint`: a keeper event, same page) keeps what is
+ * on screen until the new details are ready, so nothing flashes, a button under the pointer stays
+ * where it is, and the focused button keeps the focus. */
+export function renderDetail(root: HTMLElement, page: Page, name: string, repaint = false): void {
+  const head = [h('p', {}, h('a', { href: '#/' }, '← All integrations')), pageTitle(name)];
   const body = h('div', { class: 'detail-body' }, h('p', {}, 'Loading…'));
-  root.append(body);
+  const show = () => {
+    if (!repaint) return;
+    const focused = document.activeElement instanceof HTMLElement && root.contains(document.activeElement) ? document.activeElement.id : '';
+    root.replaceChildren(...head, body);
+    if (focused) document.getElementById(focused)?.focus();
+  };
+  if (!repaint) root.replaceChildren(...head, body);
   Promise.all([api.status(name), api.about(name)])
     .then(([status, about]) => {
       if (!page.alive()) return;
       body.replaceChildren(...detailBody(status, about, page));
+      show();
     })
-    .catch((e) => body.replaceChildren(h('p', { class: 'error', role: 'alert' }, message(e))));
+    .catch((e) => {
+      if (!page.alive()) return;
+      body.replaceChildren(h('p', { class: 'error', role: 'alert' }, message(e)));
+      show();
+    });
 }
 
 function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
@@ -35,17 +53,24 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
   actions.append(signInButton(s));
   const device = h('div', { class: 'device', role: 'status', id: 'device-box', hidden: true });
   if (s.kind === 'oauth' && !s.signin_pending) {
-    // offered only where the service takes it (its answer can take a moment)
-    api
-      .signInWays(s.name)
-      .then((ways) => {
-        actions.dataset.waysChecked = 'true';
-        if (!ways.withCode || !page.alive()) return;
-        const withCode = h('button', { type: 'button', id: 'signin-code' }, 'Sign in with a code');
-        withCode.addEventListener('click', () => signInWithCode(s.name, withCode, device, page));
-        actions.insertBefore(withCode, actions.children[1] ?? null);
-      })
-      .catch(() => undefined);
+    // offered only where the service takes it (its answer can take a moment: asked once)
+    const offer = (withCode: boolean) => {
+      actions.dataset.waysChecked = 'true';
+      if (!withCode) return;
+      const button = h('button', { type: 'button', id: 'signin-code' }, 'Sign in with a code');
+      button.addEventListener('click', () => signInWithCode(s.name, button, device, page));
+      actions.insertBefore(button, actions.children[1] ?? null);
+    };
+    const known = takesCode.get(s.name);
+    if (known !== undefined) offer(known);
+    else
+      api
+        .signInWays(s.name)
+        .then((ways) => {
+          takesCode.set(s.name, ways.withCode);
+          if (page.alive()) offer(ways.withCode);
+        })
+        .catch(() => undefined);
   }
   const renew = renewButton(s);
   if (renew) actions.append(renew);

@@ -29,8 +29,13 @@ function page(): Page {
   return { alive: () => mine === generation, refresh: render, go, setStable: (stable) => (rerenderOnChange = stable) };
 }
 
+/** The route on screen: rendering it again is a repaint (a keeper event), not a new page. */
+let shown = '';
+
 function render(): void {
   const route = currentRoute();
+  const repaint = route === shown;
+  shown = route;
   generation += 1;
   rerenderOnChange = true;
   const [head, ...rest] = route.split('/');
@@ -40,7 +45,8 @@ function render(): void {
     if (target === head) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  main.replaceChildren();
+  // the details keep what is on screen until their repaint is ready (renderDetail)
+  if (!(head === 'detail' && repaint)) main.replaceChildren();
   switch (head) {
     case 'add':
       if (rest[0] === 'confirm-file') renderConfirmRead(main, page());
@@ -50,7 +56,7 @@ function render(): void {
       renderConfirmOpened(main, page());
       break;
     case 'detail':
-      renderDetail(main, page(), arg);
+      renderDetail(main, page(), arg, repaint);
       break;
     case 'token':
       renderTokenForm(main, page(), arg, { service: views.find((v) => v.name === arg)?.provider.startsWith('atlassian') ? 'Atlassian' : undefined });
