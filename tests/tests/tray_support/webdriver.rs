@@ -32,7 +32,10 @@ fn free_port() -> Result<u16> {
 }
 
 /// tauri-driver with its own ports; it starts the app (with this process's environment plus
-/// `env`) when a session is created. Killed when dropped.
+/// `env`) when a session is created. It runs in a process group of its own, and the whole group
+/// (tauri-driver, WebKitWebDriver, the app) is killed when dropped: a test that fails half-way
+/// must not leave its app running, or the next test's launch finds it (single instance) and
+/// never opens a window of its own.
 pub struct Driver {
     child: tokio::process::Child,
     pub base: String,
@@ -57,6 +60,7 @@ impl Driver {
             .stdout(file.try_clone()?)
             .stderr(file)
             .kill_on_drop(true)
+            .process_group(0)
             .spawn()
             .context("start tauri-driver")?;
         let base = format!("http://127.0.0.1:{port}");
@@ -81,7 +85,22 @@ impl Driver {
     }
 
     pub async fn stop(mut self) {
+        self.kill_group();
         let _ = self.child.kill().await;
+    }
+
+    /// Kills tauri-driver and everything it started.
+    fn kill_group(&self) {
+        if let Some(pid) = self.child.id() {
+            let group = nix::unistd::Pid::from_raw(pid as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.kill_group();
     }
 }
 
