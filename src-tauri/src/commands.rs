@@ -376,6 +376,10 @@ struct SettingsView {
     /// Days before a refresh token or API token ends when the keeper is warned.
     warning_days: Vec<u32>,
     settings_file: String,
+    /// How this keeper writes dates (from the locale), and its time zone's name when it has one:
+    /// the window writes its own dates the same way, so every surface shows the same date.
+    date_style: tokenkeeper_engine::calendar::Style,
+    time_zone: Option<String>,
 }
 
 /// The settings in force (the keeper applies changes live, so these are what it uses).
@@ -385,10 +389,13 @@ fn settings(state: State<'_, AppState>) -> SettingsView {
 }
 
 fn settings_view(state: &AppState) -> SettingsView {
+    let calendar = tokenkeeper_engine::calendar::Calendar::system();
     SettingsView {
         start_at_login: state.autostart.load(std::sync::atomic::Ordering::Relaxed),
         warning_days: state.keeper.settings().warning_days,
         settings_file: state.keeper.paths().settings().display().to_string(),
+        date_style: calendar.style,
+        time_zone: calendar.zone.iana_name().map(str::to_string),
     }
 }
 

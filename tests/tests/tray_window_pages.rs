@@ -47,8 +47,11 @@ async fn tour(theme: &str) -> Result<()> {
     let mut desktop = Desktop::start().await?;
     let (app_bin, _) = binaries();
     // New York: the end of a day there is the next day in UTC, so a date shown in the wrong zone
-    // is caught below
-    let sandbox = Sandbox::new()?.in_zone("America/New_York");
+    // is caught below; the dark tour in a German locale, whose dates the window must write as the
+    // rest of Token Keeper does (in English, day first)
+    let locale = if theme == "dark" { "de_DE.UTF-8" } else { "en_US.UTF-8" };
+    let sandbox =
+        Sandbox::new()?.with("TZ", "America/New_York").with("LANG", locale).with("LC_ALL", "").with("LC_TIME", "");
     let mut env = sandbox.env();
     // the "browser" opens nothing: a sign-in stays pending
     env.push(("BROWSER".into(), "true".into()));

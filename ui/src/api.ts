@@ -160,6 +160,10 @@ export interface Settings {
   startAtLogin: boolean;
   warningDays: number[];
   settingsFile: string;
+  /** How Token Keeper writes dates (from the locale): "December 7, 2026" or "7 December 2026". */
+  dateStyle?: 'united-states' | 'day-first';
+  /** The keeper's time zone, when it has a name. */
+  timeZone?: string | null;
 }
 
 /** A device sign-in's code and where to type it (sign-in with a code). */

@@ -1,6 +1,6 @@
 // Plain words for states, times and history: the same words the tray menu and the
 // `tokenkeeper` command use.
-import type { HistoryEntry, IntegrationView, State } from './api';
+import type { HistoryEntry, IntegrationView, Settings, State } from './api';
 
 export const STATE_LABEL: Record<State, string> = {
   working: 'Working',
@@ -88,8 +88,24 @@ export function nextVerb(view: IntegrationView): { verb: string; at: number } | 
   }
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
+let dateTime = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short' });
+let dateOnly = new Intl.DateTimeFormat('en-US', { dateStyle: 'long' });
+
+/** Writes dates as the engine does (its sentences, the tray, notices and the command share
+ * them): English, as every word of Token Keeper, in the order of the keeper's locale, in the
+ * keeper's zone. The web view's own locale is not used: it may differ from the process's. */
+export function setCalendar(style: Settings['dateStyle'], zone: string | null | undefined): void {
+  const locale = style === 'day-first' ? 'en-GB' : 'en-US';
+  const make = (timeZone: string | undefined) => {
+    dateTime = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone });
+    dateOnly = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone });
+  };
+  try {
+    make(zone ?? undefined);
+  } catch {
+    make(undefined); // a zone name the web view does not know: its own zone, which is the same one
+  }
+}
 
 export function when(at: number): string {
   return dateTime.format(new Date(at * 1000));

@@ -5,7 +5,7 @@
 import { api, message, type IntegrationView, type KeeperEvent } from './api';
 import { renderDetail } from './detail';
 import { h } from './dom';
-import { countdown, nowSecs, severity } from './format';
+import { countdown, nowSecs, setCalendar, severity } from './format';
 import { go, type Page, routeOf, setRenderer } from './page';
 import { acceptDrops, renderConfirmOpened, renderConfirmRead, showOpenedAtStart } from './profile';
 import { renderSettings } from './settings';
@@ -150,6 +150,12 @@ async function start(): Promise<void> {
     document.getElementById('page-title')?.focus();
   });
   acceptDrops();
+  try {
+    const settings = await api.settings();
+    setCalendar(settings.dateStyle, settings.timeZone);
+  } catch {
+    // the defaults: United States order, the web view's zone
+  }
   try {
     views = await api.list();
   } catch (e) {

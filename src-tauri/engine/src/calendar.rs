@@ -4,7 +4,9 @@
 //! the end of that calendar day *where the keeper is*, stored as that instant
 //! ([`end_of_day`]). Every surface then shows that instant as the same date in the keeper's own
 //! zone and writing style ([`date`], [`clock_time`]): the `tokenkeeper` command, the
-//! notifications and the window (which formats the instant itself, in the same zone).
+//! notifications and the window (which formats the instant itself, told this zone and style by
+//! the app: the web view's own locale can differ from the process's — WebKitGTK answered
+//! "December 11, 2026" under `LANG=de_DE.UTF-8` while every other surface said "11 December 2026").
 //!
 //! The zone is jiff's system zone (`TZ`, then `/etc/localtime`), which, unlike the `time`
 //! crate's local offset, may be read from any thread and follows daylight saving time for dates
@@ -23,8 +25,9 @@ pub fn parse_day(text: &str) -> Result<time::Date, String> {
         .map_err(|_| format!("\"{}\" is not a date like 2026-12-31", text.trim()))
 }
 
-/// How dates and clock times are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How dates and clock times are written (the window is told it, and writes its dates the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Style {
     /// "December 7, 2026", "10:42 AM".
     UnitedStates,

@@ -78,8 +78,8 @@ pub fn binaries() -> (PathBuf, PathBuf) {
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
     pub keychain_service: String,
-    /// The time zone (`TZ`) of the app and the command, when the test picks one.
-    zone: Option<String>,
+    /// Variables the test picks for the app, the window and the command alike (`TZ`, `LANG`).
+    picked: Vec<(String, String)>,
 }
 
 impl Sandbox {
@@ -99,12 +99,12 @@ impl Sandbox {
             std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o700))?;
         }
         let keychain_service = format!("tokenkeeper-tray-test-{}", rand::random::<u64>());
-        Ok(Sandbox { dir, keychain_service, zone: None })
+        Ok(Sandbox { dir, keychain_service, picked: Vec::new() })
     }
 
-    /// The app, the command and the window live in time zone `tz` (`TZ`).
-    pub fn in_zone(mut self, tz: &str) -> Sandbox {
-        self.zone = Some(tz.to_string());
+    /// The app, the window and the command run with `name=value` (a time zone, a locale).
+    pub fn with(mut self, name: &str, value: &str) -> Sandbox {
+        self.picked.push((name.to_string(), value.to_string()));
         self
     }
 
@@ -123,7 +123,7 @@ impl Sandbox {
             ("XDG_CURRENT_DESKTOP".into(), "".into()),
         ]
         .into_iter()
-        .chain(self.zone.iter().map(|tz| ("TZ".to_string(), tz.clone())))
+        .chain(self.picked.iter().cloned())
         .collect()
     }
 
