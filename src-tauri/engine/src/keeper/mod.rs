@@ -20,12 +20,15 @@
 //! (refresh, probe, provider back), `sign_in` (every way to sign in), `manage` (add, pause,
 //! remove), `keychain_io` (secrets in and out of the keychain, the refresh locks) with
 //! `change_stamp` (whether another process wrote an item since); `run` is the
-//! scheduler loop that drives them, `slot` one integration's state.
+//! scheduler loop that drives them, `slot` one integration's state, `freshness` the pure rule
+//! of when a token may be handed out and when it must be renewed first (`token` and `renewal`
+//! both ask it, so neither imports the other's internals).
 
 mod change_stamp;
 mod error;
 #[cfg(test)]
 mod flight_properties;
+mod freshness;
 mod keychain_io;
 mod manage;
 mod renewal;

@@ -2,14 +2,14 @@
 //! (a refused token gets one forced renewal before `Needs sign-in`), and, when a provider answers
 //! again after trouble, the other integrations waiting for it pulled forward.
 
-use super::token::fresh;
+use super::freshness::fresh;
 use super::{Keeper, KeeperError, Slot};
 use crate::actions::oauth::Grant;
 use crate::actions::probe::{probe, Credential, ProbeOutcome};
 use crate::actions::refresh::{refresh, RefreshOutcome};
 use crate::clock::{Moment, Span};
 use crate::model::{IntegrationKind, IntegrationView, Secrets, State};
-use crate::phrases::{Failure, Reason};
+use crate::phrases::{view_words, Failure, Reason};
 use crate::providers;
 
 /// Why a refresh was asked for.
@@ -51,8 +51,8 @@ impl Keeper {
         let view = self.status(name)?.view;
         let now = self.inner.clock.now();
         match view.state {
-            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(view_words(&view, now))),
-            State::Retrying | State::Offline => Err(KeeperError::Unavailable(view_words(&view, now))),
+            State::NeedsSignIn => Err(KeeperError::NeedsSignIn(view_words(&view, now.secs()))),
+            State::Retrying | State::Offline => Err(KeeperError::Unavailable(view_words(&view, now.secs()))),
             _ => Ok(view),
         }
     }
@@ -244,16 +244,6 @@ impl Keeper {
         };
         self.commit(name, |slot, now| slot.checked(&outcome, now));
         Some(outcome)
-    }
-}
-
-/// A view's words for an error: what happened, without what to click (each shell adds its own
-/// way to act): "\"jira\": HighQ isn't answering."
-pub(super) fn view_words(view: &IntegrationView, now: Moment) -> String {
-    let calendar = crate::calendar::Calendar::system();
-    match crate::phrases::describe(&crate::phrases::Subject::of(view, now.secs()), &calendar) {
-        Some(said) => format!("\"{}\": {}", view.name, said.what),
-        None => format!("\"{}\": {}.", view.name, view.state_label),
     }
 }
 
