@@ -17,7 +17,7 @@
 
 use jiff::tz::TimeZone;
 
-use crate::model::UnixTime;
+use crate::clock::UnixTime;
 
 /// A day as people type it for a token's end: `2026-12-07`.
 pub fn parse_day(text: &str) -> Result<time::Date, String> {

@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Moment;
+use crate::failure::{Failure, Reason};
 use crate::model::{State, UnixTime};
-use crate::phrases::{Failure, Reason};
 
 /// How many entries are kept per integration.
 pub const HISTORY_LIMIT: usize = 100;

@@ -4,7 +4,8 @@
 //! daemon and the `tokenkeeper` command are thin shells over the [`Keeper`] handle defined here.
 //!
 //! Layers, from the ground up (each uses only those before it):
-//! - ground: [`model`], [`about`], [`secret`], [`clock`], [`calendar`], [`paths`], [`text`],
+//! - ground: [`model`], [`about`], [`secret`], [`clock`], [`calendar`], [`failure`] (why an
+//!   integration is in its state, as data), [`paths`], [`text`],
 //!   [`process`], [`address`] (where secrets may go), [`fields`] (the inputs of an integration),
 //!   [`phrases`] (every sentence a keeper reads);
 //! - services: [`store`] (keychain, files), [`providers`] (profiles, wire formats),
@@ -20,6 +21,7 @@ pub mod address;
 pub mod alerts;
 pub mod calendar;
 pub mod clock;
+pub mod failure;
 pub mod fields;
 pub mod history;
 pub mod ipc;

@@ -303,10 +303,10 @@ pub struct IntegrationView {
     pub detail_technical: Option<String>,
     /// What went wrong, as a class (for shells that word it themselves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<crate::phrases::Failure>,
+    pub failure: Option<crate::failure::Failure>,
     /// What the keeper should do, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub todo: Option<crate::phrases::Todo>,
+    pub todo: Option<crate::failure::Todo>,
     pub access_expires_at: Option<UnixTime>,
     pub refresh_expires_at: Option<UnixTime>,
     pub next: NextAction,
