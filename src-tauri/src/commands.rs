@@ -15,11 +15,12 @@ use tokenkeeper_engine::calendar::{parse_day, Calendar};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationView};
 use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
 use tokenkeeper_engine::secret::{ApiToken, ClientSecret};
-use tokenkeeper_engine::setup::{self, Field, Inputs, PrepareError};
+use tokenkeeper_engine::setup::{self, Field, Inputs};
 use tokenkeeper_engine::{address, fields};
 use tokenkeeper_engine::{IntegrationStatus, KeeperError};
 use url::Url;
 
+use crate::checked::prepared;
 use crate::state::AppState;
 
 /// The handler with every command of this module.
@@ -269,20 +270,6 @@ fn inputs_of(form: &PresetForm, profile: &Profile) -> Result<Inputs, KeeperError
     })
 }
 
-/// The engine's one path from inputs to a checked configuration, errors in the window's words.
-pub(crate) async fn prepared(
-    inputs: &Inputs,
-    profile: &Profile,
-    prefix: &str,
-) -> Result<IntegrationConfig, KeeperError> {
-    setup::prepare(inputs, profile, &providers::wire::client()).await.map_err(|e| {
-        KeeperError::BadInput(match e {
-            PrepareError::Setup(e) => format!("{prefix}{}", e.describe(Field::named)),
-            other => format!("{prefix}{other}"),
-        })
-    })
-}
-
 /// What the window's confirm step shows before adding: every host that will receive a secret
 /// (the engine's [`setup::secret_hosts`]) and whether the keeper must confirm them.
 #[derive(Debug, Serialize)]
@@ -318,14 +305,6 @@ async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<Inte
         .filter(|s| !s.expose().trim().is_empty())
         .map(|s| ClientSecret::new(s.expose().trim().to_string()));
     state.keeper.add(config, secret).await
-}
-
-/// What adding an administrator's profile file did (no secret: only whether the file held one).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Imported {
-    pub view: IntegrationView,
-    pub had_client_secret: bool,
 }
 
 /// Checks the token against the integration's check address; saves it only if it works, with

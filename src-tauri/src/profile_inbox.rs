@@ -15,15 +15,22 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 use tauri::{AppHandle, Manager, State};
-use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind};
+use tokenkeeper_engine::model::{IntegrationConfig, IntegrationKind, IntegrationView};
 use tokenkeeper_engine::profile_file::{self, MAX_FILE_BYTES};
 use tokenkeeper_engine::providers;
 use tokenkeeper_engine::secret::ClientSecret;
 use tokenkeeper_engine::setup;
 use tokenkeeper_engine::KeeperError;
 
-use crate::commands::Imported;
 use crate::state::AppState;
+
+/// What adding an administrator's profile file did (no secret: only whether the file held one).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Imported {
+    pub view: IntegrationView,
+    pub had_client_secret: bool,
+}
 
 /// Files read and waiting for the keeper's confirmation (managed state of the app).
 #[derive(Default)]
@@ -76,8 +83,7 @@ impl ProfileInbox {
         let profile = providers::find(&parsed.inputs.provider).ok_or_else(|| {
             KeeperError::BadInput(format!("the profile file {shown} names a service Token Keeper does not know"))
         })?;
-        let config =
-            crate::commands::prepared(&parsed.inputs, &profile, &format!("the profile file {shown}: ")).await?;
+        let config = crate::checked::prepared(&parsed.inputs, &profile, &format!("the profile file {shown}: ")).await?;
         let hosts = setup::secret_hosts(&config);
         let sign_in_host =
             hosts.iter().find(|h| h.uses.contains(&setup::AddressUse::SignInPage)).map(|h| h.host.clone());
