@@ -41,7 +41,7 @@ if [ "${PACKAGE_NO_BUILD:-0}" != 1 ]; then
   # the Tauri CLI builds the app for release with its front end embedded (ui/dist); no bundle
   ui/node_modules/.bin/tauri build --no-bundle
 fi
-for bin in tokenkeeper token-keeper; do
+for bin in tokenkeeper tokenkeeper-full token-keeper; do
   [ -x "$RELEASE/$bin" ] || die "$RELEASE/$bin is missing (run without PACKAGE_NO_BUILD=1)"
 done
 
@@ -53,6 +53,8 @@ mkdir -p "$ROOT/DEBIAN"
 
 # ---- the programs ----
 install -Dm755 "$RELEASE/tokenkeeper" "$ROOT/usr/bin/tokenkeeper"
+# the front door (`tokenkeeper`, which answers `token` itself) hands every other command to this
+install -Dm755 "$RELEASE/tokenkeeper-full" "$ROOT/usr/lib/tokenkeeper/tokenkeeper"
 install -Dm755 "$RELEASE/token-keeper" "$ROOT/usr/bin/token-keeper"
 CLI=$ROOT/usr/bin/tokenkeeper
 
@@ -95,7 +97,7 @@ SHLIBS=$OUT/shlibs
 rm -rf "$SHLIBS" && mkdir -p "$SHLIBS/debian"
 # dpkg-shlibdeps reads the package list from a debian/control; this minimal one is enough
 printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$PACKAGE" "$PACKAGE" >"$SHLIBS/debian/control"
-DEPENDS=$(cd "$SHLIBS" && dpkg-shlibdeps -O "$ROOT/usr/bin/tokenkeeper" "$ROOT/usr/bin/token-keeper" |
+DEPENDS=$(cd "$SHLIBS" && dpkg-shlibdeps -O "$ROOT/usr/bin/tokenkeeper" "$ROOT/usr/lib/tokenkeeper/tokenkeeper" "$ROOT/usr/bin/token-keeper" |
   sed -n 's/^shlibs:Depends=//p')
 [ -n "$DEPENDS" ] || die "dpkg-shlibdeps found no dependencies"
 # loaded at run time (dlopen), so invisible to dpkg-shlibdeps: the tray icon needs one of them

@@ -92,7 +92,7 @@ ok "apt-get install $(basename "$DEB")"
 mapfile -t FILES < <(dpkg -L "$PACKAGE" | while read -r f; do [ -d "$f" ] || echo "$f"; done)
 
 # ---- every promised file ----
-for f in /usr/bin/tokenkeeper /usr/bin/token-keeper \
+for f in /usr/bin/tokenkeeper /usr/lib/tokenkeeper/tokenkeeper /usr/bin/token-keeper \
   /usr/share/man/man1/tokenkeeper.1.gz /usr/share/man/man1/tokenkeeper-login.1.gz /usr/share/man/man1/token-keeper.1.gz \
   /usr/share/bash-completion/completions/tokenkeeper /usr/share/zsh/vendor-completions/_tokenkeeper \
   /usr/share/fish/vendor_completions.d/tokenkeeper.fish \

@@ -35,7 +35,7 @@ impl Failure {
     /// With the command that fixes it, when it is a sign-in the keeper must make (exit 3).
     pub fn with_hint_for(mut self, name: &str) -> Self {
         if self.code == NEEDS_SIGN_IN {
-            let command = format!("tokenkeeper login {}", crate::words::shell_word(name));
+            let command = format!("tokenkeeper login {}", crate::shell::shell_word(name));
             self.message = format!("{} To sign in (or enter a new token): {command}", self.message.trim_end());
         }
         self

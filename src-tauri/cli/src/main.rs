@@ -1,5 +1,7 @@
-//! `tokenkeeper`: the command-line shell of Token Keeper — valid tokens for scripts, and the
-//! headless keeper daemon.
+//! `tokenkeeper-full`: the command-line shell of Token Keeper — valid tokens for scripts, and the
+//! headless keeper daemon. Scripts call `tokenkeeper`, a small front door (`front.rs`) that
+//! answers `token NAME` from a running keeper and `exec`s this program for everything else, with
+//! the same arguments (and `argv[0]`), so this program still says `tokenkeeper` everywhere.
 //!
 //! A thin shell: parse the arguments ([`args`]), translate them into engine calls
 //! ([`commands`]), print the results ([`text`], [`json`], [`words`]) and exit with the code of
@@ -22,6 +24,7 @@ mod commands;
 mod failure;
 mod input;
 mod json;
+mod shell;
 mod text;
 mod words;
 
@@ -44,19 +47,8 @@ const INTERRUPTED: i32 = 130;
 fn main() -> ExitCode {
     // Before any token is in memory: no ptrace, /proc/PID/mem or core dump of this process.
     tokenkeeper_engine::process::harden();
-    // The hot path, before anything else (argument parser, runtime, clock, logging): scripts run
-    // `tokenkeeper token NAME` in loops, and a running keeper answers it from memory.
+    // `token NAME` with a running keeper was answered by the front door (`front.rs`) already.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let [_, command, name] = args.as_slice() {
-        if let (Some("token"), Some(name)) = (command.to_str(), name.to_str().filter(|n| !n.starts_with('-'))) {
-            if let Some(answer) = tokenkeeper_engine::ipc::token_from_running_keeper(name) {
-                return match answer {
-                    Ok(token) => commands::read::print_token(&token).map_or_else(|f| fail(&f), |()| ExitCode::SUCCESS),
-                    Err(e) => fail(&Failure::from(e).with_hint_for(name)),
-                };
-            }
-        }
-    }
     let cli = match args::parse_from(args) {
         Ok(cli) => cli,
         Err(Rejected::Clap(e)) => e.exit(),

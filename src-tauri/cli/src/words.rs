@@ -123,14 +123,7 @@ pub fn rfc3339(at: UnixTime) -> Option<String> {
     OffsetDateTime::from_unix_timestamp(at).ok()?.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
-/// A name as a shell needs it typed in a hint: `jira`, `'HighQ reporting'`.
-pub fn shell_word(name: &str) -> String {
-    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-        name.to_string()
-    } else {
-        format!("'{}'", name.replace('\'', r"'\''"))
-    }
-}
+pub use crate::shell::shell_word;
 
 /// A history event as a stable kebab-case word (the `event` field of the JSON).
 pub fn event_word(event: &HistoryEvent) -> &'static str {
