@@ -206,6 +206,11 @@ async fn window_adds_integrations_and_signs_in_again() -> Result<()> {
         .await?;
     ensure!(focused == "Cancel", "focus is not on the dialog's safe button: {focused}");
     session.screenshot(&shots.join("window-dialog-remove.png")).await?;
+    // a keeper event while the dialog is open repaints the page under it (a renewal here): the
+    // focus must still come back to the (new) Remove button
+    session.script("document.getElementById('remove').dataset.before = 'yes'", json!([])).await?;
+    sandbox.cli_ok(&["refresh", "Reports"], "").await?;
+    session.wait_for("#remove:not([data-before])", SHORT).await.context("no repaint after the renewal")?;
     session.keys("\u{E00C}").await?;
     let start = Instant::now();
     while session.exists("dialog").await? {

@@ -1,7 +1,7 @@
 // In-window dialogs, instead of window.alert/confirm (which show the tauri:// address as their
 // title, and do nothing in macOS's web view). A modal <dialog>: the browser keeps focus inside it
 // and closes it on Escape; this module moves focus into it (the safe choice first), back to where
-// it was when it closes, and removes it from the page.
+// it was when it closes (the same button after a repaint), and removes it from the page.
 import { h } from './dom';
 
 export interface DialogButton<T> {
@@ -44,8 +44,9 @@ export function showDialog<T>(title: string, body: (Node | string)[], buttons: D
     }
     dialog.addEventListener('close', () => {
       dialog.remove();
-      if (returnTo && returnTo.isConnected) returnTo.focus();
-      else document.getElementById('page-title')?.focus();
+      // a keeper event may have repainted the page meanwhile: then the same button, by its id
+      const back = returnTo?.isConnected ? returnTo : returnTo?.id ? document.getElementById(returnTo.id) : null;
+      (back ?? document.getElementById('page-title'))?.focus();
       resolve(result);
     });
     document.body.append(dialog);
