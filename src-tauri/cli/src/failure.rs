@@ -29,6 +29,13 @@ impl Failure {
     pub fn other(message: impl Into<String>) -> Self {
         Self { code: OTHER, message: message.into() }
     }
+
+    /// Says it as one plain line on standard error (`tokenkeeper: <message>`) and gives its exit
+    /// code: how both programs end on a failure.
+    pub fn report(&self) -> i32 {
+        eprintln!("tokenkeeper: {}", self.message.replace('\n', " "));
+        self.code
+    }
 }
 
 impl Failure {

@@ -24,9 +24,9 @@
 #[allow(dead_code)] // the front door says only a keeper's refusal
 mod failure;
 mod shell;
+mod token_out;
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
@@ -45,44 +45,30 @@ extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char
     if let [_, command, name] = args.as_slice() {
         if let (Some("token"), Some(name)) = (command.to_str(), name.to_str().filter(|n| !n.starts_with('-'))) {
             if let Some(answer) = tokenkeeper_engine::ipc::token_from_running_keeper(name) {
-                let token = match answer {
-                    Ok(token) => token,
-                    // as the full program says it (it would only ask again, and wait again)
-                    Err(e) => {
-                        let failure = failure::Failure::from(e).with_hint_for(name);
-                        eprintln!("tokenkeeper: {}", failure.message.replace('\n', " "));
-                        return failure.code;
-                    }
-                };
-                // A closed standard output is an error to report, not a signal that kills
-                // (as in the full program, which the standard library's start-up sets so).
-                ignore_sigpipe();
-                let mut out = std::io::stdout().lock();
-                let written = out
-                    .write_all(token.expose().as_bytes())
-                    .and_then(|()| out.write_all(b"\n"))
-                    .and_then(|()| out.flush());
-                return match written {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        eprintln!("tokenkeeper: could not write the token to standard output: {e}");
-                        1
-                    }
-                };
+                // a refusal is said as the full program says it (it would only ask again, and
+                // wait again); a closed standard output is an error to report, not a signal that
+                // kills (as in the full program, whose standard library start-up sets so)
+                let printed = answer.map_err(|e| failure::Failure::from(e).with_hint_for(name)).and_then(|token| {
+                    ignore_sigpipe();
+                    token_out::print_token(&token)
+                });
+                return printed.map_or_else(|failure| failure.report(), |()| 0);
             }
         }
     }
     let Some(full) = full_program() else {
-        eprintln!("tokenkeeper: the rest of Token Keeper's command is missing (looked for {} beside this program); reinstall Token Keeper", FULL.join(" and "));
-        return 1;
+        let missing = format!(
+            "the rest of Token Keeper's command is missing (looked for {} beside this program); reinstall Token Keeper",
+            FULL.join(" and ")
+        );
+        return failure::Failure::other(missing).report();
     };
     let mut command = std::process::Command::new(&full);
     if let Some((zero, rest)) = args.split_first() {
         command.arg0(zero).args(rest);
     }
     let e = command.exec();
-    eprintln!("tokenkeeper: could not start {}: {e}", full.display());
-    1
+    failure::Failure::other(format!("could not start {}: {e}", full.display())).report()
 }
 
 /// The full program, found relative to this one (so a build directory and the package both work).

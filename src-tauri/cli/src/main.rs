@@ -26,6 +26,7 @@ mod input;
 mod json;
 mod shell;
 mod text;
+mod token_out;
 mod words;
 
 use std::process::ExitCode;
@@ -119,9 +120,7 @@ fn current_uid() -> u32 {
 
 /// Prints a failure as one plain line and gives its exit code.
 fn fail(failure: &Failure) -> ExitCode {
-    let message = failure.message.replace('\n', " ");
-    eprintln!("tokenkeeper: {message}");
-    exit_code(failure.code)
+    exit_code(failure.report())
 }
 
 fn exit_code(code: i32) -> ExitCode {

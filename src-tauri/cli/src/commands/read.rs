@@ -3,9 +3,6 @@
 //! `token` is the one place the command prints a secret, and it prints nothing else on
 //! standard output, so `$(tokenkeeper token NAME)` is exactly the token.
 
-use std::io::Write;
-use tokenkeeper_engine::secret::AccessToken;
-
 use tokenkeeper_engine::calendar::Calendar;
 use tokenkeeper_engine::ipc::Backend;
 
@@ -39,15 +36,5 @@ pub async fn status(backend: &Backend, name: &str, as_json: bool, now: Now) -> R
 }
 
 pub async fn token(backend: &Backend, name: &str) -> Result<(), Failure> {
-    print_token(&backend.token(name).await?)
-}
-
-/// Prints the token and a newline, nothing else.
-pub fn print_token(token: &AccessToken) -> Result<(), Failure> {
-    // Written straight from the secret, so no unguarded copy of it is made here.
-    let mut out = std::io::stdout().lock();
-    out.write_all(token.expose().as_bytes())
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::other(format!("could not write the token to standard output: {e}")))
+    crate::token_out::print_token(&backend.token(name).await?)
 }
