@@ -93,7 +93,10 @@ fn setup(app: &AppHandle) -> Result<(), KeeperError> {
     // The background scheduler, the clicks on notifications, and the socket the `tokenkeeper`
     // command talks to.
     let runner = keeper.clone();
-    tauri::async_runtime::spawn(async move { runner.run(None).await });
+    tauri::async_runtime::spawn(async move {
+        runner.open_shared().await;
+        runner.run(None).await
+    });
     let clicked = app.clone();
     tauri::async_runtime::spawn(async move {
         while let Some(click) = click_rx.recv().await {

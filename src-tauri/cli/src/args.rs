@@ -68,7 +68,8 @@ const LIST_AFTER: &str = concat!(
     "  state_label (the same in words), detail (string or null),\n",
     "  access_expires_at, refresh_expires_at (RFC 3339 UTC, or null),\n",
     "  next: {action (\"renew\" | \"check\" | \"retry\" | \"wait-for-keeper\"), at (RFC 3339 or null)},\n",
-    "  signin_pending (true while a browser sign-in is under way).\n",
+    "  signin_pending (true while a browser sign-in is under way),\n",
+    "  shared (true when it lives in the team vault: see `tokenkeeper shared`).\n",
     "Files that could not be read are reported as warnings on standard error.\n",
     "\n",
     "Examples:\n",
@@ -239,6 +240,22 @@ const REMOVE_AFTER: &str = concat!(
     exit_codes!()
 );
 
+const SHARED_AFTER: &str = concat!(
+    "A shared integration lives in a team vault (OpenBao, or HashiCorp Vault) instead of on this\n",
+    "computer: its settings and tokens are kept there, and every keeper connected to the same place\n",
+    "keeps it alive — a server's daemon and a person's tray app alike, one renewal at a time. Add one\n",
+    "with `tokenkeeper add NAME --shared …`; sign in on any keeper.\n",
+    "\n",
+    "Examples:\n",
+    "  tokenkeeper shared connect --address https://bao.example:8200 --path tokenkeeper/team --token-stdin\n",
+    "  tokenkeeper shared connect --address https://10.0.0.1:8200 --address https://10.0.0.2:8200 \\\n",
+    "      --role-id 1f2e… --secret-id-stdin --ca-cert /etc/ssl/team-ca.pem\n",
+    "  tokenkeeper shared status --json\n",
+    "  tokenkeeper shared disconnect\n",
+    "\n",
+    exit_codes!()
+);
+
 const DAEMON_AFTER: &str = concat!(
     "Runs in the foreground until SIGINT or SIGTERM, keeping every integration alive and\n",
     "answering `tokenkeeper` commands over a local socket only you can open. Logs go to standard\n",
@@ -363,6 +380,10 @@ pub enum Command {
         revoke: bool,
     },
 
+    /// Keep integrations in a team vault (OpenBao or Vault), shared with other keepers.
+    #[command(subcommand, after_help = SHARED_AFTER)]
+    Shared(SharedCommand),
+
     /// Run the headless keeper in the foreground (for servers and tests).
     #[command(after_help = DAEMON_AFTER)]
     Daemon,
@@ -381,6 +402,48 @@ pub enum Command {
         /// A command whose own page to print (e.g. `login`); the main page when left out.
         command: Option<String>,
     },
+}
+
+/// `tokenkeeper shared …`.
+#[derive(Debug, Subcommand)]
+pub enum SharedCommand {
+    /// Connect this keeper to a place in a team vault; the credential goes to the keychain only.
+    Connect(SharedConnectArgs),
+    /// Show the connection: the address in use, how long its access lasts, the last problem.
+    Status {
+        /// Print a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the connection here (the shared integrations stay in the vault for the others).
+    Disconnect,
+}
+
+/// `tokenkeeper shared connect`.
+#[derive(Debug, Args)]
+pub struct SharedConnectArgs {
+    /// The vault's address; repeat it for each node of a cluster. BAO_ADDR or VAULT_ADDR when
+    /// left out.
+    #[arg(long = "address", value_name = "URL")]
+    pub addresses: Vec<String>,
+    /// The vault's key-value storage (version 2) to use.
+    #[arg(long, value_name = "MOUNT", default_value = "secret")]
+    pub mount: String,
+    /// The place in it shared by the team's keepers.
+    #[arg(long, value_name = "PATH", default_value = "tokenkeeper/shared")]
+    pub path: String,
+    /// Read a vault token from standard input (one line).
+    #[arg(long, conflicts_with_all = ["role_id", "secret_id_stdin"], required_unless_present = "role_id")]
+    pub token_stdin: bool,
+    /// Log in with an AppRole (for servers): its role id; the secret id from standard input.
+    #[arg(long, value_name = "ID", requires = "secret_id_stdin")]
+    pub role_id: Option<String>,
+    /// With --role-id: read the AppRole's secret id from standard input (one line).
+    #[arg(long, requires = "role_id")]
+    pub secret_id_stdin: bool,
+    /// A PEM file of certificates to trust for the vault (a private certificate authority).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// `tokenkeeper exec`.
@@ -519,6 +582,9 @@ pub struct AddArgs {
     /// Allow a token, check or revocation address on another site than the sign-in page.
     #[arg(long, conflicts_with = "from")]
     pub allow_other_sites: bool,
+    /// Keep it in the team vault (see `tokenkeeper shared`), for every keeper connected there.
+    #[arg(long)]
+    pub shared: bool,
     /// Add without asking: the addresses that will receive secrets are still printed. Without
     /// it, a service's addresses given in full are shown and confirmed at the terminal.
     #[arg(long, short = 'y')]

@@ -21,7 +21,8 @@
 //!     "access_expires_at": "2025-06-15T16:06:40Z",
 //!     "refresh_expires_at": "2025-09-13T15:06:40Z",
 //!     "next": { "action": "renew", "at": "2025-06-15T15:51:40Z" },
-//!     "signin_pending": false
+//!     "signin_pending": false,
+//!     "shared": false
 //!   }
 //! ]
 //! ```
@@ -42,6 +43,7 @@
 //! | `next.action` | `"renew"`, `"check"`, `"retry"` or `"wait-for-keeper"` (nothing happens until you act) |
 //! | `next.at` | when that happens (RFC 3339, UTC), `null` for `"wait-for-keeper"` |
 //! | `signin_pending` | `true` while a browser sign-in is waiting to finish |
+//! | `shared` | `true` when it lives in the team vault (`tokenkeeper shared`), kept with the other keepers connected there |
 //!
 //! # `tokenkeeper status NAME --json`
 //!
@@ -90,6 +92,7 @@ pub struct ViewJson<'a> {
     pub refresh_expires_at: Option<String>,
     pub next: NextJson,
     pub signin_pending: bool,
+    pub shared: bool,
 }
 
 /// What happens next, and when.
@@ -162,6 +165,7 @@ pub fn view(v: &IntegrationView) -> ViewJson<'_> {
         refresh_expires_at: v.refresh_expires_at.and_then(words::rfc3339),
         next: NextJson { action, at: at.and_then(words::rfc3339) },
         signin_pending: v.signin_pending,
+        shared: v.shared,
     }
 }
 
@@ -240,7 +244,8 @@ mod tests {
                 "access_expires_at": "2025-06-15T15:06:40Z",
                 "refresh_expires_at": null,
                 "next": { "action": "wait-for-keeper", "at": null },
-                "signin_pending": false
+                "signin_pending": false,
+                "shared": false
             })
         );
     }

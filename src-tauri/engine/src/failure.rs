@@ -41,6 +41,9 @@ pub enum Failure {
     LocalProblem,
     /// The integration's settings file cannot be read.
     SettingsUnreadable,
+    /// The team vault that holds a shared integration cannot be reached (down, sealed, the
+    /// network), or it refused this keeper's credential: its tokens are there.
+    VaultUnreachable,
     /// An address of the integration is not secure (plain http to another computer): nothing
     /// was sent, and only whoever set it up can correct it.
     NotSecure,
@@ -65,6 +68,7 @@ impl Failure {
             Failure::KeychainRefused => "keychain-refused",
             Failure::LocalProblem => "local-problem",
             Failure::SettingsUnreadable => "settings-unreadable",
+            Failure::VaultUnreachable => "vault-unreachable",
             Failure::NotSecure => "not-secure",
         }
     }
@@ -108,6 +112,7 @@ impl Reason {
                 | Failure::KeychainLocked
                 | Failure::KeychainRefused
                 | Failure::LocalProblem
+                | Failure::VaultUnreachable
         )
     }
 

@@ -77,7 +77,15 @@ pub(crate) enum Request {
     Add {
         config: Box<IntegrationConfig>,
         client_secret: Option<ClientSecret>,
+        /// In the team vault rather than on this computer.
+        #[serde(default)]
+        shared: bool,
     },
+    SharedConnect {
+        request: Box<crate::shared::space::ConnectRequest>,
+    },
+    SharedStatus,
+    SharedDisconnect,
     Remove {
         name: String,
         revoke: bool,
@@ -118,6 +126,9 @@ pub(crate) enum Answer {
         view: IntegrationView,
     },
     Done,
+    Shared {
+        status: crate::keeper::SharedStatus,
+    },
     /// The sign-in URL; the result follows on the next line.
     SignInUrl {
         url: Url,
@@ -174,7 +185,19 @@ pub(crate) async fn answer(keeper: &Keeper, request: Request, prompt: &mut Promp
         Request::Token { name } => keeper.token(&name).await.map(|token| Answer::Token { token }),
         Request::Refresh { name } => keeper.refresh(&name).await.map(Answer::view),
         Request::Pause { name, paused } => keeper.pause(&name, paused).map(Answer::view),
-        Request::Add { config, client_secret } => keeper.add(*config, client_secret).await.map(Answer::view),
+        Request::Add { config, client_secret, shared: false } => {
+            keeper.add(*config, client_secret).await.map(Answer::view)
+        }
+        Request::Add { config, client_secret, shared: true } => {
+            keeper.add_shared(*config, client_secret).await.map(Answer::view)
+        }
+        Request::SharedConnect { request } => {
+            keeper.shared_connect(*request).await.map(|status| Answer::Shared { status })
+        }
+        Request::SharedStatus => Ok(Answer::Shared { status: keeper.shared_status() }),
+        Request::SharedDisconnect => {
+            keeper.shared_disconnect().await.map(|_| Answer::Shared { status: keeper.shared_status() })
+        }
         Request::Remove { name, revoke } => keeper.remove(&name, revoke).await.map(|()| Answer::Done),
         Request::SignIn { name } => keeper.sign_in(&name, |url| prompt(Prompt::Url(url))).await.map(Answer::view),
         Request::DeviceSignIn { name } => {
@@ -387,7 +410,9 @@ impl Backend {
         if let Some(client) = Client::connect(&paths).await? {
             return Ok(Backend::Remote(client));
         }
-        Ok(Backend::Local(Keeper::open(KeeperOptions::system(crate::notify::Clicks::Ignored)?)?))
+        let keeper = Keeper::open(KeeperOptions::system(crate::notify::Clicks::Ignored)?)?;
+        keeper.open_shared().await;
+        Ok(Backend::Local(keeper))
     }
 
     /// Asks the keeper, running or this process's own: the only place the two differ.
@@ -423,13 +448,32 @@ impl Backend {
         expect!(self.ask_plain(Request::Pause { name: name.into(), paused }).await, Answer::View { view } => view)
     }
 
+    /// Adds an integration on this computer, or in the team vault when `shared`.
     pub async fn add(
         &self,
         config: IntegrationConfig,
         client_secret: Option<ClientSecret>,
+        shared: bool,
     ) -> Result<IntegrationView, KeeperError> {
-        let request = Request::Add { config: Box::new(config), client_secret };
+        let request = Request::Add { config: Box::new(config), client_secret, shared };
         expect!(self.ask_plain(request).await, Answer::View { view } => view)
+    }
+
+    /// Connects the keeper to a team vault (see [`crate::shared::space`]).
+    pub async fn shared_connect(
+        &self,
+        request: crate::shared::space::ConnectRequest,
+    ) -> Result<crate::keeper::SharedStatus, KeeperError> {
+        let request = Request::SharedConnect { request: Box::new(request) };
+        expect!(self.ask_plain(request).await, Answer::Shared { status } => status)
+    }
+
+    pub async fn shared_status(&self) -> Result<crate::keeper::SharedStatus, KeeperError> {
+        expect!(self.ask_plain(Request::SharedStatus).await, Answer::Shared { status } => status)
+    }
+
+    pub async fn shared_disconnect(&self) -> Result<crate::keeper::SharedStatus, KeeperError> {
+        expect!(self.ask_plain(Request::SharedDisconnect).await, Answer::Shared { status } => status)
     }
 
     pub async fn remove(&self, name: &str, revoke: bool) -> Result<(), KeeperError> {

@@ -315,6 +315,9 @@ pub struct IntegrationView {
     pub next_verb: Option<String>,
     /// A sign-in for it is waiting for the browser.
     pub signin_pending: bool,
+    /// It lives in the team vault, kept alive with the other keepers connected there.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 #[cfg(test)]

@@ -56,6 +56,11 @@ impl Paths {
     pub fn integration_record(&self, name: &str) -> PathBuf {
         self.state.join("integrations").join(format!("{name}.json"))
     }
+    /// This keeper's record of a shared integration (its settings and secrets are in the team
+    /// vault): apart from the local ones, so a local and a shared integration never share a file.
+    pub fn shared_record(&self, name: &str) -> PathBuf {
+        self.state.join("shared").join(format!("{name}.json"))
+    }
     pub fn lock_file(&self, name: &str) -> PathBuf {
         self.state.join("locks").join(format!("{name}.lock"))
     }

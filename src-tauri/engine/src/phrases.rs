@@ -245,6 +245,9 @@ fn trouble(service: &str, failure: Option<&Failure>) -> (String, Todo) {
             Todo::Wait,
         ),
         Some(Failure::LocalProblem) => ("Something on this computer got in the way of the renewal.".into(), Todo::Wait),
+        Some(Failure::VaultUnreachable) => {
+            ("Token Keeper cannot reach the team vault that keeps this shared integration.".into(), Todo::Wait)
+        }
         _ => (format!("{service} isn't answering."), Todo::Wait),
     }
 }
@@ -522,6 +525,7 @@ mod tests {
             Some(Failure::LocalProblem),
             Some(Failure::SettingsUnreadable),
             Some(Failure::NotSecure),
+            Some(Failure::VaultUnreachable),
         ];
         for profile in providers::built_in() {
             let wire = &profile.wire;

@@ -27,7 +27,7 @@ use crate::{input, words};
 
 pub async fn add(backend: &Backend, args: AddArgs) -> Result<(), Failure> {
     if let Some(file) = &args.from {
-        return add_from_file(backend, file, args.new_name.as_deref(), args.yes).await;
+        return add_from_file(backend, file, args.new_name.as_deref(), args.yes, args.shared).await;
     }
     let mut inputs = inputs_of(&args);
     let profile = providers::find(&inputs.provider)
@@ -43,8 +43,8 @@ pub async fn add(backend: &Backend, args: AddArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| prepare_failure(e, Field::flag, ""))?;
     confirm_hosts(&config, setup::needs_confirmation(&inputs, &profile), args.yes).await?;
-    let view = backend.add(config, client_secret).await?;
-    print_out(&format!("{}: added; {}\n", view.name, next_step(profile.kind, &view.name)))
+    let view = backend.add(config, client_secret, args.shared).await?;
+    print_out(&format!("{}: added{}; {}\n", view.name, where_(args.shared), next_step(profile.kind, &view.name)))
 }
 
 /// `add --from FILE [--name NAME]`: the file is validated completely before anything is stored,
@@ -54,6 +54,7 @@ async fn add_from_file(
     file: &std::path::Path,
     name: Option<&str>,
     yes: bool,
+    shared: bool,
 ) -> Result<(), Failure> {
     let shown = file.display().to_string();
     let text =
@@ -66,14 +67,23 @@ async fn add_from_file(
         .map_err(|e| prepare_failure(e, Field::key, &format!("the profile file {shown}: ")))?;
     confirm_hosts(&config, setup::needs_confirmation(&parsed.inputs, &profile), yes).await?;
     let had_secret = parsed.client_secret.is_some();
-    let view = backend.add(config, parsed.client_secret).await?;
-    let mut out = format!("{}: added from {shown}; {}\n", view.name, next_step(profile.kind, &view.name));
+    let view = backend.add(config, parsed.client_secret, shared).await?;
+    let mut out =
+        format!("{}: added from {shown}{}; {}\n", view.name, where_(shared), next_step(profile.kind, &view.name));
     if had_secret {
-        out.push_str(&format!(
-            "{shown} holds a client secret, which is now in the keychain: the file can now be deleted.\n"
-        ));
+        let kept = if shared { "the team vault" } else { "the keychain" };
+        out.push_str(&format!("{shown} holds a client secret, which is now in {kept}: the file can now be deleted.\n"));
     }
     print_out(&out)
+}
+
+/// Where an added integration lives, for the line that says it was added.
+fn where_(shared: bool) -> &'static str {
+    if shared {
+        " to the team vault"
+    } else {
+        ""
+    }
 }
 
 /// Shows every host that will receive a secret (the engine's [`setup::secret_hosts`]) and, when

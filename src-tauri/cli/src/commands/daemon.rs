@@ -20,6 +20,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn run() -> Result<(), Failure> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let keeper = Keeper::open(KeeperOptions::system(Clicks::SignIns(tx))?)?;
+    keeper.open_shared().await;
     for problem in keeper.problems() {
         tracing::warn!("{problem}");
     }

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod exec;
 mod login;
 pub mod read;
+mod shared;
 
 use std::io::Write;
 
@@ -58,6 +59,7 @@ async fn run(backend: &Backend, command: Command, now: Now) -> Result<Outcome, F
         Command::Remove { name, revoke } => change::remove(backend, &name, revoke).await?,
         Command::Add(args) => add::add(backend, args).await?,
         Command::Login(args) => login::login(backend, args, now).await?,
+        Command::Shared(command) => shared::run(backend, command).await?,
         Command::Daemon | Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("main runs these without a keeper")
         }

@@ -15,6 +15,9 @@ use crate::store::StoreError;
 impl Keeper {
     /// The keychain's secrets of `name`, their times in the current clock frame.
     pub(super) async fn keychain_load(&self, name: &str) -> Result<Option<Secrets>, StoreError> {
+        if self.is_shared(name) {
+            return self.shared_load(name).await;
+        }
         let (store, name) = (self.inner.store.clone(), name.to_string());
         let mut loaded = keychain_call(move || store.load(&name)).await?;
         if let Some(secrets) = &mut loaded {
@@ -25,6 +28,9 @@ impl Keeper {
 
     /// Writes the secrets of `name`, with a change stamp before and after (see [`change_stamp`]).
     pub(super) async fn keychain_save(&self, name: &str, secrets: &Secrets) -> Result<(), StoreError> {
+        if self.is_shared(name) {
+            return self.shared_overwrite(name, secrets, None).await;
+        }
         let file = self.stamp_file(name);
         self.inner.stamps.bump(&file);
         let (store, owned, secrets) = (self.inner.store.clone(), name.to_string(), secrets.clone());
@@ -35,6 +41,9 @@ impl Keeper {
     }
 
     pub(super) async fn keychain_delete(&self, name: &str) -> Result<(), StoreError> {
+        if self.is_shared(name) {
+            return self.shared_delete(name).await.map_err(|e| StoreError::Unavailable(e.to_string()));
+        }
         let file = self.stamp_file(name);
         self.inner.stamps.bump(&file);
         let (store, owned) = (self.inner.store.clone(), name.to_string());
@@ -50,14 +59,19 @@ impl Keeper {
 
     /// Takes, in this order, the two locks that make this the only refresh, sign-in store or
     /// removal of `name` anywhere on the machine: the in-process flight mutex and the
-    /// cross-process file lock. Both are released when the returned guard drops.
+    /// cross-process file lock — for a shared integration, the renewal lease in the team vault,
+    /// which makes it the only one of every keeper. Both are released when the guard drops.
     pub(super) async fn exclusive(&self, name: &str) -> Result<Exclusive, KeeperError> {
         let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
         let flight = flight.lock_owned().await;
+        if self.is_shared(name) {
+            let lease = self.shared_lease(name).await?;
+            return Ok(Exclusive { _flight: flight, _cross: Cross::Lease(lease) });
+        }
         let file = crate::lock::acquire(self.inner.paths.lock_file(name))
             .await
             .map_err(|e| KeeperError::Failed(format!("could not take the refresh lock of \"{name}\": {e}")))?;
-        Ok(Exclusive { _flight: flight, _file: file })
+        Ok(Exclusive { _flight: flight, _cross: Cross::File(file) })
     }
 
     /// The secrets of `name`: the in-memory copy, or the keychain's on first use.
@@ -82,6 +96,9 @@ impl Keeper {
     /// newer than the keychain and are written first; otherwise the keychain wins (another
     /// process may have refreshed).
     pub(super) async fn reconcile(&self, name: &str) -> Result<Secrets, KeeperError> {
+        if self.is_shared(name) {
+            return self.shared_reconcile(name).await;
+        }
         let (unsaved, memory) = {
             let shared = self.lock();
             let slot = shared.slots.get(name).ok_or_else(|| KeeperError::unknown(name))?;
@@ -123,7 +140,14 @@ impl Keeper {
 /// Both locks of one integration, held together (see [`Keeper::exclusive`]).
 pub(super) struct Exclusive {
     _flight: tokio::sync::OwnedMutexGuard<()>,
-    _file: crate::lock::IntegrationLock,
+    _cross: Cross,
+}
+
+/// The lock that keeps other processes out: the file lock on this machine, the vault's lease for
+/// a shared integration.
+enum Cross {
+    File(#[allow(dead_code)] crate::lock::IntegrationLock),
+    Lease(#[allow(dead_code)] super::shared_home::HeldLease),
 }
 
 /// How long a keychain call may take. A locked keychain on a desktop may show an unlock prompt

@@ -23,6 +23,23 @@ impl Keeper {
         config: IntegrationConfig,
         client_secret: Option<ClientSecret>,
     ) -> Result<IntegrationView, KeeperError> {
+        let profile = self.check_new(&config)?;
+        let name = config.name.clone();
+        if let Some(secret) = client_secret {
+            let secrets = Secrets { client_secret: Some(secret), ..Secrets::default() };
+            self.keychain_save(&name, &secrets).await?;
+        }
+        integrations::save(&self.inner.paths, &config)?;
+        let mut record = Record::default();
+        record.notices.problem = Some(crate::alerts::Problem::NeedsSignIn); // "not signed in yet" is no alarm
+        record.history.push(self.inner.clock.now(), HistoryEvent::Added);
+        self.lock().slots.insert(name.clone(), Slot::new(config, profile, record));
+        self.commit(&name, |_, _| {}).ok_or_else(|| KeeperError::unknown(&name))
+    }
+
+    /// What every new integration must be, here or shared: a valid name not taken, a known
+    /// provider of its kind. Returns the provider's profile.
+    pub(super) fn check_new(&self, config: &IntegrationConfig) -> Result<Profile, KeeperError> {
         validate_name(&config.name).map_err(KeeperError::BadInput)?;
         let name = config.name.clone();
         let profile = providers::find(&config.provider)
@@ -44,16 +61,7 @@ impl Keeper {
         if taken || self.inner.paths.integration_config(&name).exists() {
             return Err(KeeperError::BadInput(format!("there is already an integration called \"{name}\"")));
         }
-        if let Some(secret) = client_secret {
-            let secrets = Secrets { client_secret: Some(secret), ..Secrets::default() };
-            self.keychain_save(&name, &secrets).await?;
-        }
-        integrations::save(&self.inner.paths, &config)?;
-        let mut record = Record::default();
-        record.notices.problem = Some(crate::alerts::Problem::NeedsSignIn); // "not signed in yet" is no alarm
-        record.history.push(self.inner.clock.now(), HistoryEvent::Added);
-        self.lock().slots.insert(name.clone(), Slot::new(config, profile, record));
-        self.commit(&name, |_, _| {}).ok_or_else(|| KeeperError::unknown(&name))
+        Ok(profile)
     }
 
     /// Removes an integration: revokes its refresh token at the service first when asked (and
@@ -66,10 +74,13 @@ impl Keeper {
         if revoke {
             self.revoke(name, &config, &profile).await?;
         }
+        let shared = self.is_shared(name);
         let _exclusive = self.exclusive(name).await?;
         self.keychain_delete(name).await?;
-        integrations::remove(&self.inner.paths, name)
-            .map_err(|e| KeeperError::Failed(format!("could not remove the files of \"{name}\": {e}")))?;
+        if !shared {
+            integrations::remove(&self.inner.paths, name)
+                .map_err(|e| KeeperError::Failed(format!("could not remove the files of \"{name}\": {e}")))?;
+        }
         {
             let mut shared = self.lock();
             shared.slots.remove(name);

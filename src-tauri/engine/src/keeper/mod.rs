@@ -34,6 +34,7 @@ mod manage;
 mod renewal;
 mod report;
 mod run;
+mod shared_home;
 mod sign_in;
 pub mod slot;
 mod token;
@@ -46,6 +47,7 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use url::Url;
 
 pub use error::KeeperError;
+pub use shared_home::{SharedStatus, SYNC_EVERY};
 use slot::Slot;
 
 use crate::clock::{Clock, Moment, SystemClock};
@@ -188,6 +190,8 @@ struct Inner {
     problems: Vec<String>,
     /// Which keychain items this process knows the contents of.
     stamps: change_stamp::ChangeStamps,
+    /// The team vault, for shared integrations.
+    shared: shared_home::SharedLink,
 }
 
 /// What the std mutex guards.
@@ -250,6 +254,7 @@ impl Keeper {
             notices,
             problems,
             stamps: change_stamp::ChangeStamps::default(),
+            shared: shared_home::SharedLink::default(),
         });
         tokio::spawn(run::deliver_notices(inner.notifier.clone(), notice_rx, Arc::downgrade(&inner)));
         Ok(Self { inner })
@@ -395,14 +400,18 @@ impl Keeper {
             let changed = slot.saved_hash != Some(hash);
             slot.saved_hash = Some(hash);
             slot.write_seq += changed as u64;
-            let write = changed.then(|| (bytes, slot.write_seq, slot.written.clone()));
+            let file = match slot.home() {
+                slot::Home::Local => self.inner.paths.integration_record(name),
+                slot::Home::Shared { .. } => self.inner.paths.shared_record(name),
+            };
+            let write = changed.then(|| (bytes, slot.write_seq, slot.written.clone(), file));
             (write, slot.view(now), notices, head_moved)
         };
-        if let Some((bytes, seq, written)) = record {
+        if let Some((bytes, seq, written, file)) = record {
             let mut newest = written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             // a newer commit already wrote its record: this older one must not overwrite it
             let result = if *newest < seq {
-                integrations::save_record_bytes(&self.inner.paths, name, &bytes).map(|()| *newest = seq)
+                crate::store::files::write_atomic(&file, &bytes).map(|()| *newest = seq)
             } else {
                 Ok(())
             };
@@ -439,6 +448,7 @@ impl Keeper {
     /// Waits until every notice decided so far has been handed to the notification service
     /// (a short-lived command calls this before it exits).
     pub async fn flush_notices(&self) {
+        self.flush_releases().await;
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self.inner.notices.send(run::NoticeJob::Flush(tx)).is_ok() {
             let _ = rx.await;

@@ -73,7 +73,11 @@ impl Keeper {
             return;
         };
         // The locks or the keychain failed: an attempt that failed, retried like any other.
+        let shared = self.is_shared(name);
         let failed = |e: KeeperError| {
+            if shared {
+                return self.vault_failed(name, &e);
+            }
             let reason = local_reason(&e);
             self.commit(name, |slot, now| slot.failed_transiently(reason, None, now));
         };
@@ -132,6 +136,9 @@ impl Keeper {
             }
             RefreshOutcome::PermanentError { reason } => {
                 tracing::warn!("{name}: needs sign-in: {}", reason.for_log());
+                if shared {
+                    self.shared_mark_refused(name, &reason).await;
+                }
                 self.commit(name, |slot, now| slot.renewal_refused(reason, now));
             }
         }
@@ -182,6 +189,9 @@ impl Keeper {
         };
         let mut new = grant.apply_to(previous, issued_at, &rule);
         new.clock = Some(stamp);
+        if self.is_shared(name) {
+            return self.publish_renewal(name, new, signed_in).await;
+        }
         let saved = self.keychain_save(name, &new).await.map_err(|e| e.to_string());
         self.commit(name, move |slot, now| match signed_in {
             true => slot.signed_in(new, saved, now),
@@ -200,15 +210,19 @@ impl Keeper {
                 }
                 if let Some(ProbeOutcome::Refused { .. }) = self.probe_once(name).await {
                     let technical = reason.technical.map(|t| format!("{t}, even after renewing it"));
-                    self.mark_refused(name, Reason { failure: Failure::RefusedAfterRenewal, technical });
+                    self.mark_refused(name, Reason { failure: Failure::RefusedAfterRenewal, technical }).await;
                 }
             }
-            Some(ProbeOutcome::Refused { reason }) => self.mark_refused(name, reason),
+            Some(ProbeOutcome::Refused { reason }) => self.mark_refused(name, reason).await,
             _ => {}
         }
     }
 
-    fn mark_refused(&self, name: &str, reason: Reason) {
+    /// The token is refused for good; a shared integration's record says so for every keeper.
+    async fn mark_refused(&self, name: &str, reason: Reason) {
+        if self.is_shared(name) {
+            self.shared_mark_refused(name, &reason).await;
+        }
         self.commit(name, |slot, _| slot.refused(reason));
     }
 

@@ -103,6 +103,9 @@ impl Keeper {
             // notices that no longer fit the state were not re-shown: they stop waiting
             self.commit(name, |slot, _| slot.stale_notices_dropped());
         }
+        // keeps shared integrations in step with the team vault; ends with this loop
+        let shared_sync = AbortOnDrop(tokio::spawn(Keeper::shared_loop(Arc::downgrade(&self.inner))));
+        let _ = &shared_sync;
         let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_TICKS));
         let pending: Arc<std::sync::Mutex<BinaryHeap<Reverse<(Moment, String)>>>> = Arc::default();
         let clock = self.inner.clock.clone();
@@ -224,4 +227,13 @@ enum Plan {
     Probe,
     /// Only re-evaluate state and notices (a warning time or expiry was reached).
     Settle,
+}
+
+/// Aborts a background task when the future that started it is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

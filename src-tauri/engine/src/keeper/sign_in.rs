@@ -242,7 +242,6 @@ impl Keeper {
             clock: Some(self.inner.clock.stamp()),
             ..Secrets::default()
         };
-        self.keychain_save(name, &secrets).await?;
         let replacing = self.lock().slots.get(name).is_some_and(|s| {
             s.record().signed_in_at.is_some() || s.record().history.entries().any(|e| e.event == HistoryEvent::SignedIn)
         });
@@ -251,8 +250,14 @@ impl Keeper {
                 api.replace_end(ends_at);
             }
         }
-        crate::store::integrations::save(&self.inner.paths, &config)
-            .map_err(|e| KeeperError::Failed(format!("the new token was saved, but not its end date: {e}")))?;
+        if self.is_shared(name) {
+            // the token and its end date in one write
+            self.shared_overwrite(name, &secrets, Some(config.clone())).await?;
+        } else {
+            self.keychain_save(name, &secrets).await?;
+            crate::store::integrations::save(&self.inner.paths, &config)
+                .map_err(|e| KeeperError::Failed(format!("the new token was saved, but not its end date: {e}")))?;
+        }
         self.commit(name, move |slot, now| {
             slot.config = config;
             slot.signed_in(secrets, Ok(()), now);

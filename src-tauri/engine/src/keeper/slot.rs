@@ -19,6 +19,7 @@ use crate::phrases::{self, Failure, Reason, Subject};
 use crate::providers::{self, Profile};
 use crate::record::Record;
 use crate::scheduler::{renew_at, retry_delay, MIN_RENEW_SPACING};
+use crate::shared::store::Version;
 
 /// When tokens kept only in memory (a keychain write failed) are offered to the keychain again,
 /// right after the failed write and then at each retry.
@@ -29,10 +30,21 @@ const UNSAVED_RETRY: Span = Span::from_millis(30_000);
 /// https or loopback http).
 pub const UNNAMED_SERVICE: &str = "The service";
 
+/// Where an integration lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    /// On this computer: settings in a file, secrets in the keychain.
+    Local,
+    /// In the team vault; `seen` is the version of its shared record this keeper last read or
+    /// wrote (what its memory holds).
+    Shared { seen: Version },
+}
+
 /// The keeper's in-memory copy of one integration.
 pub struct Slot {
     pub config: IntegrationConfig,
     pub profile: Profile,
+    home: Home,
     /// What is persisted; written only by the transitions below.
     record: Record,
     /// The secrets, once read from the keychain (read lazily: a `token` call for one integration
@@ -68,6 +80,7 @@ impl Slot {
         Self {
             config,
             profile,
+            home: Home::Local,
             record,
             secrets: None,
             unsaved: false,
@@ -80,6 +93,35 @@ impl Slot {
             saved_hash: None,
             write_seq: 0,
             written: Arc::default(),
+        }
+    }
+
+    /// A shared integration as read from the team vault at `seen`, with its secrets.
+    pub fn shared(
+        config: IntegrationConfig,
+        profile: Profile,
+        record: Record,
+        seen: Version,
+        secrets: Secrets,
+    ) -> Self {
+        let mut slot = Self::new(config, profile, record);
+        slot.home = Home::Shared { seen };
+        slot.adopted(secrets);
+        slot
+    }
+
+    pub fn home(&self) -> Home {
+        self.home
+    }
+
+    pub fn is_shared(&self) -> bool {
+        matches!(self.home, Home::Shared { .. })
+    }
+
+    /// This keeper read or wrote version `seen` of the shared record (ignored for a local one).
+    pub fn saw_version(&mut self, seen: Version) {
+        if let Home::Shared { seen: known } = &mut self.home {
+            *known = seen;
         }
     }
 
@@ -576,6 +618,7 @@ impl Slot {
             next,
             next_verb: phrases::next_verb(state, next).map(str::to_string),
             signin_pending: self.signin_pending,
+            shared: self.is_shared(),
             service,
         }
     }

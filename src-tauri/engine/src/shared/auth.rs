@@ -23,7 +23,8 @@ use crate::clock::{Moment, Span};
 use crate::secret::{AppRoleSecretId, VaultToken};
 
 /// How the keeper gets its vault token.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Credential {
     /// A token given by a person (`--token-stdin`).
     Token(VaultToken),

@@ -37,6 +37,8 @@ pub mod error;
 pub mod lease;
 pub mod memory;
 pub mod openbao;
+pub mod record;
+pub mod space;
 pub mod store;
 
 pub use error::{VaultError, VaultErrorKind};

@@ -51,7 +51,7 @@ use zeroize::Zeroizing;
 
 use super::{SecretStore, StoreError};
 use crate::clock::{as_secs, ClockStamp, Moment};
-use crate::model::{validate_name, Secrets};
+use crate::model::Secrets;
 use crate::secret::{AccessToken, ApiToken, ClientSecret, RefreshToken};
 
 /// The keychain service name used when none is configured.
@@ -399,7 +399,7 @@ impl SecretStore for KeychainStore {
 
 fn check_name(name: &str) -> Result<(), StoreError> {
     // The chunk naming relies on names never holding '#'.
-    validate_name(name).map_err(StoreError::Failed)
+    super::check_item_name(name)
 }
 
 fn check_service(service: &str) -> Result<(), StoreError> {
@@ -1013,7 +1013,11 @@ mod tests {
     fn chunk_names_cannot_be_integration_names() {
         let user = chunk_user("HighQ reporting", 1, 0);
         assert_eq!(user, "HighQ reporting#g1.0");
-        assert!(validate_name(&user).is_err());
+        assert!(crate::model::validate_name(&user).is_err());
+        // nor names of the keeper's own items (the team vault's credential)
+        assert!(super::super::check_item_name(&chunk_user(".team-vault", 1, 0)).is_err());
+        assert!(super::super::check_item_name(".team-vault").is_ok());
+        assert!(super::super::check_item_name("..team-vault").is_err());
     }
 
     #[test]

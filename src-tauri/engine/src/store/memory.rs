@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{SecretStore, StoreError};
-use crate::model::{validate_name, Secrets};
+use crate::model::Secrets;
 
 /// Secrets kept in process memory; nothing is written anywhere.
 #[derive(Debug, Default)]
@@ -45,7 +45,7 @@ impl MemoryStore {
 }
 
 fn check_name(name: &str) -> Result<(), StoreError> {
-    validate_name(name).map_err(StoreError::Failed)
+    super::check_item_name(name)
 }
 
 impl SecretStore for MemoryStore {

@@ -29,6 +29,13 @@ pub enum StoreError {
     Failed(String),
 }
 
+/// The names a store keeps items under: an integration's name, or one of the keeper's own items
+/// (the team vault's credential, [`crate::shared::space::CREDENTIAL_ITEM`]), named with a leading
+/// dot so that no integration can have its name.
+pub fn check_item_name(name: &str) -> Result<(), StoreError> {
+    crate::model::validate_name(name.strip_prefix('.').unwrap_or(name)).map_err(StoreError::Failed)
+}
+
 /// One integration's secrets, kept as a unit.
 pub trait SecretStore: Send + Sync + 'static {
     /// The secrets of `name`, or `None` when nothing is stored.
