@@ -123,7 +123,7 @@ pub fn decide(facts: &Facts, ledger: &mut NoticeLedger) -> Vec<Notice> {
             ledger.problem = Some(Problem::NeedsSignIn);
             let words = phrases::notice_refused(name, facts.kind, service, facts.failure);
             // a damaged file is not fixed by a sign-in: the notice says what is
-            let fixable = !matches!(facts.failure, Some(Failure::SettingsUnreadable));
+            let fixable = !matches!(facts.failure, Some(Failure::SettingsUnreadable | Failure::SharedRecordUnreadable));
             out.push(notice(words, Urgency::Critical, fixable));
         }
         State::Retrying | State::Offline if ledger.problem.is_none() => {

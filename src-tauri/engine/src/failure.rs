@@ -44,6 +44,9 @@ pub enum Failure {
     /// The team vault that holds a shared integration cannot be reached (down, sealed, the
     /// network), or it refused this keeper's credential: its tokens are there.
     VaultUnreachable,
+    /// A shared integration's record in the team vault cannot be read (written by hand, or by
+    /// another version): left as it is, for whoever looks after the vault.
+    SharedRecordUnreadable,
     /// An address of the integration is not secure (plain http to another computer): nothing
     /// was sent, and only whoever set it up can correct it.
     NotSecure,
@@ -69,6 +72,7 @@ impl Failure {
             Failure::LocalProblem => "local-problem",
             Failure::SettingsUnreadable => "settings-unreadable",
             Failure::VaultUnreachable => "vault-unreachable",
+            Failure::SharedRecordUnreadable => "shared-record-unreadable",
             Failure::NotSecure => "not-secure",
         }
     }
@@ -154,4 +158,6 @@ pub enum Todo {
     Resume,
     /// Remove it and add it again (its file is damaged).
     AddAgain,
+    /// Whoever looks after the team vault must repair its record there.
+    AskVaultKeeper,
 }

@@ -49,6 +49,7 @@ impl Todo {
             Todo::Wait => format!("{}; nothing to do.", capitalized(&again)),
             Todo::Resume => "Click Resume to start it again.".into(),
             Todo::AddAgain => "Remove it and add it again, or ask whoever gave you its settings.".into(),
+            Todo::AskVaultKeeper => "Ask whoever looks after the team vault to repair it there.".into(),
         }
     }
 }
@@ -124,7 +125,8 @@ fn retry_of(next: NextAction) -> Option<UnixTime> {
 pub fn label(state: State, kind: Kind, failure: Option<&Failure>) -> &'static str {
     let api = kind == Kind::ApiToken;
     match (state, failure) {
-        (State::NeedsSignIn, Some(Failure::SettingsUnreadable)) | (State::Unreadable, _) => "Can't be read",
+        (State::NeedsSignIn, Some(Failure::SettingsUnreadable | Failure::SharedRecordUnreadable))
+        | (State::Unreadable, _) => "Can't be read",
         (State::NeedsSignIn, Some(Failure::NotSignedIn)) if api => "No token yet",
         (State::NeedsSignIn, Some(Failure::NotSignedIn)) => "Not signed in yet",
         (State::NeedsSignIn, _) if api => "Needs a new token",
@@ -162,6 +164,9 @@ pub fn describe(s: &Subject, calendar: &Calendar) -> Option<Said> {
     match s.state {
         State::Working | State::Refreshing => None,
         State::Paused => said("Paused: nothing is renewed or checked.".into(), Todo::Resume),
+        State::Unreadable if s.failure == Some(&Failure::SharedRecordUnreadable) => {
+            Some(refused(s.kind, service, s.failure))
+        }
         State::Unreadable => said(unreadable(), Todo::AddAgain),
         State::ExpiringSoon => {
             let end = s.credential_expires_at?;
@@ -189,6 +194,12 @@ fn refused(kind: Kind, service: &str, failure: Option<&Failure>) -> Said {
         Some(Failure::NotSignedIn) if api => (format!("No {service} token has been entered yet."), Todo::EnterToken),
         Some(Failure::NotSignedIn) => (format!("Token Keeper is not signed in to {service} yet."), Todo::SignIn),
         Some(Failure::SettingsUnreadable) => (unreadable(), Todo::AddAgain),
+        Some(Failure::SharedRecordUnreadable) => (
+            "Its record in the team vault cannot be read (it may have been changed by hand, or by another version \
+             of Token Keeper); it was left as it is."
+                .into(),
+            Todo::AskVaultKeeper,
+        ),
         Some(Failure::NotSecure) => (
             format!("Token Keeper sent nothing to {service}: its address is not a secure one."),
             Todo::AskAdministrator,
@@ -526,6 +537,7 @@ mod tests {
             Some(Failure::SettingsUnreadable),
             Some(Failure::NotSecure),
             Some(Failure::VaultUnreachable),
+            Some(Failure::SharedRecordUnreadable),
         ];
         for profile in providers::built_in() {
             let wire = &profile.wire;

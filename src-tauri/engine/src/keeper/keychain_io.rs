@@ -143,11 +143,20 @@ pub(super) struct Exclusive {
     _cross: Cross,
 }
 
+impl Exclusive {
+    /// The integration and its lease were removed: there is no lease left to give back.
+    pub(super) fn removed(&mut self) {
+        if let Cross::Lease(lease) = &mut self._cross {
+            lease.forget();
+        }
+    }
+}
+
 /// The lock that keeps other processes out: the file lock on this machine, the vault's lease for
 /// a shared integration.
 enum Cross {
     File(#[allow(dead_code)] crate::lock::IntegrationLock),
-    Lease(#[allow(dead_code)] super::shared_home::HeldLease),
+    Lease(super::shared_home::HeldLease),
 }
 
 /// How long a keychain call may take. A locked keychain on a desktop may show an unlock prompt

@@ -75,8 +75,9 @@ impl Keeper {
             self.revoke(name, &config, &profile).await?;
         }
         let shared = self.is_shared(name);
-        let _exclusive = self.exclusive(name).await?;
+        let mut exclusive = self.exclusive(name).await?;
         self.keychain_delete(name).await?;
+        exclusive.removed();
         if !shared {
             integrations::remove(&self.inner.paths, name)
                 .map_err(|e| KeeperError::Failed(format!("could not remove the files of \"{name}\": {e}")))?;
@@ -95,6 +96,13 @@ impl Keeper {
     /// keeper asked for it, knowing they are damaged), so that it can be added again.
     async fn remove_unreadable(&self, name: &str) -> Result<(), KeeperError> {
         validate_name(name).map_err(KeeperError::BadInput)?;
+        if self.lock().unreadable.get(name).is_some_and(|v| v.shared) {
+            // it may be another version's record, in use by other keepers: never deleted from here
+            return Err(KeeperError::BadInput(format!(
+                "\"{name}\" is kept in the team vault, where its record cannot be read; it was left as it is. \
+                 Ask whoever looks after the team vault to repair or remove it there."
+            )));
+        }
         let _file = crate::lock::acquire(self.inner.paths.lock_file(name))
             .await
             .map_err(|e| KeeperError::Failed(format!("could not take the lock of \"{name}\": {e}")))?;

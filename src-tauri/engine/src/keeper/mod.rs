@@ -133,8 +133,12 @@ pub struct IntegrationStatus {
 /// The item shown for an integration whose files cannot be read: it says so, in words, and what
 /// to do; `technical` is the file's problem (its path, line and what the parser said).
 fn unreadable_view(name: &str, technical: String) -> IntegrationView {
+    unreadable_because(name, crate::phrases::Failure::SettingsUnreadable, technical)
+}
+
+/// The item shown for an integration that cannot be read, for `failure`'s reason.
+fn unreadable_because(name: &str, failure: crate::phrases::Failure, technical: String) -> IntegrationView {
     let calendar = crate::calendar::Calendar::system();
-    let failure = crate::phrases::Failure::SettingsUnreadable;
     let subject = crate::phrases::Subject {
         kind: crate::model::Kind::default(),
         service: "",

@@ -93,6 +93,13 @@ pub(super) struct HeldLease {
     link: std::sync::Weak<super::Inner>,
 }
 
+impl HeldLease {
+    /// The lease record was removed with its integration: nothing to give back.
+    pub(super) fn forget(&mut self) {
+        self.lease = None;
+    }
+}
+
 impl Drop for HeldLease {
     fn drop(&mut self) {
         let Some(lease) = self.lease.take() else { return };
@@ -358,6 +365,17 @@ impl Keeper {
             tracing::info!("{gone}: removed from the team vault by another keeper");
             self.let_go(gone);
         }
+        let damaged_gone: Vec<String> = self
+            .lock()
+            .unreadable
+            .iter()
+            .filter(|(n, v)| v.shared && !listed_set.contains(n.as_str()))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in damaged_gone {
+            self.lock().unreadable.remove(&name);
+            let _ = self.inner.events.send(super::Event::Removed { name });
+        }
         for name in listed.iter().filter(|n| !known.contains(*n)) {
             if local.contains(name) {
                 tracing::warn!("\"{name}\" is both on this computer and in the team vault; the one here is kept");
@@ -370,16 +388,27 @@ impl Keeper {
             match space.store().read::<SharedRecord>(&path).await {
                 Ok(Some(Versioned { version, data: Some(record) })) => match record.check(&path, name) {
                     Ok(record) => self.take_in(name, version, record),
-                    Err(e) => tracing::warn!("{} ({})", e.sentence(), e.detail()),
+                    Err(e) => self.shared_damaged(name, &e),
                 },
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), VaultErrorKind::Damaged { .. }) => {
-                    tracing::warn!("{} ({})", e.sentence(), e.detail())
-                }
+                Err(e) if matches!(e.kind(), VaultErrorKind::Damaged { .. }) => self.shared_damaged(name, &e),
                 Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// A shared record that cannot be read: shown as an item that says so (not silently
+    /// skipped), and left as it is in the vault; read again at each look, so a repair is seen.
+    fn shared_damaged(&self, name: &str, e: &VaultError) {
+        let mut view = super::unreadable_because(name, Failure::SharedRecordUnreadable, e.detail().to_string());
+        view.shared = true;
+        let fresh = self.lock().unreadable.insert(name.to_string(), view.clone()).is_none_or(|old| old != view);
+        if fresh {
+            tracing::warn!("{}", e.sentence());
+            tracing::info!("team vault: {}", e.detail());
+            let _ = self.inner.events.send(super::Event::Changed { view });
+        }
     }
 
     /// A shared integration seen for the first time (by this process).
@@ -398,7 +427,11 @@ impl Keeper {
         let mut slot = Slot::shared(record.config, profile, local, version, secrets.clone());
         slot.follow_clock(&self.inner.clock.stamp());
         let refused = record.needs_sign_in;
-        self.lock().slots.insert(name.to_string(), slot);
+        {
+            let mut shared = self.lock();
+            shared.unreadable.remove(name);
+            shared.slots.insert(name.to_string(), slot);
+        }
         self.commit(name, move |slot, now| match refused {
             Some(reason) if slot.record().state != State::NeedsSignIn => slot.renewal_refused(reason, now),
             None if holds_tokens(&secrets) && slot.record().state == State::NeedsSignIn => {
