@@ -24,6 +24,7 @@ fn main() {
         "preview_preset",
         "open_register_page",
         "add_preset",
+        "shared_status",
         "read_profile",
         "opened_profile",
         "add_profile",

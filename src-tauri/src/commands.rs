@@ -39,6 +39,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         preview_preset,
         open_register_page,
         add_preset,
+        shared_status,
         crate::profile_inbox::read_profile,
         crate::profile_inbox::opened_profile,
         crate::profile_inbox::add_profile,
@@ -237,6 +238,9 @@ struct PresetForm {
     /// A secret type, so that `Debug` of the form (in a log line or a panic) cannot print it.
     #[serde(default)]
     client_secret: Option<ClientSecret>,
+    /// "Share with my team": kept in the team vault (only offered while connected to one).
+    #[serde(default)]
+    shared: bool,
 }
 
 /// The form's values as the engine's inputs (addresses checked by the engine's rule).
@@ -304,7 +308,31 @@ async fn add_preset(state: State<'_, AppState>, form: PresetForm) -> Result<Inte
         .client_secret
         .filter(|s| !s.expose().trim().is_empty())
         .map(|s| ClientSecret::new(s.expose().trim().to_string()));
-    state.keeper.add(config, secret).await
+    if form.shared {
+        state.keeper.add_shared(config, secret).await
+    } else {
+        state.keeper.add(config, secret).await
+    }
+}
+
+/// Whether this keeper is connected to a team vault now: the add forms offer "Share with my
+/// team" only then. Nothing else of the connection (its address, its place in the vault) crosses
+/// into the window.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SharedView {
+    connected: bool,
+}
+
+impl SharedView {
+    fn of(status: &tokenkeeper_engine::keeper::SharedStatus) -> Self {
+        SharedView { connected: status.connected }
+    }
+}
+
+#[tauri::command]
+fn shared_status(state: State<'_, AppState>) -> SharedView {
+    SharedView::of(&state.keeper.shared_status())
 }
 
 /// Checks the token against the integration's check address; saves it only if it works, with
@@ -437,6 +465,28 @@ mod tests {
         let shown = format!("{form:?}");
         assert!(!shown.contains("s3cret-value-from-the-form"), "{shown}");
         assert_eq!(form.client_secret.as_ref().map(ClientSecret::expose), Some("s3cret-value-from-the-form"));
+        assert!(!form.shared, "kept on this computer unless the keeper asked to share it");
+        let shared: PresetForm =
+            serde_json::from_value(serde_json::json!({"provider": "highq", "name": "Reports", "shared": true}))
+                .unwrap();
+        assert!(shared.shared);
+    }
+
+    #[test]
+    fn the_window_learns_only_whether_a_team_vault_is_connected() {
+        use tokenkeeper_engine::keeper::SharedStatus;
+        let status = SharedStatus {
+            configured: true,
+            connected: true,
+            address: Some("https://vault.example.com".into()),
+            mount: Some("secret".into()),
+            path: Some("team".into()),
+            integrations: 2,
+            ..SharedStatus::default()
+        };
+        let json = serde_json::to_value(SharedView::of(&status)).unwrap();
+        assert_eq!(json, serde_json::json!({"connected": true}));
+        assert_eq!(serde_json::to_value(SharedView::of(&SharedStatus::default())).unwrap()["connected"], false);
     }
 
     #[test]

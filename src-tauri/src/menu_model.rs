@@ -256,9 +256,15 @@ fn all_submenu(views: &[&IntegrationView], now: UnixTime) -> Entry {
     Entry::Submenu { id: "all".into(), label, entries }
 }
 
-/// The integration's line: "HighQ reporting — Working, renews in 3 h".
+/// What marks a shared integration's line (it is kept in the team vault, with the other Token
+/// Keepers connected there): after its name, before its state.
+pub const SHARED_MARK: &str = " · shared";
+
+/// The integration's line: "HighQ reporting — Working, renews in 3 h"; a shared one
+/// "HighQ reporting · shared — Working, renews in 3 h".
 pub fn integration_label(view: &IntegrationView, now: UnixTime) -> String {
-    format!("{} — {}", shorten(&view.name), status_text(view, now))
+    let mark = if view.shared { SHARED_MARK } else { "" };
+    format!("{}{mark} — {}", shorten(&view.name), status_text(view, now))
 }
 
 /// "Working, renews in 3 h", "Not signed in yet", "signing in… finish in your browser".
@@ -472,6 +478,39 @@ mod tests {
         assert_eq!(labels(items), ["Sign in again", "Renew now", "Pause", "Show details…"]);
         assert_eq!(model.icon, IconState::Ok);
         assert_eq!(model.tooltip, "Token Keeper: Your integration is working");
+    }
+
+    #[test]
+    fn a_shared_integration_is_marked_after_its_name() {
+        let mut shared = view("Reports", State::Working, NextAction::Renew(NOW + 3 * 3600));
+        shared.shared = true;
+        let local = view("Wiki", State::Working, NextAction::Renew(NOW + 3 * 3600));
+        let model = build(&[shared.clone(), local], NOW, false);
+        let (label, items) = submenu(&model, "Reports");
+        assert_eq!(label, "Reports · shared — Working, renews in 3 h");
+        assert_eq!(labels(items), ["Sign in again", "Renew now", "Pause", "Show details…"], "the same actions");
+        assert_eq!(submenu(&model, "Wiki").0, "Wiki — Working, renews in 3 h", "a local one has no mark");
+        assert_eq!(all(&model).0, "All integrations — 2 working");
+
+        // needing the keeper: the fix names it as always; a line without a fix carries the mark
+        shared.state = State::NeedsSignIn;
+        shared.next = NextAction::WaitForKeeper;
+        derive(&mut shared);
+        let mut offline = view("Calendar", State::Offline, NextAction::Retry(NOW + 120));
+        offline.shared = true;
+        let model = build(&[offline, shared], NOW, false);
+        assert_eq!(
+            labels(&model.entries[..3]),
+            ["2 integrations need you", "Calendar · shared — Offline, retries in 2 min…", "Sign in to Reports…"]
+        );
+        assert_eq!(submenu(&model, "Reports").0, "Reports · shared — Needs sign-in");
+        assert!(tokenkeeper_engine::phrases::jargon(SHARED_MARK).is_none());
+
+        // a long name keeps its mark whole
+        let name = format!("Reports for the London office {} finance 2027", "x".repeat(30));
+        let mut long = view(&name, State::Working, NextAction::WaitForKeeper);
+        long.shared = true;
+        assert_eq!(integration_label(&long, NOW), "Reports for the Lond…xxxxxx finance 2027 · shared — Working");
     }
 
     #[test]

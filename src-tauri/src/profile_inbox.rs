@@ -150,13 +150,15 @@ pub fn opened_profile(inbox: State<'_, ProfileInbox>) -> Result<Option<ProfilePr
 }
 
 /// Adds the confirmed file's integration under `name` (the file's own, or the one the keeper
-/// chose when it was taken); its client secret goes to the keychain.
+/// chose when it was taken); its client secret goes to the keychain, or with `shared` ("Share
+/// with my team") to the team vault.
 #[tauri::command]
 pub async fn add_profile(
     state: State<'_, AppState>,
     inbox: State<'_, ProfileInbox>,
     id: u64,
     name: String,
+    shared: Option<bool>,
 ) -> Result<Imported, KeeperError> {
     let name = name.trim().to_string();
     tokenkeeper_engine::model::validate_name(&name).map_err(KeeperError::BadInput)?;
@@ -170,7 +172,11 @@ pub async fn add_profile(
         .ok_or_else(|| KeeperError::BadInput("this profile file is no longer open: open it again".into()))?;
     config.name = name;
     let had_client_secret = client_secret.is_some();
-    let view = state.keeper.add(config, client_secret).await?;
+    let view = if shared.unwrap_or(false) {
+        state.keeper.add_shared(config, client_secret).await?
+    } else {
+        state.keeper.add(config, client_secret).await?
+    };
     Ok(Imported { view, had_client_secret })
 }
 

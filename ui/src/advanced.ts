@@ -7,6 +7,7 @@ import { h } from './dom';
 import { addConfirmed, signInStep, stepTitle } from './flow';
 import type { Page } from './page';
 import { fieldBlock, formFields, renderServiceForm } from './service_form';
+import { shareChoice } from './shared';
 import { door, pageTitle } from './widgets';
 
 const GENERIC_OAUTH = 'oauth2';
@@ -78,6 +79,7 @@ function oauthForm(root: HTMLElement, page: Page): void {
     const clientId = text();
     const clientSecret = h('input', { type: 'password', autocomplete: 'off' });
     const scopes = text({ value: 'openid offline_access' });
+    const share = shareChoice();
     const found = h('p', { class: 'found', role: 'status' });
     const error = h('p', { class: 'error', role: 'alert', id: 'wizard-error' });
     const lookup = h('button', { type: 'button', id: 'discover' }, 'Look up');
@@ -127,6 +129,7 @@ function oauthForm(root: HTMLElement, page: Page): void {
       fieldBlock('client-id', { label: 'Client ID', hint: 'From the app registration at the service.', required: true }, clientId),
       fieldBlock('client-secret', { label: 'Client secret', hint: 'Only for a confidential client. It is kept in your keychain.', required: false }, clientSecret),
       fieldBlock('scopes', { label: 'Scopes', hint: 'Separated by spaces. “offline_access” asks for a refresh token, so Token Keeper can renew the sign-in.', required: false }, scopes),
+      share.el,
       error,
       h('div', { class: 'actions' }, submit, h('button', { type: 'button', onclick: () => page.go('add/advanced') }, 'Back')),
     );
@@ -164,6 +167,7 @@ function oauthForm(root: HTMLElement, page: Page): void {
             scopes: scopes.value,
           },
           clientSecret: clientSecret.value || undefined,
+          shared: share.shared(),
         });
         if (view) {
           clientSecret.value = '';

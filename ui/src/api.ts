@@ -53,6 +53,9 @@ export interface IntegrationView {
   refresh_expires_at: number | null;
   next: NextAction;
   signin_pending: boolean;
+  /** Kept in the team vault, with the other Token Keepers connected there (engines before
+   * shared integrations leave it out). */
+  shared?: boolean;
 }
 
 export type HistoryEntry = { at: number } & (
@@ -106,6 +109,14 @@ export interface PresetForm {
   /** By the inputs' keys. */
   values: Record<string, string>;
   clientSecret?: string;
+  /** "Share with my team": kept in the team vault (offered only while connected to one). */
+  shared?: boolean;
+}
+
+/** Whether this Token Keeper is connected to a team vault now (then the add forms offer to
+ * share what is added). */
+export interface SharedStatus {
+  connected: boolean;
 }
 
 export interface Imported {
@@ -206,8 +217,11 @@ export const api = {
   readProfile: (fileName: string, text: string) => invoke<ProfilePreview>('read_profile', { fileName, text }),
   /** The profile file a launch brought (double-click), once; null when there is none. */
   openedProfile: () => invoke<ProfilePreview | null>('opened_profile'),
-  /** Adds the waiting file's integration as `name`; its client secret goes to the keychain. */
-  addProfile: (id: number, name: string) => invoke<Imported>('add_profile', { id, name }),
+  /** Whether a team vault is connected now (the add forms offer "Share with my team" then). */
+  sharedStatus: () => invoke<SharedStatus>('shared_status'),
+  /** Adds the waiting file's integration as `name`; its client secret goes to the keychain, or
+   * with `shared` to the team vault. */
+  addProfile: (id: number, name: string, shared = false) => invoke<Imported>('add_profile', { id, name, shared }),
   forgetProfile: (id: number) => invoke<void>('forget_profile', { id }),
   /** `expires` is a date (2027-03-31) or null when the keeper does not know it. */
   saveApiToken: (name: string, token: string, expires: string | null) =>

@@ -5,6 +5,7 @@ import { confirmDialog, messageDialog } from './dialog';
 import { announce, h } from './dom';
 import { day, explained, historyText, historyTone, when } from './format';
 import type { Page } from './page';
+import { SHARED_EXPLAINED, sharedMark } from './shared';
 import { scriptUse, technicalDetails } from './technical';
 import { badge, nextLine, pageTitle, pauseButton, renewButton, signInButton } from './widgets';
 
@@ -45,6 +46,7 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
   };
   fact('Service', about.service);
   fact('Site', about.site);
+  fact('Shared', s.shared ? `${SHARED_EXPLAINED}.` : null);
   fact(s.kind === 'api-token' ? 'Account' : 'Signed in as', about.account);
   fact(s.kind === 'api-token' ? 'Token ends on' : 'Sign-in ends on', s.refresh_expires_at ? day(s.refresh_expires_at) : null);
   fact('Next', nextLine(s));
@@ -76,7 +78,10 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
   if (renew) actions.append(renew);
   const remove = h('button', { type: 'button', class: 'danger', id: 'remove' }, 'Remove…');
   remove.addEventListener('click', async () => {
-    const sure = await confirmDialog(`Remove ${s.name}?`, ['Scripts that use it will stop getting a token. Its sign-in is deleted from your keychain.'], 'Remove');
+    const gone = s.shared
+      ? 'It is removed from the team vault too: the other Token Keepers connected there lose it as well.'
+      : 'Its sign-in is deleted from your keychain.';
+    const sure = await confirmDialog(`Remove ${s.name}?`, [`Scripts that use it will stop getting a token. ${gone}`], 'Remove');
     if (!sure) return;
     try {
       await api.remove(s.name, false);
@@ -95,7 +100,7 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
     history.prepend(h('li', { class: `tone-${historyTone(entry)}` }, h('time', { datetime: new Date(entry.at * 1000).toISOString() }, when(entry.at)), ' ', text));
   });
   return [
-    h('div', { class: 'status-line big' }, badge(s)),
+    h('div', { class: 'status-line big' }, badge(s), sharedMark(s)),
     // the engine's sentence (what happened, what to do) when it has one, else what the state means
     s.detail ? h('p', { class: 'explain', id: 'detail-sentence' }, s.detail) : h('p', { class: 'explain' }, explained(s)),
     actions,

@@ -1,6 +1,6 @@
 // The last step of adding an integration, whichever way it was described (a service's form, the
 // advanced forms, an administrator's file): sign in in the browser, or give the API token.
-import { api, message, type PresetForm, type SecretHost } from './api';
+import { api, message, type IntegrationView, type PresetForm, type SecretHost } from './api';
 import { showDialog } from './dialog';
 import { announce, h } from './dom';
 import { type Page, routeOf } from './page';
@@ -46,10 +46,11 @@ export function signInStep(root: HTMLElement, page: Page, name: string, step: st
 }
 
 /** The API token (and its end date), checked before it is saved. */
-export function tokenStep(root: HTMLElement, page: Page, name: string, step: string, service?: string): void {
+export function tokenStep(root: HTMLElement, page: Page, name: string, step: string, service?: string, shared = false): void {
   root.replaceChildren(h('p', { class: 'step' }, step));
   renderTokenForm(root, page, name, {
     service,
+    shared,
     onSaved: () => page.go(routeOf('detail', name)),
     onCancel: async () => {
       await api.remove(name, false).catch(() => undefined);
@@ -69,7 +70,7 @@ export function hostList(id: string, hosts: SecretHost[]): HTMLElement {
 
 /** Adds what a form describes; a service Token Keeper has no settings for is added only after
  * the keeper has seen every host it will talk to and said yes. Null when the keeper said no. */
-export async function addConfirmed(form: PresetForm): Promise<{ name: string } | null> {
+export async function addConfirmed(form: PresetForm): Promise<IntegrationView | null> {
   const preview = await api.previewPreset(form);
   if (preview.needsConfirmation) {
     const yes = await showDialog(

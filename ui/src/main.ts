@@ -9,6 +9,7 @@ import { countdown, nowSecs, setCalendar, severity } from './format';
 import { go, type Page, routeOf, setRenderer } from './page';
 import { acceptDrops, renderConfirmOpened, renderConfirmRead, showOpenedAtStart } from './profile';
 import { renderSettings } from './settings';
+import { sharedMark } from './shared';
 import { renderTokenForm } from './token_form';
 import { renderAdd } from './welcome';
 import { badge, endsLine, needsKeeper, nextLine, pageTitle, renewButton, signInButton } from './widgets';
@@ -58,9 +59,11 @@ function render(): void {
     case 'detail':
       renderDetail(main, page(), arg, repaint);
       break;
-    case 'token':
-      renderTokenForm(main, page(), arg, { service: views.find((v) => v.name === arg)?.provider.startsWith('atlassian') ? 'Atlassian' : undefined });
+    case 'token': {
+      const view = views.find((v) => v.name === arg);
+      renderTokenForm(main, page(), arg, { service: view?.provider.startsWith('atlassian') ? 'Atlassian' : undefined, shared: view?.shared });
       break;
+    }
     case 'settings':
       renderSettings(main, page());
       break;
@@ -109,7 +112,7 @@ function renderList(root: HTMLElement): void {
           'div',
           { class: 'card-main' },
           h('h2', {}, h('a', { href: `#/${routeOf('detail', view.name)}` }, view.name)),
-          h('div', { class: 'status-line' }, badge(view), nextLine(view)),
+          h('div', { class: 'status-line' }, badge(view), sharedMark(view), nextLine(view)),
           view.detail ? h('p', { class: 'detail' }, view.detail) : null,
           view.state === 'expiring-soon' && view.refresh_expires_at ? endsLine(view.refresh_expires_at, view.kind) : null,
         ),

@@ -6,6 +6,7 @@ import { api, message, type ProfilePreview } from './api';
 import { announce, h } from './dom';
 import { hostList, signInStep, stepTitle, tokenStep } from './flow';
 import { go, type Page } from './page';
+import { shareChoice } from './shared';
 import { pageTitle } from './widgets';
 
 /** The largest file read here; a profile file is a few lines (the app checks it too). */
@@ -123,6 +124,7 @@ function confirmPage(root: HTMLElement, page: Page, p: ProfilePreview): void {
   stepTitle(root, 'Check what the file sets up', `Step 2 of 3 · ${p.fileName}`);
   const places = hostList('profile-hosts', p.hosts);
   const name = h('input', { type: 'text', id: 'profile-name', value: p.name, autocomplete: 'off', spellcheck: 'false', maxlength: '64', 'aria-describedby': 'profile-name-hint profile-error' });
+  const share = shareChoice();
   const error = h('p', { class: 'error', role: 'alert', id: 'profile-error' });
   const add = h('button', { type: 'submit', class: 'primary', id: 'profile-add' }, p.kind === 'oauth' ? 'Add and sign in' : 'Add it');
   const cancel = h('button', { type: 'button', id: 'profile-cancel' }, 'Cancel');
@@ -151,6 +153,7 @@ function confirmPage(root: HTMLElement, page: Page, p: ProfilePreview): void {
       h('p', { class: 'hint', id: 'profile-name-hint' }, p.nameTaken ? `You already have an integration called “${p.name}”: choose another name for this one.` : 'The name you and your scripts will use for it.'),
       name,
     ),
+    share.el,
     error,
     h('div', { class: 'actions' }, add, cancel),
   );
@@ -168,15 +171,16 @@ function confirmPage(root: HTMLElement, page: Page, p: ProfilePreview): void {
     }
     add.disabled = true;
     try {
-      const done = await api.addProfile(p.id, name.value);
+      const shared = share.shared();
+      const done = await api.addProfile(p.id, name.value, shared);
       arrived = null;
       const after = p.hasClientSecret
-        ? `Its secret is now in your keychain: you can delete ${p.fileName}.`
+        ? `Its secret is now in ${shared ? 'the team vault' : 'your keychain'}: you can delete ${p.fileName}.`
         : `Token Keeper has what it needs: you can delete ${p.fileName}.`;
       announce(`Added ${done.view.name}. ${after}`);
       const step = 'Step 3 of 3 · Sign in';
       if (done.view.kind === 'oauth') signInStep(root, page, done.view.name, step);
-      else tokenStep(root, page, done.view.name, 'Step 3 of 3 · The token', p.service);
+      else tokenStep(root, page, done.view.name, 'Step 3 of 3 · The token', p.service, done.view.shared);
       root.insertBefore(h('p', { class: 'done', role: 'status', id: 'import-done' }, `Added ${done.view.name} from ${p.fileName}. ${after}`), root.children[2] ?? null);
     } catch (e) {
       error.textContent = message(e);

@@ -6,6 +6,7 @@ import { h } from './dom';
 import { addConfirmed, signInStep, stepTitle, tokenStep } from './flow';
 import type { Page } from './page';
 import type { FieldWords } from './services';
+import { shareChoice } from './shared';
 
 /** One field as the form shows it. */
 export interface FormField {
@@ -75,6 +76,7 @@ export function renderServiceForm(root: HTMLElement, page: Page, o: ServiceFormO
   stepTitle(root, o.title, 'Step 2 of 3 · Describe it');
   const name = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: '64' });
   const inputs = o.fields.map((f) => ({ f, el: inputFor(f) }));
+  const share = shareChoice();
   const error = h('p', { class: 'error', role: 'alert', id: 'wizard-error' });
   const submit = h('button', { type: 'submit', class: 'primary', id: 'add-submit' }, oauth ? 'Add and sign in' : 'Continue');
   const form = h(
@@ -84,6 +86,7 @@ export function renderServiceForm(root: HTMLElement, page: Page, o: ServiceFormO
     registerLink(o.preset),
     fieldBlock('name', { label: 'Name', hint: `A name you will recognise, such as “${o.example}”. Scripts use it too.`, required: true }, name),
     ...inputs.map(({ f, el }) => fieldBlock(f.key.replace(/_/g, '-'), f, el)),
+    share.el,
     error,
     h('div', { class: 'actions' }, submit, h('button', { type: 'button', id: 'form-back', onclick: o.back }, 'Back')),
   );
@@ -103,14 +106,14 @@ export function renderServiceForm(root: HTMLElement, page: Page, o: ServiceFormO
     for (const { f, el } of inputs) if (f.key !== 'client_secret') values[f.key] = el.value;
     submit.disabled = true;
     try {
-      const view = await addConfirmed({ provider: o.preset.id, name: name.value, values, clientSecret: secret?.el.value || undefined });
+      const view = await addConfirmed({ provider: o.preset.id, name: name.value, values, clientSecret: secret?.el.value || undefined, shared: share.shared() });
       if (!view) {
         submit.disabled = false;
         return;
       }
       if (secret) secret.el.value = '';
       if (oauth) signInStep(root, page, view.name, 'Step 3 of 3 · Sign in');
-      else tokenStep(root, page, view.name, 'Step 3 of 3 · The token', o.service);
+      else tokenStep(root, page, view.name, 'Step 3 of 3 · The token', o.service, view.shared);
     } catch (e) {
       error.textContent = message(e);
     }

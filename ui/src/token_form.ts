@@ -10,6 +10,8 @@ import { pageTitle } from './widgets';
 export interface TokenFormOptions {
   /** Where the token is created, for the hint ("Atlassian shows it on the token page"). */
   service?: string;
+  /** Kept in the team vault: the token is saved there, for the whole team. */
+  shared?: boolean;
   onSaved?: () => void;
   onCancel?: () => void;
 }
@@ -17,7 +19,7 @@ export interface TokenFormOptions {
 export function renderTokenForm(root: HTMLElement, page: Page, name: string, options: TokenFormOptions = {}): void {
   root.append(
     pageTitle(`Token for ${name}`),
-    h('p', {}, 'Paste the API token you created at the service. Token Keeper checks that it works before it saves it in your keychain.'),
+    h('p', {}, `Paste the API token you created at the service. Token Keeper checks that it works before it saves it ${options.shared ? 'in the team vault, for your team' : 'in your keychain'}.`),
   );
   const error = h('p', { class: 'error', role: 'alert', id: 'token-error' });
   const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-required': 'true', 'aria-describedby': 'token-error' });
