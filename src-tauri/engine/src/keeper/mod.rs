@@ -22,7 +22,10 @@
 //! `change_stamp` (whether another process wrote an item since); `run` is the
 //! scheduler loop that drives them, `slot` one integration's state, `freshness` the pure rule
 //! of when a token may be handed out and when it must be renewed first (`token` and `renewal`
-//! both ask it, so neither imports the other's internals).
+//! both ask it, so neither imports the other's internals). Shared integrations (kept in a team
+//! vault with other keepers) take the same paths: `shared_space` is the connection to the vault and
+//! keeping in step with it, `shared_home` what the keychain, the file lock and the change stamps do
+//! for a local integration (read, write, the renewal lease, publishing a renewal).
 
 mod change_stamp;
 mod error;
@@ -35,6 +38,7 @@ mod renewal;
 mod report;
 mod run;
 mod shared_home;
+mod shared_space;
 mod sign_in;
 pub mod slot;
 mod token;
@@ -47,7 +51,7 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use url::Url;
 
 pub use error::KeeperError;
-pub use shared_home::{SharedStatus, SYNC_EVERY};
+pub use shared_space::{SharedStatus, SYNC_EVERY};
 use slot::Slot;
 
 use crate::clock::{Clock, Moment, SystemClock};
@@ -195,7 +199,7 @@ struct Inner {
     /// Which keychain items this process knows the contents of.
     stamps: change_stamp::ChangeStamps,
     /// The team vault, for shared integrations.
-    shared: shared_home::SharedLink,
+    shared: shared_space::SharedLink,
 }
 
 /// What the std mutex guards.
@@ -258,7 +262,7 @@ impl Keeper {
             notices,
             problems,
             stamps: change_stamp::ChangeStamps::default(),
-            shared: shared_home::SharedLink::default(),
+            shared: shared_space::SharedLink::default(),
         });
         tokio::spawn(run::deliver_notices(inner.notifier.clone(), notice_rx, Arc::downgrade(&inner)));
         Ok(Self { inner })

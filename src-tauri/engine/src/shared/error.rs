@@ -122,6 +122,33 @@ impl VaultError {
     }
 }
 
+impl VaultError {
+    /// The sentence when a person is connecting for the first time: nothing was kept, so nothing
+    /// "keeps trying" and nothing was "lost"; they check what they gave and try again.
+    pub fn sentence_when_connecting(&self) -> String {
+        const NOT: &str = "Token Keeper could not connect to the team vault";
+        match &self.kind {
+            VaultErrorKind::Unreachable => {
+                format!("{NOT}: none of its addresses answered. Check the address and the network, then try again.")
+            }
+            VaultErrorKind::Sealed => {
+                format!("{NOT}: the vault is locked (sealed). Ask its administrator to unlock it, then try again.")
+            }
+            VaultErrorKind::Unavailable => {
+                format!("{NOT}: the vault is not ready to answer right now. Try again later.")
+            }
+            VaultErrorKind::AccessEnded => format!(
+                "{NOT}: it did not accept the credential given (it may be mistyped, expired or withdrawn). Check it, \
+                 then try again."
+            ),
+            VaultErrorKind::BadAnswer => {
+                format!("{NOT}: it sent an answer Token Keeper cannot read. Check the address, then try again.")
+            }
+            _ => self.sentence(),
+        }
+    }
+}
+
 impl fmt::Display for VaultError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.sentence())
@@ -165,6 +192,12 @@ mod tests {
                 assert!(!s.contains(word), "{word:?} in {s:?}");
             }
             assert_eq!(e.to_string(), s);
+            let first = e.sentence_when_connecting();
+            for word in
+                ["HTTP", "403", "cas", "token", "KV", "permission denied", "endpoint", "keep trying", "no longer"]
+            {
+                assert!(!first.contains(word), "{word:?} in {first:?}");
+            }
             assert!(format!("{e:?}").contains("HTTP 403"));
         }
     }

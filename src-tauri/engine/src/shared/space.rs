@@ -150,7 +150,7 @@ impl Space {
 /// Why connecting failed: the vault's answer, or this computer (a file, the keychain).
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("{}", .0.sentence())]
+    #[error("{}", .0.sentence_when_connecting())]
     Vault(VaultError),
     #[error("{0}")]
     File(#[from] FileError),
