@@ -644,3 +644,85 @@ fn bad_connections_say_so() {
 fn keys(v: &Value) -> Vec<String> {
     v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
 }
+
+/// Access is the vault's: a keeper allowed only team A's place cannot connect to team B's (a
+/// sentence naming the place, nothing kept); a keeper allowed to read but not write serves the
+/// tokens the others renew, never renews itself, and says why once nobody renews for it.
+#[test]
+fn access_is_the_vaults() {
+    require_test_session();
+    let dev = BaoDev::start();
+    let server = OidcServer::start(OidcOptions { at_ttl: 8, ..OidcOptions::default() });
+    let admin = dev.admin();
+    admin
+        .write_policy(
+            "team-a-only",
+            "path \"secret/data/tokenkeeper/team-a/*\" { capabilities = [\"create\", \"read\", \"update\", \"delete\"] }\n\
+             path \"secret/metadata/tokenkeeper/team-a/*\" { capabilities = [\"list\", \"read\", \"delete\"] }\n",
+        )
+        .expect("policy");
+    admin
+        .write_policy(
+            "team-read-only",
+            &format!(
+                "path \"{MOUNT}/data/{TEAM}/*\" {{ capabilities = [\"read\"] }}\n\
+                 path \"{MOUNT}/metadata/{TEAM}/*\" {{ capabilities = [\"list\", \"read\"] }}\n"
+            ),
+        )
+        .expect("policy");
+    let team_a = admin.create_token(&["team-a-only"], "1h", "24h").expect("token");
+    let reader_token = admin.create_token(&["team-read-only"], "1h", "24h").expect("token");
+
+    // another team's place: refused with a sentence that names it, and nothing kept
+    let x = Sandbox::new();
+    let out = shared_connect(&x, dev.addr(), MOUNT, "tokenkeeper/team-b", &team_a);
+    let said = stderr(&out);
+    assert_ne!(exit_code(&out), 0, "connected to another team's place: {said}");
+    assert!(said.contains("tokenkeeper/team-b"), "the refusal does not name the place: {said}");
+    assert!(!said.contains("HTTP") && !said.contains("403"), "protocol words in the sentence: {said}");
+    assert!(shared_toml(&x).is_empty(), "a refused connection was kept");
+    assert_eq!(shared_connect(&x, dev.addr(), MOUNT, "tokenkeeper/team-a", &team_a).status.code(), Some(0));
+
+    // a writer W signs in; a reader R serves what W renews
+    let w = Sandbox::new();
+    let r = Sandbox::new();
+    connect_ok(&w, &dev, &team_token(&dev));
+    connect_ok(&r, &dev, &reader_token);
+    let mut daemon_w = w.spawn_daemon();
+    let daemon_r = r.spawn_daemon();
+    add_shared(&w, &server, "jira");
+    login(&w, "jira");
+    let (_, took) = wait_for_active_token(&r, &daemon_r, &server, "jira");
+    eprintln!("the reader served the writer's sign-in after {took:?}");
+    // across several token lives (8 s), every answer of the reader is active and new tokens come
+    let mut seen = HashSet::new();
+    let until = Instant::now() + Duration::from_secs(25);
+    while Instant::now() < until {
+        match try_token(&r, "jira") {
+            Ok(t) => {
+                assert!(server.is_active(&t), "the reader handed out an inactive token");
+                seen.insert(t);
+            }
+            Err(e) => panic!("the reader gave no token while the writer renews: {e}\n{}", tail(&daemon_r)),
+        }
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    assert!(seen.len() >= 2, "the reader served {} token(s) in 25 s of 8 s tokens", seen.len());
+    let leases = vault_record(&dev, "leases/jira").map(|l| l.to_string()).unwrap_or_default();
+    assert!(!leases.is_empty(), "no lease was ever taken");
+    assert!(!tail(&daemon_r).contains(": renewed ("), "the read-only keeper renewed:\n{}", tail(&daemon_r));
+
+    // nobody renews for the reader any more: it says why, in words, and never "Needs sign-in"
+    daemon_w.stop();
+    let mut status = Value::Null;
+    let said_why = wait_until(ACROSS_MACHINES, Duration::from_secs(1), || {
+        let out = r.run(&["status", "jira", "--json"], None);
+        status = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        status["failure"] == "vault-read-only"
+    });
+    assert!(said_why, "the reader never said it may only read: {status}\n{}", tail(&daemon_r));
+    assert_ne!(status["state"], "needs-sign-in", "{status}");
+    let detail = status["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("may only read the team vault"), "{detail}");
+    assert!(tokenkeeper_engine::phrases::jargon(&detail).is_none(), "{detail}");
+}

@@ -47,6 +47,9 @@ pub enum Failure {
     /// A shared integration's record in the team vault cannot be read (written by hand, or by
     /// another version): left as it is, for whoever looks after the vault.
     SharedRecordUnreadable,
+    /// The team vault lets this keeper read a shared integration but not renew it: it uses what
+    /// the other keepers renew.
+    VaultReadOnly,
     /// An address of the integration is not secure (plain http to another computer): nothing
     /// was sent, and only whoever set it up can correct it.
     NotSecure,
@@ -73,6 +76,7 @@ impl Failure {
             Failure::SettingsUnreadable => "settings-unreadable",
             Failure::VaultUnreachable => "vault-unreachable",
             Failure::SharedRecordUnreadable => "shared-record-unreadable",
+            Failure::VaultReadOnly => "vault-read-only",
             Failure::NotSecure => "not-secure",
         }
     }
@@ -117,6 +121,7 @@ impl Reason {
                 | Failure::KeychainRefused
                 | Failure::LocalProblem
                 | Failure::VaultUnreachable
+                | Failure::VaultReadOnly
         )
     }
 

@@ -256,6 +256,12 @@ fn trouble(service: &str, failure: Option<&Failure>) -> (String, Todo) {
             Todo::Wait,
         ),
         Some(Failure::LocalProblem) => ("Something on this computer got in the way of the renewal.".into(), Todo::Wait),
+        Some(Failure::VaultReadOnly) => (
+            "This Token Keeper may only read the team vault, so it cannot renew this shared integration; it uses \
+             what the other Token Keepers connected there renew."
+                .into(),
+            Todo::Wait,
+        ),
         Some(Failure::VaultUnreachable) => {
             ("Token Keeper cannot reach the team vault that keeps this shared integration.".into(), Todo::Wait)
         }
@@ -538,6 +544,7 @@ mod tests {
             Some(Failure::NotSecure),
             Some(Failure::VaultUnreachable),
             Some(Failure::SharedRecordUnreadable),
+            Some(Failure::VaultReadOnly),
         ];
         for profile in providers::built_in() {
             let wire = &profile.wire;

@@ -144,6 +144,14 @@ pub(super) struct Exclusive {
 }
 
 impl Exclusive {
+    /// Whether the holder may renew: not a keeper that may only read the team vault.
+    pub(super) fn may_renew(&self) -> bool {
+        match &self._cross {
+            Cross::File(_) => true,
+            Cross::Lease(lease) => lease.may_renew(),
+        }
+    }
+
     /// The integration and its lease were removed: there is no lease left to give back.
     pub(super) fn removed(&mut self) {
         if let Cross::Lease(lease) = &mut self._cross {

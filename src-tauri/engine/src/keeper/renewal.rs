@@ -107,6 +107,11 @@ impl Keeper {
             self.commit(name, |_, _| {});
             return;
         }
+        if !_exclusive.may_renew() {
+            let reason = Reason::new(Failure::VaultReadOnly, "the team vault's rules let this keeper read, not write");
+            self.commit(name, |slot, now| slot.failed_transiently(reason, None, now));
+            return;
+        }
         let Some(refresh_token) = secrets.refresh_token.clone() else {
             self.commit(name, |slot, _| slot.refused(Reason::new(Failure::NoRenewal, "no refresh token")));
             return;

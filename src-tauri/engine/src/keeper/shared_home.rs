@@ -48,6 +48,8 @@ const LEASE_POLL: Duration = Duration::from_millis(500);
 /// The lease of a shared integration, held while renewing; given back on drop.
 pub(super) struct HeldLease {
     space: Arc<Space>,
+    /// `None` for a keeper the vault's rules let read but not write: it holds no lease, may read
+    /// the record and use what others renewed, and must not renew itself.
     lease: Option<Lease>,
     link: std::sync::Weak<super::Inner>,
 }
@@ -56,6 +58,11 @@ impl HeldLease {
     /// The lease record was removed with its integration: nothing to give back.
     pub(super) fn forget(&mut self) {
         self.lease = None;
+    }
+
+    /// Whether this keeper may renew (it holds the lease).
+    pub(super) fn may_renew(&self) -> bool {
+        self.lease.is_some()
     }
 }
 
@@ -153,7 +160,7 @@ impl Keeper {
                     tracing::info!("{}: signed in on another keeper", slot.config.name);
                     slot.signed_in(secrets, Ok(()), now);
                 }
-                None => slot.adopted(secrets),
+                None => slot.renewed_elsewhere(secrets),
             }
         });
     }
@@ -227,7 +234,15 @@ impl Keeper {
             + Duration::from_millis((LEASE_TIME.millis() + lease::CLOCK_ALLOWANCE.millis()) as u64 + 5_000);
         loop {
             let now = self.inner.clock.now();
-            match lease::take(space.store(), &path, space.keeper(), now, LEASE_TIME).await? {
+            let taken = match lease::take(space.store(), &path, space.keeper(), now, LEASE_TIME).await {
+                // the vault's rules let this keeper read, not write: it uses what others renew
+                Err(e) if matches!(e.kind(), VaultErrorKind::Denied { .. }) => {
+                    tracing::info!("{name}: this keeper may only read the team vault ({})", e.detail());
+                    return Ok(HeldLease { space, lease: None, link: Arc::downgrade(&self.inner) });
+                }
+                taken => taken?,
+            };
+            match taken {
                 TakeOutcome::Taken(lease) => {
                     return Ok(HeldLease { space, lease: Some(lease), link: Arc::downgrade(&self.inner) })
                 }

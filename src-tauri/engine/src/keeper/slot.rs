@@ -196,6 +196,14 @@ impl Slot {
         self.secrets = Some(secrets);
     }
 
+    /// Another keeper renewed this shared integration (or signed in): its tokens are the current
+    /// ones, and this keeper's own failed attempts no longer count.
+    pub fn renewed_elsewhere(&mut self, secrets: Secrets) {
+        self.take_tokens(secrets);
+        self.not_before = None;
+        self.failed_at = None;
+    }
+
     /// Tokens kept only in memory were offered to the keychain again.
     pub fn unsaved_tokens_offered(&mut self, saved: bool, now: Moment) {
         self.unsaved_tokens_written(saved);
