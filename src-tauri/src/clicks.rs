@@ -54,6 +54,7 @@ pub fn on_notice(app: &AppHandle, click: Click) {
         },
         Click::Act(NoticeAction::SignIn(name)) => start_sign_in(app, name),
         Click::Act(NoticeAction::EnterToken(name)) => window::open(app, &Route::Token(name)),
+        Click::Act(NoticeAction::ConnectTeamVault) => window::open(app, &Route::TeamVault),
     }
 }
 

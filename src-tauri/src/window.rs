@@ -25,6 +25,8 @@ pub enum Route {
     Token(String),
     /// The administrator's profile file a launch brought, for the keeper to confirm.
     OpenedProfile,
+    /// The team vault: the connection of shared integrations, to connect (again).
+    TeamVault,
 }
 
 impl Route {
@@ -36,6 +38,7 @@ impl Route {
             Route::Details(name) => format!("detail/{}", encode(name)),
             Route::Token(name) => format!("token/{}", encode(name)),
             Route::OpenedProfile => "open-profile".into(),
+            Route::TeamVault => "team-vault".into(),
         }
     }
 }

@@ -726,3 +726,44 @@ fn access_is_the_vaults() {
     assert!(detail.contains("may only read the team vault"), "{detail}");
     assert!(tokenkeeper_engine::phrases::jargon(&detail).is_none(), "{detail}");
 }
+
+/// The keeper's own access to the vault is withdrawn: a running keeper tells its person once, in
+/// words, with a button to connect again; `shared status` says why and exits 4; the keeper's
+/// local integrations are untouched.
+#[test]
+fn lost_access_is_told_once() {
+    require_test_session();
+    let dev = BaoDev::start();
+    let server = OidcServer::start(OidcOptions::default());
+    let notes = tokenkeeper_tests::Notifications::new();
+    let a = Sandbox::new();
+    let token = team_token(&dev);
+    connect_ok(&a, &dev, &token);
+    add_oauth(&a, &server, "local-one");
+    let daemon = a.spawn_daemon();
+    add_shared(&a, &server, "jira");
+
+    dev.admin().revoke_token(&token).expect("revoke the keeper's vault token");
+    let lost = |n: &tokenkeeper_tests::Notice| n.mentions("can no longer reach the team vault");
+    let shown = notes.wait_for(lost, ACROSS_MACHINES);
+    let shown = shown.unwrap_or_else(|| panic!("no notice that the vault's access ended\n{}", tail(&daemon)));
+    assert!(shown.is_critical(), "{shown:?}");
+    let text = shown.text();
+    assert!(text.contains("Connect again") || text.contains("access has ended"), "{text}");
+    assert!(tokenkeeper_engine::phrases::jargon(&text).is_none(), "{text}");
+    // a few more rounds of keeping in step (every 10 s): still one notice
+    std::thread::sleep(Duration::from_secs(25));
+    assert_eq!(notes.count(lost), 1, "the lost access was told more than once");
+
+    let out = a.run(&["shared", "status", "--json"], None);
+    assert_eq!(exit_code(&out), 4, "shared status: {}", stderr(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!((status["configured"].clone(), status["connected"].clone()), (json!(true), json!(false)), "{status}");
+    let error = status["error"].as_str().unwrap_or_default();
+    assert!(error.contains("access has ended"), "{status}");
+    assert!(!error.contains("HTTP") && !error.contains("403"), "{error}");
+    assert!(status["error_technical"].as_str().is_some_and(|t| !t.is_empty()), "{status}");
+    // the local integration is untouched
+    let local = list_entry(&a, "local-one").expect("the local integration is still listed");
+    assert_eq!(local["shared"], json!(false), "{local}");
+}

@@ -5,9 +5,10 @@
 //! over the freedesktop notification service) as the default; unit tests use a recorder. Which
 //! notice to show, and when, is decided by [`crate::alerts`]; this module only shows them.
 //!
-//! Every notice is about one or more integrations: a click on the notice itself asks to show them
-//! ([`Click::Show`]: the window on one's details, or on the list of several), and its buttons
-//! ([`NoticeAction`]) start the fix ("Sign in again", "Enter new token"). The click goes back to
+//! Every notice is about one or more integrations (or, when the team vault's access ended, about
+//! that connection): a click on the notice itself asks to show them ([`Click::Show`]: the window
+//! on one's details, or on the list of several), and its buttons ([`NoticeAction`]) start the fix
+//! ("Sign in again", "Enter new token", "Connect again"). The click goes back to
 //! the running process through [`Clicks`], which says what that process can do: the tray app
 //! everything, the daemon (no window) only sign-ins, a short-lived command nothing.
 
@@ -33,13 +34,16 @@ pub enum NoticeAction {
     SignIn(String),
     /// Enter a new API token (the window's token form).
     EnterToken(String),
+    /// Connect to the team vault again (the window's team vault page): its access ended.
+    ConnectTeamVault,
 }
 
 impl NoticeAction {
-    /// The integration it is for.
+    /// The integration it is for (none for the team vault's connection).
     pub fn name(&self) -> &str {
         match self {
             NoticeAction::SignIn(name) | NoticeAction::EnterToken(name) => name,
+            NoticeAction::ConnectTeamVault => "",
         }
     }
 
@@ -50,6 +54,7 @@ impl NoticeAction {
         match self {
             NoticeAction::SignIn(_) => crate::phrases::menu::notice_sign_in(name),
             NoticeAction::EnterToken(_) => crate::phrases::menu::notice_enter_token(name),
+            NoticeAction::ConnectTeamVault => crate::phrases::menu::NOTICE_CONNECT_AGAIN.into(),
         }
     }
 }

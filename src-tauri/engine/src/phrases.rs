@@ -318,6 +318,17 @@ pub fn notice_trouble(name: &str, service: &str, failure: Option<&Failure>, left
     }
 }
 
+/// The team vault no longer accepts this keeper: its shared integrations are not kept here
+/// until someone connects again.
+pub fn notice_vault_access_ended() -> NoticeWords {
+    NoticeWords {
+        summary: "Token Keeper can no longer reach the team vault".into(),
+        body: "Its access has ended (it expired or was withdrawn), so the integrations shared with your team are \
+               not kept up to date here. Connect again with the access whoever looks after the team vault gives you."
+            .into(),
+    }
+}
+
 /// Working again after a problem was notified.
 pub fn notice_back(name: &str, service: &str) -> NoticeWords {
     NoticeWords {
@@ -628,7 +639,8 @@ mod tests {
                     assert_plain(&words.summary, &service);
                     assert_plain(&words.body, &service);
                 }
-                for words in [notice_back("Reports", &service)] {
+                for words in [notice_back("Reports", &service), notice_vault_access_ended()] {
+                    assert_plain(&words.summary, &service);
                     assert_plain(&words.body, &service);
                 }
                 for attempt in attempts::Attempt::ALL {

@@ -34,7 +34,7 @@ pub const SYNC_EVERY: Duration = Duration::from_secs(10);
 pub struct SharedStatus {
     /// Connection settings exist (`shared connect` was made and not undone).
     pub configured: bool,
-    /// Connected now: shared integrations are kept.
+    /// Connected, and the last contact with the vault worked: shared integrations are kept.
     pub connected: bool,
     /// The address that served last.
     pub address: Option<String>,
@@ -58,6 +58,8 @@ pub(super) struct SharedLink {
     problem: std::sync::Mutex<Option<VaultError>>,
     /// Lease releases under way, awaited before a short-lived command exits.
     pub(super) releases: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Set once the keeper runs for good ([`Keeper::run`]): only then does it notify.
+    notifying: std::sync::atomic::AtomicBool,
 }
 
 impl From<ConnectError> for KeeperError {
@@ -86,7 +88,30 @@ impl Keeper {
             tracing::warn!("{}", e.sentence());
             tracing::info!("team vault: {}", e.detail());
         }
-        *self.inner.shared.problem.lock().unwrap_or_else(|p| p.into_inner()) = problem;
+        let ended = |p: &Option<VaultError>| p.as_ref().is_some_and(|e| e.kind() == &VaultErrorKind::AccessEnded);
+        let before = std::mem::replace(
+            &mut *self.inner.shared.problem.lock().unwrap_or_else(|p| p.into_inner()),
+            problem.clone(),
+        );
+        if ended(&problem) && !ended(&before) && self.inner.shared.notifying.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.access_ended_notice();
+        }
+    }
+
+    /// Tells the person (once per loss) that the vault's access ended, with a button to connect
+    /// again. Only a keeper that keeps running says it: a command run by a script must not.
+    fn access_ended_notice(&self) {
+        let words = crate::phrases::notice_vault_access_ended();
+        let notice = crate::notify::Notice {
+            summary: words.summary,
+            body: words.body,
+            urgency: crate::notify::Urgency::Critical,
+            integrations: Vec::new(),
+            actions: vec![crate::notify::NoticeAction::ConnectTeamVault],
+        };
+        let _ = self.inner.events.send(super::Event::Notified { notice: notice.clone() });
+        let _ = self.inner.notices.send(super::run::NoticeJob::Show(notice));
     }
 
     /// The connected space, or why there is none.
@@ -144,7 +169,7 @@ impl Keeper {
                 let (left, renewable) = space.credential_left(self.inner.clock.now());
                 SharedStatus {
                     configured: true,
-                    connected: true,
+                    connected: problem.is_none(),
                     address: Some(space.address_in_use()),
                     mount: Some(space.settings().mount.clone()),
                     path: Some(space.settings().path.clone()),
@@ -403,6 +428,14 @@ impl Keeper {
 
     /// Keeps in step with the vault every [`SYNC_EVERY`] for as long as the keeper lives.
     pub(super) async fn shared_loop(keeper: std::sync::Weak<super::Inner>) {
+        if let Some(inner) = keeper.upgrade() {
+            inner.shared.notifying.store(true, std::sync::atomic::Ordering::Relaxed);
+            let keeper = Keeper { inner };
+            let ended = keeper.inner.shared.problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if ended.is_some_and(|e| e.kind() == &VaultErrorKind::AccessEnded) {
+                keeper.access_ended_notice();
+            }
+        }
         loop {
             tokio::time::sleep(SYNC_EVERY).await;
             let Some(inner) = keeper.upgrade() else { return };

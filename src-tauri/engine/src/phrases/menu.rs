@@ -83,6 +83,9 @@ pub const QUIT: &str = "Quit Token Keeper";
 pub const FIXED: [&str; 9] =
     [SIGNING_IN, SIGNING_IN_STATUS, PAUSE, RESUME, SHOW_DETAILS, OPEN, ADD, START_AT_LOGIN, QUIT];
 
+/// The button of the notice that says the team vault's access ended.
+pub const NOTICE_CONNECT_AGAIN: &str = "Connect again";
+
 /// The button of a notice that asks for a sign-in: "Sign in again" on a notice about one
 /// integration; on a grouped notice the name says which ("Sign in to Reports").
 pub fn notice_sign_in(grouped_name: Option<&str>) -> String {
