@@ -137,6 +137,7 @@ pub fn event_word(event: &HistoryEvent) -> &'static str {
         HistoryEvent::StateChanged { .. } => "state-changed",
         HistoryEvent::Notified { .. } => "notified",
         HistoryEvent::KeychainWriteFailed { .. } => "keychain-write-failed",
+        HistoryEvent::VaultWriteFailed { .. } => "vault-write-failed",
         HistoryEvent::Paused { paused: true } => "paused",
         HistoryEvent::Paused { paused: false } => "resumed",
         HistoryEvent::SitesNotListed { .. } => "sites-not-listed",
@@ -149,6 +150,7 @@ pub fn event_technical(event: &HistoryEvent) -> Option<&str> {
         HistoryEvent::SignInFailed { reason, .. }
         | HistoryEvent::RefreshFailed { reason, .. }
         | HistoryEvent::KeychainWriteFailed { reason }
+        | HistoryEvent::VaultWriteFailed { reason }
         | HistoryEvent::SitesNotListed { reason } => Some(reason.as_str()).filter(|r| !r.is_empty()),
         HistoryEvent::Checked { reason, .. } => reason.as_deref().filter(|r| !r.is_empty()),
         _ => None,

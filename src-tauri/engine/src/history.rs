@@ -51,6 +51,9 @@ pub enum HistoryEvent {
     Notified { summary: String },
     /// New tokens could not be written to the keychain (they are kept in memory and retried).
     KeychainWriteFailed { reason: String },
+    /// New tokens of a shared integration could not be written to the team vault (kept in
+    /// memory and retried).
+    VaultWriteFailed { reason: String },
     /// Paused or resumed by the keeper.
     Paused { paused: bool },
     /// The sites the sign-in reaches could not be listed (the sign-in itself worked).

@@ -475,6 +475,9 @@ pub fn history(event: &HistoryEvent, kind: Kind, service: &str, calendar: &Calen
         HistoryEvent::KeychainWriteFailed { .. } => {
             "The keychain did not accept the new sign-in; kept in memory and tried again.".into()
         }
+        HistoryEvent::VaultWriteFailed { .. } => {
+            "The team vault did not take the new sign-in; kept in memory and tried again.".into()
+        }
         HistoryEvent::Paused { paused: true } => "Paused.".into(),
         HistoryEvent::Paused { paused: false } => "Resumed.".into(),
         HistoryEvent::SitesNotListed { .. } => {
@@ -705,6 +708,7 @@ mod tests {
             HistoryEvent::Paused { paused: true },
             HistoryEvent::Paused { paused: false },
             HistoryEvent::KeychainWriteFailed { reason: reason.clone() },
+            HistoryEvent::VaultWriteFailed { reason: reason.clone() },
             HistoryEvent::SitesNotListed { reason: reason.clone() },
             HistoryEvent::SignInFailed { reason: reason.clone(), failure: failure.clone() },
             HistoryEvent::RefreshFailed { reason: reason.clone(), transient: true, failure: failure.clone() },

@@ -390,8 +390,14 @@ impl Slot {
     fn tokens_stored(&mut self, saved: Result<(), String>, now: Moment) {
         self.unsaved = saved.is_err();
         if let Err(e) = saved {
-            self.record.reason = Some(Reason::new(Failure::KeychainRefused, e.clone()));
-            self.record.history.push(now, HistoryEvent::KeychainWriteFailed { reason: e });
+            let (failure, event) = match self.home {
+                Home::Local => (Failure::KeychainRefused, HistoryEvent::KeychainWriteFailed { reason: e.clone() }),
+                Home::Shared { .. } => {
+                    (Failure::VaultUnreachable, HistoryEvent::VaultWriteFailed { reason: e.clone() })
+                }
+            };
+            self.record.reason = Some(Reason::new(failure, e));
+            self.record.history.push(now, event);
             self.record.retry_at = Some(now.plus(UNSAVED_RETRY_FIRST));
         }
     }
