@@ -16,12 +16,13 @@
 //! ([`Keeper::publish_renewal`]). A sign-in (or a new API token) is the person's intent and wins
 //! over whatever is there.
 //!
-//! **What a keeper reads, and when** (the idle cost): one `LIST` of the shared space every
-//! [`super::SYNC_EVERY`] (new and removed integrations), one read of an integration's record inside its
-//! lease before each renewal (anyone else's newer tokens or "needs sign-in" mark), and one read
-//! every [`super::SYNC_EVERY`] of each shared integration that waits for a sign-in (so a sign-in made on
-//! another machine is served here within that time). A working integration costs nothing between
-//! renewals: 0.1 requests/s per keeper plus 0.1 per broken integration.
+//! **What a keeper reads, and when** (the idle cost): every [`super::SYNC_EVERY`], one `LIST` of
+//! the shared space (new and removed integrations) and one read of its change log
+//! ([`crate::shared::changes`]: sign-ins and refusals made elsewhere, each then read); one read
+//! of an integration's record inside its lease before each renewal (anyone else's newer tokens or
+//! "needs sign-in" mark); and, as a fallback, a read of each integration waiting for a sign-in
+//! once a minute. A working integration costs nothing between renewals: 0.2 requests/s per
+//! keeper, whatever the number of integrations.
 //!
 //! **Nothing lost.** A record that cannot be read is reported and left as it is; an unreachable
 //! vault is a transient failure ([`Failure::VaultUnreachable`]) retried like a provider that does
@@ -287,7 +288,11 @@ impl Keeper {
     pub(super) async fn publish_renewal(&self, name: &str, new: Secrets, signed_in: bool) {
         if signed_in {
             let saved = self.shared_overwrite(name, &new, None).await.map_err(|e| e.to_string());
+            let announce = saved.is_ok();
             self.commit(name, move |slot, now| slot.signed_in(new, saved, now));
+            if announce {
+                self.announce(name).await;
+            }
             return;
         }
         let outcome = async {
@@ -345,9 +350,20 @@ impl Keeper {
                 if let Some(slot) = self.lock().slots.get_mut(name) {
                     slot.saw_version(version);
                 }
+                self.announce(name).await;
             }
             // someone wrote since (a sign-in elsewhere?): read at the next look
             Err(e) => tracing::warn!("{name}: could not mark the sign-in as ended in the team vault: {}", e.detail()),
+        }
+    }
+
+    /// Tells the other keepers, through the space's change log, that `name` changed in a way
+    /// they should take in now (see [`crate::shared::changes`]); a failure is only logged (they
+    /// then see it at their slower re-read).
+    pub(super) async fn announce(&self, name: &str) {
+        let Ok(space) = self.connected() else { return };
+        if let Err(e) = crate::shared::changes::append(space.store(), name).await {
+            tracing::warn!("{name}: could not tell the other keepers at once: {}", e.detail());
         }
     }
 

@@ -51,6 +51,13 @@ pub struct SharedStatus {
     pub error_technical: Option<String>,
 }
 
+/// The fallback re-read of every integration waiting for a sign-in runs once in this many rounds
+/// (a minute): the change log tells a keeper of a sign-in elsewhere within a round.
+const REREAD_EVERY_ROUNDS: u64 = 6;
+
+/// Records read at once when a keeper takes in the integrations of its shared space.
+const READS_AT_ONCE: usize = 16;
+
 /// The keeper's link to the vault (inside [`super::Inner`]).
 #[derive(Default)]
 pub(super) struct SharedLink {
@@ -60,6 +67,12 @@ pub(super) struct SharedLink {
     pub(super) releases: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Set once the keeper runs for good ([`Keeper::run`]): only then does it notify.
     notifying: std::sync::atomic::AtomicBool,
+    /// The number of the last entry of the space's change log this keeper acted on (`None`
+    /// until it first read it: everything before was taken in by the first load).
+    seen_change: std::sync::Mutex<Option<u64>>,
+    /// Rounds of keeping in step so far (the slow re-read of waiting integrations runs every
+    /// [`REREAD_EVERY_ROUNDS`]).
+    rounds: std::sync::atomic::AtomicU64,
 }
 
 impl From<ConnectError> for KeeperError {
@@ -251,7 +264,43 @@ impl Keeper {
             Ok(()) => self.set_problem(None),
             Err(e) => self.set_problem(Some(e)),
         }
-        self.reread_waiting(&space).await;
+        let round = self.inner.shared.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let followed = self.follow_changes(&space).await;
+        if !followed || (round > 0 && round % REREAD_EVERY_ROUNDS == 0) {
+            self.reread_waiting(&space).await;
+        }
+    }
+
+    /// Reads the space's change log and takes in the integrations changed since this keeper last
+    /// looked (a sign-in or a refusal elsewhere). False when the log could not be used (then the
+    /// waiting integrations are read one by one).
+    async fn follow_changes(&self, space: &Arc<Space>) -> bool {
+        use crate::shared::changes::{self, Since};
+        let log = match changes::read(space.store()).await {
+            Ok(log) => log,
+            Err(e) => {
+                tracing::info!("the team vault's change log: {} ({})", e.sentence(), e.detail());
+                return false;
+            }
+        };
+        let seen = std::mem::replace(
+            &mut *self.inner.shared.seen_change.lock().unwrap_or_else(|p| p.into_inner()),
+            Some(log.seq()),
+        );
+        let Some(seen) = seen else { return true };
+        match log.since(seen) {
+            Since::Names(names) => {
+                for name in names.iter().filter(|n| self.is_shared(n)) {
+                    match self.read_shared(space, name).await {
+                        Ok(Some(read)) => self.adopt_shared(name, read),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!("{name}: {} ({})", e.sentence(), e.detail()),
+                    }
+                }
+                true
+            }
+            Since::TooFarBehind => false,
+        }
     }
 
     /// The space `shared.toml` names, connecting when it is another than the one in use (or
@@ -316,26 +365,49 @@ impl Keeper {
             self.lock().unreadable.remove(&name);
             let _ = self.inner.events.send(super::Event::Removed { name });
         }
-        for name in listed.iter().filter(|n| !known.contains(*n)) {
-            if local.contains(name) {
-                tracing::warn!("\"{name}\" is both on this computer and in the team vault; the one here is kept");
-                continue;
+        let new: Vec<String> = listed
+            .iter()
+            .filter(|n| !known.contains(*n))
+            .filter(|name| {
+                if local.contains(*name) {
+                    tracing::warn!("\"{name}\" is both on this computer and in the team vault; the one here is kept");
+                }
+                !local.contains(*name) && crate::model::validate_name(name).is_ok()
+            })
+            .cloned()
+            .collect();
+        // read [`READS_AT_ONCE`] at a time: 10,000 integrations one after the other would keep a
+        // starting keeper from serving for half a minute
+        let mut pending = new.into_iter();
+        let mut reads = tokio::task::JoinSet::new();
+        let mut failed = None;
+        loop {
+            while reads.len() < READS_AT_ONCE {
+                let Some(name) = pending.next() else { break };
+                let space = space.clone();
+                reads.spawn(async move {
+                    let read = async {
+                        let path = record_path(&name)?;
+                        let read = space.store().read::<SharedRecord>(&path).await?;
+                        Ok::<_, VaultError>((path, read))
+                    }
+                    .await;
+                    (name, read)
+                });
             }
-            if crate::model::validate_name(name).is_err() {
-                continue;
-            }
-            let path = record_path(name)?;
-            match space.store().read::<SharedRecord>(&path).await {
-                Ok(Some(Versioned { version, data: Some(record) })) => match record.check(&path, name) {
-                    Ok(record) => self.take_in(name, version, record),
-                    Err(e) => self.shared_damaged(name, &e),
+            let Some(done) = reads.join_next().await else { break };
+            let Ok((name, read)) = done else { continue };
+            match read {
+                Ok((path, Some(Versioned { version, data: Some(record) }))) => match record.check(&path, &name) {
+                    Ok(record) => self.take_in(&name, version, record),
+                    Err(e) => self.shared_damaged(&name, &e),
                 },
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), VaultErrorKind::Damaged { .. }) => self.shared_damaged(name, &e),
-                Err(e) => return Err(e),
+                Err(e) if matches!(e.kind(), VaultErrorKind::Damaged { .. }) => self.shared_damaged(&name, &e),
+                Err(e) => failed = failed.or(Some(e)),
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// A shared record that cannot be read: shown as an item that says so (not silently

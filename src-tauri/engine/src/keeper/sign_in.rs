@@ -253,6 +253,7 @@ impl Keeper {
         if self.is_shared(name) {
             // the token and its end date in one write
             self.shared_overwrite(name, &secrets, Some(config.clone())).await?;
+            self.announce(name).await;
         } else {
             self.keychain_save(name, &secrets).await?;
             crate::store::integrations::save(&self.inner.paths, &config)

@@ -32,6 +32,7 @@
 //! who wrote first.
 
 pub mod auth;
+pub mod changes;
 pub mod client;
 pub mod error;
 pub mod lease;
