@@ -767,3 +767,34 @@ fn lost_access_is_told_once() {
     let local = list_entry(&a, "local-one").expect("the local integration is still listed");
     assert_eq!(local["shared"], json!(false), "{local}");
 }
+
+/// A command run without a keeper (direct mode) asks the team vault only when it needs a shared
+/// integration: a local one's status is answered at once, without a word about a vault that is
+/// down; the list still shows the local ones and says the vault cannot be reached.
+#[test]
+fn a_down_vault_leaves_local_commands_alone() {
+    require_test_session();
+    let dev = BaoDev::start();
+    let server = OidcServer::start(OidcOptions::default());
+    let a = Sandbox::new();
+    connect_ok(&a, &dev, dev.admin().root_token());
+    add_oauth(&a, &server, "local-one");
+    add_shared(&a, &server, "jira");
+    drop(dev); // the vault is gone
+
+    let out = a.run(&["status", "local-one", "--json"], None);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).trim().is_empty(), "a local status spoke of the vault: {}", stderr(&out));
+
+    let out = a.run(&["list", "--json"], None);
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let all: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let names: Vec<&str> = all.as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).collect();
+    assert!(names.contains(&"local-one"), "{names:?}");
+    let said = stderr(&out);
+    assert!(said.contains("team vault"), "the list did not say the vault cannot be reached: {said}");
+    assert!(!said.contains("HTTP") && !said.contains("os error"), "{said}");
+
+    let out = a.run(&["token", "jira"], None);
+    assert_eq!(exit_code(&out), 4, "a shared token without the vault: {}", stderr(&out));
+}

@@ -109,6 +109,44 @@ pub(crate) enum Request {
     },
 }
 
+impl Request {
+    /// The integration a request is about, if one.
+    fn name(&self) -> Option<&str> {
+        match self {
+            Request::Status { name }
+            | Request::Token { name }
+            | Request::Refresh { name }
+            | Request::Pause { name, .. }
+            | Request::Remove { name, .. }
+            | Request::SignIn { name }
+            | Request::DeviceSignIn { name }
+            | Request::StoreResponse { name, .. }
+            | Request::StoreApiToken { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Whether answering may need the shared integrations: a request about a name this keeper
+    /// does not hold locally, the list, or the team vault itself. A command run in direct mode
+    /// (no keeper running) asks the vault only then, so `token` of a local integration never
+    /// waits for a vault that is slow or down.
+    fn needs_team_vault(&self, keeper: &Keeper) -> bool {
+        match self {
+            Request::List | Request::SharedStatus | Request::Add { shared: true, .. } => true,
+            Request::Status { name }
+            | Request::Token { name }
+            | Request::Refresh { name }
+            | Request::Pause { name, .. }
+            | Request::Remove { name, .. }
+            | Request::SignIn { name }
+            | Request::DeviceSignIn { name }
+            | Request::StoreResponse { name, .. }
+            | Request::StoreApiToken { name, .. } => !keeper.holds_locally(name),
+            Request::Add { shared: false, .. } | Request::SharedConnect { .. } | Request::SharedDisconnect => false,
+        }
+    }
+}
+
 /// An answer line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "kebab-case")]
@@ -128,6 +166,10 @@ pub(crate) enum Answer {
     Done,
     Shared {
         status: crate::keeper::SharedStatus,
+    },
+    /// The team vault's connection was forgotten (`was`: there was one).
+    Disconnected {
+        was: bool,
     },
     /// The sign-in URL; the result follows on the next line.
     SignInUrl {
@@ -179,6 +221,12 @@ pub(crate) type Prompter<'a> = dyn for<'p> FnMut(Prompt<'p>) -> Result<(), Keepe
 
 /// The keeper's answer to one request: the meaning of the whole protocol, in one place.
 pub(crate) async fn answer(keeper: &Keeper, request: Request, prompt: &mut Prompter<'_>) -> Answer {
+    if request.needs_team_vault(keeper) {
+        keeper.open_shared().await;
+        if let Some(unreached) = request.name().and_then(|name| keeper.unreached_shared(name)) {
+            return Answer::Error { error: unreached };
+        }
+    }
     let result = match request {
         Request::List => Ok(Answer::Views { views: keeper.list() }),
         Request::Status { name } => keeper.status(&name).map(|status| Answer::Status { status }),
@@ -195,9 +243,7 @@ pub(crate) async fn answer(keeper: &Keeper, request: Request, prompt: &mut Promp
             keeper.shared_connect(*request).await.map(|status| Answer::Shared { status })
         }
         Request::SharedStatus => Ok(Answer::Shared { status: keeper.shared_status() }),
-        Request::SharedDisconnect => {
-            keeper.shared_disconnect().await.map(|_| Answer::Shared { status: keeper.shared_status() })
-        }
+        Request::SharedDisconnect => keeper.shared_disconnect().await.map(|was| Answer::Disconnected { was }),
         Request::Remove { name, revoke } => keeper.remove(&name, revoke).await.map(|()| Answer::Done),
         Request::SignIn { name } => keeper.sign_in(&name, |url| prompt(Prompt::Url(url))).await.map(Answer::view),
         Request::DeviceSignIn { name } => {
@@ -410,9 +456,8 @@ impl Backend {
         if let Some(client) = Client::connect(&paths).await? {
             return Ok(Backend::Remote(client));
         }
-        let keeper = Keeper::open(KeeperOptions::system(crate::notify::Clicks::Ignored)?)?;
-        keeper.open_shared().await;
-        Ok(Backend::Local(keeper))
+        // the team vault, if any, is reached only by the requests that need it
+        Ok(Backend::Local(Keeper::open(KeeperOptions::system(crate::notify::Clicks::Ignored)?)?))
     }
 
     /// Asks the keeper, running or this process's own: the only place the two differ.
@@ -472,8 +517,9 @@ impl Backend {
         expect!(self.ask_plain(Request::SharedStatus).await, Answer::Shared { status } => status)
     }
 
-    pub async fn shared_disconnect(&self) -> Result<crate::keeper::SharedStatus, KeeperError> {
-        expect!(self.ask_plain(Request::SharedDisconnect).await, Answer::Shared { status } => status)
+    /// Forgets the team vault's connection; whether there was one.
+    pub async fn shared_disconnect(&self) -> Result<bool, KeeperError> {
+        expect!(self.ask_plain(Request::SharedDisconnect).await, Answer::Disconnected { was } => was)
     }
 
     pub async fn remove(&self, name: &str, revoke: bool) -> Result<(), KeeperError> {

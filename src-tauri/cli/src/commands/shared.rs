@@ -22,8 +22,7 @@ pub async fn run(backend: &Backend, command: SharedCommand) -> Result<(), Failur
         SharedCommand::Connect(args) => connect(backend, args).await,
         SharedCommand::Status { json } => status(backend, json).await,
         SharedCommand::Disconnect => {
-            let was = backend.shared_status().await?.configured;
-            backend.shared_disconnect().await?;
+            let was = backend.shared_disconnect().await?;
             print_out(if was {
                 "Disconnected from the team vault. The shared integrations stay there for the other keepers.\n"
             } else {

@@ -65,6 +65,8 @@ pub(super) struct SharedLink {
     problem: std::sync::Mutex<Option<VaultError>>,
     /// Lease releases under way, awaited before a short-lived command exits.
     pub(super) releases: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Set by the first [`Keeper::open_shared`]: later calls change nothing.
+    opened: std::sync::atomic::AtomicBool,
     /// Set once the keeper runs for good ([`Keeper::run`]): only then does it notify.
     notifying: std::sync::atomic::AtomicBool,
     /// The number of the last entry of the space's change log this keeper acted on (`None`
@@ -140,7 +142,33 @@ impl Keeper {
     /// A vault that cannot be reached is no error here: it is in [`Keeper::shared_status`] and
     /// tried again every [`SYNC_EVERY`].
     pub async fn open_shared(&self) {
-        self.sync_shared().await;
+        if !self.inner.shared.opened.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.sync_shared().await;
+        }
+    }
+
+    /// For a name this keeper does not know while its team vault cannot be reached: the error
+    /// that says so (it may be a shared integration; exit 4, as any integration without a valid
+    /// token because something cannot be reached). `None` when the name is known or the vault
+    /// is fine.
+    pub fn unreached_shared(&self, name: &str) -> Option<KeeperError> {
+        {
+            let shared = self.lock();
+            if shared.slots.contains_key(name) || shared.unreadable.contains_key(name) {
+                return None;
+            }
+        }
+        let problem = self.inner.shared.problem.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        Some(KeeperError::Unavailable(format!(
+            "There is no integration called \"{name}\" on this computer, and it may be a shared one: {}",
+            problem.sentence()
+        )))
+    }
+
+    /// Whether `name` is an integration of this computer (or one whose files cannot be read).
+    pub fn holds_locally(&self, name: &str) -> bool {
+        let shared = self.lock();
+        shared.slots.get(name).is_some_and(|s| !s.is_shared()) || shared.unreadable.get(name).is_some_and(|v| !v.shared)
     }
 
     /// Connects this keeper to a shared space (checked by using it; nothing is kept when it
@@ -150,6 +178,7 @@ impl Keeper {
         let store = self.inner.store.clone();
         let connected = space::connect(&self.inner.paths, &*store, request, now).await;
         let space = Arc::new(connected?);
+        self.inner.shared.opened.store(true, std::sync::atomic::Ordering::Relaxed);
         self.forget_shared_slots();
         *self.inner.shared.space.write().unwrap_or_else(|p| p.into_inner()) = Some(space.clone());
         self.set_problem(None);
