@@ -46,30 +46,75 @@ use crate::store::StoreError;
 /// How often a keeper waiting for another's lease looks again.
 const LEASE_POLL: Duration = Duration::from_millis(500);
 
-/// The lease of a shared integration, held while renewing; given back on drop.
+/// The lease of a shared integration, held while renewing: extended every third of
+/// [`LEASE_TIME`] while held (so a renewal that takes long keeps it, and a keeper killed while
+/// holding it blocks the others for at most [`LEASE_TIME`]), and given back on drop.
 pub(super) struct HeldLease {
     space: Arc<Space>,
-    /// `None` for a keeper the vault's rules let read but not write: it holds no lease, may read
-    /// the record and use what others renewed, and must not renew itself.
-    lease: Option<Lease>,
+    /// `None` for a keeper the vault's rules let read but not write (it holds no lease, reads the
+    /// record and uses what others renew, and must not renew itself), and once given back.
+    lease: Arc<std::sync::Mutex<Option<Lease>>>,
+    may_renew: bool,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
     link: std::sync::Weak<super::Inner>,
 }
 
 impl HeldLease {
-    /// The lease record was removed with its integration: nothing to give back.
-    pub(super) fn forget(&mut self) {
-        self.lease = None;
+    fn held(
+        space: Arc<Space>,
+        lease: Lease,
+        clock: Arc<dyn crate::clock::Clock>,
+        link: std::sync::Weak<super::Inner>,
+    ) -> Self {
+        let shared = Arc::new(std::sync::Mutex::new(Some(lease)));
+        let heartbeat = tokio::spawn(extend_while_held(space.clone(), shared.clone(), clock));
+        Self { space, lease: shared, may_renew: true, heartbeat: Some(heartbeat), link }
     }
 
-    /// Whether this keeper may renew (it holds the lease).
+    fn read_only(space: Arc<Space>, link: std::sync::Weak<super::Inner>) -> Self {
+        Self { space, lease: Arc::default(), may_renew: false, heartbeat: None, link }
+    }
+
+    /// The lease record was removed with its integration: nothing to give back.
+    pub(super) fn forget(&mut self) {
+        self.stop_heartbeat();
+        self.lease.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Whether this keeper may renew (it took the lease).
     pub(super) fn may_renew(&self) -> bool {
-        self.lease.is_some()
+        self.may_renew
+    }
+
+    fn stop_heartbeat(&mut self) {
+        if let Some(task) = self.heartbeat.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Extends the lease every third of its time until it is given back (or taken over).
+async fn extend_while_held(
+    space: Arc<Space>,
+    held: Arc<std::sync::Mutex<Option<Lease>>>,
+    clock: Arc<dyn crate::clock::Clock>,
+) {
+    loop {
+        tokio::time::sleep(Duration::from_millis((LEASE_TIME.millis() / 3) as u64)).await;
+        let Some(mut lease) = held.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        match lease::extend(space.store(), &mut lease, clock.now(), LEASE_TIME).await {
+            Ok(lease::Kept::Extended) => *held.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease),
+            Ok(lease::Kept::Lost) => return,
+            // kept as it is: it lapses by itself if the vault stays away
+            Err(_) => *held.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease),
+        }
     }
 }
 
 impl Drop for HeldLease {
     fn drop(&mut self) {
-        let Some(lease) = self.lease.take() else { return };
+        self.stop_heartbeat();
+        let Some(lease) = self.lease.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
         let space = self.space.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let task = runtime.spawn(async move {
@@ -239,13 +284,14 @@ impl Keeper {
                 // the vault's rules let this keeper read, not write: it uses what others renew
                 Err(e) if matches!(e.kind(), VaultErrorKind::Denied { .. }) => {
                     tracing::info!("{name}: this keeper may only read the team vault ({})", e.detail());
-                    return Ok(HeldLease { space, lease: None, link: Arc::downgrade(&self.inner) });
+                    return Ok(HeldLease::read_only(space, Arc::downgrade(&self.inner)));
                 }
                 taken => taken?,
             };
             match taken {
                 TakeOutcome::Taken(lease) => {
-                    return Ok(HeldLease { space, lease: Some(lease), link: Arc::downgrade(&self.inner) })
+                    let (clock, link) = (self.inner.clock.clone(), Arc::downgrade(&self.inner));
+                    return Ok(HeldLease::held(space, lease, clock, link));
                 }
                 TakeOutcome::Busy { holder, .. } => {
                     tracing::debug!("{name}: {} is renewing it; waiting", holder.as_str());

@@ -28,9 +28,11 @@ use super::error::{VaultError, VaultErrorKind};
 use super::store::{cas_of, Cas, RecordPath, SharedStore, Version, Versioned};
 use crate::clock::{Moment, Span};
 
-/// How long a lease lasts unless extended: one token request may take 30 s (the engine's request
-/// timeout), plus the writes around it.
-pub const LEASE_TIME: Span = Span::from_secs(60);
+/// How long a lease lasts unless extended. Its holder extends it every third of this while it
+/// renews (a token request may take 30 s, the engine's request timeout), so this is what a keeper
+/// killed while holding it costs the others: their renewal waits at most this (and
+/// [`CLOCK_ALLOWANCE`]).
+pub const LEASE_TIME: Span = Span::from_secs(15);
 
 /// How far two keepers' clocks may disagree; a lease counts as lapsed only this long after its
 /// end.
