@@ -14,7 +14,7 @@ use tokenkeeper_engine::about::About;
 use tokenkeeper_engine::calendar::{parse_day, Calendar};
 use tokenkeeper_engine::model::{IntegrationConfig, IntegrationView};
 use tokenkeeper_engine::providers::{self, Profile, ProfileKind};
-use tokenkeeper_engine::secret::{ApiToken, ClientSecret};
+use tokenkeeper_engine::secret::{ApiToken, ClientSecret, VaultToken};
 use tokenkeeper_engine::setup::{self, Field, Inputs};
 use tokenkeeper_engine::{address, fields};
 use tokenkeeper_engine::{IntegrationStatus, KeeperError};
@@ -40,6 +40,9 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         open_register_page,
         add_preset,
         shared_status,
+        team_vault,
+        team_vault_connect,
+        team_vault_disconnect,
         crate::profile_inbox::read_profile,
         crate::profile_inbox::opened_profile,
         crate::profile_inbox::add_profile,
@@ -335,6 +338,120 @@ fn shared_status(state: State<'_, AppState>) -> SharedView {
     SharedView::of(&state.keeper.shared_status())
 }
 
+/// The team vault page: this keeper's connection as a person reads it (nothing secret: the
+/// credential stays in the keychain; its remaining life only).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamVaultView {
+    /// Connection settings exist (a connect was made and not undone).
+    configured: bool,
+    /// Shared integrations are kept now.
+    connected: bool,
+    /// The address in use (or the first one given).
+    address: Option<String>,
+    /// The team's place in the vault, as typed in the form.
+    path: Option<String>,
+    /// The storage area that holds the place ("secret" unless another was given).
+    mount: Option<String>,
+    /// The place as shown: the path, or `path in mount` when the storage area is not the usual one.
+    place: Option<String>,
+    integrations: usize,
+    /// Seconds left of this keeper's access (`None`: it does not end, or not connected).
+    access_remaining_secs: Option<u64>,
+    /// The vault renews the access by itself before it ends.
+    access_renewed: bool,
+    /// What went wrong last, in plain words; its technical words apart.
+    problem: Option<String>,
+    problem_technical: Option<String>,
+}
+
+impl TeamVaultView {
+    fn of(status: tokenkeeper_engine::keeper::SharedStatus) -> Self {
+        use tokenkeeper_engine::shared::space::DEFAULT_MOUNT;
+        let place = status.path.as_ref().map(|path| match status.mount.as_deref() {
+            Some(mount) if mount != DEFAULT_MOUNT => format!("{path} in {mount}"),
+            _ => path.clone(),
+        });
+        TeamVaultView {
+            configured: status.configured,
+            connected: status.connected,
+            address: status.address,
+            path: status.path,
+            mount: status.mount,
+            place,
+            integrations: status.integrations,
+            access_remaining_secs: status.credential_remaining_secs,
+            access_renewed: status.credential_renewable,
+            problem: status.error,
+            problem_technical: status.error_technical,
+        }
+    }
+}
+
+/// The team vault page's form. The token is a secret type, so that `Debug` of the form (in a log
+/// line or a panic) cannot print it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamVaultForm {
+    address: String,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    mount: Option<String>,
+    token: VaultToken,
+}
+
+impl TeamVaultForm {
+    /// The engine's request, once the form is filled in (its address and place are the engine's
+    /// to check: https, or plain http to this computer only).
+    fn request(self) -> Result<tokenkeeper_engine::shared::space::ConnectRequest, KeeperError> {
+        use tokenkeeper_engine::shared::auth::Credential;
+        let address = self.address.trim().to_string();
+        if address.is_empty() {
+            return Err(KeeperError::BadInput("Please fill in the address of the team vault.".into()));
+        }
+        if Url::parse(&address).is_err() {
+            let shown: String = address.chars().take(60).collect();
+            return Err(KeeperError::BadInput(format!(
+                "\"{shown}\" is not a web address (the team vault's address starts with https://)."
+            )));
+        }
+        let token = self.token.expose().trim();
+        if token.is_empty() {
+            return Err(KeeperError::BadInput("Please paste the team vault token first.".into()));
+        }
+        let token = VaultToken::new(token.to_string());
+        let given = |v: Option<String>| v.map(|v| v.trim().trim_matches('/').to_string()).filter(|v| !v.is_empty());
+        Ok(tokenkeeper_engine::shared::space::ConnectRequest {
+            addresses: vec![address],
+            mount: given(self.mount),
+            path: given(self.path),
+            ca_cert: None,
+            credential: Credential::Token(token),
+        })
+    }
+}
+
+#[tauri::command]
+fn team_vault(state: State<'_, AppState>) -> TeamVaultView {
+    TeamVaultView::of(state.keeper.shared_status())
+}
+
+/// Connects this keeper to a team vault (the credential goes to the keychain only); the engine's
+/// plain sentence when it cannot.
+#[tauri::command]
+async fn team_vault_connect(state: State<'_, AppState>, form: TeamVaultForm) -> Result<TeamVaultView, KeeperError> {
+    let request = form.request()?;
+    state.keeper.shared_connect(request).await.map(TeamVaultView::of)
+}
+
+/// Disconnects this keeper; the shared integrations stay in the team vault for the others.
+#[tauri::command]
+async fn team_vault_disconnect(state: State<'_, AppState>) -> Result<TeamVaultView, KeeperError> {
+    state.keeper.shared_disconnect().await?;
+    Ok(TeamVaultView::of(state.keeper.shared_status()))
+}
+
 /// Checks the token against the integration's check address; saves it only if it works, with
 /// its end date (`expires`, "2026-12-07", optional: the end of that day here), which replaces the
 /// old token's.
@@ -487,6 +604,66 @@ mod tests {
         let json = serde_json::to_value(SharedView::of(&status)).unwrap();
         assert_eq!(json, serde_json::json!({"connected": true}));
         assert_eq!(serde_json::to_value(SharedView::of(&SharedStatus::default())).unwrap()["connected"], false);
+    }
+
+    #[test]
+    fn the_team_vault_form_keeps_its_token_out_of_debug_text() {
+        let form: TeamVaultForm = serde_json::from_value(serde_json::json!({
+            "address": " https://vault.example.com:8200 ", "path": "/team/place/", "mount": "",
+            "token": " s.vault-token-from-the-form ",
+        }))
+        .unwrap();
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("vault-token-from-the-form"), "{shown}");
+        let request = form.request().unwrap();
+        assert!(!format!("{request:?}").contains("vault-token-from-the-form"));
+        assert_eq!(request.addresses, ["https://vault.example.com:8200"]);
+        assert_eq!(request.path.as_deref(), Some("team/place"));
+        assert_eq!(request.mount, None, "an empty storage area is the usual one");
+        match request.credential {
+            tokenkeeper_engine::shared::auth::Credential::Token(t) => {
+                assert_eq!(t.expose(), "s.vault-token-from-the-form")
+            }
+            other => panic!("{other:?}"),
+        }
+        let form = |address: &str, token: &str| -> TeamVaultForm {
+            serde_json::from_value(serde_json::json!({"address": address, "token": token})).unwrap()
+        };
+        for (address, token, said) in [
+            ("", "t", "Please fill in the address of the team vault."),
+            ("vault.example.com", "t", "\"vault.example.com\" is not a web address"),
+            ("https://vault.example.com", "  ", "Please paste the team vault token first."),
+        ] {
+            let e = form(address, token).request().unwrap_err();
+            assert!(matches!(&e, KeeperError::BadInput(m) if m.starts_with(said)), "{e}");
+            // plain words ("https://" is what an address starts with, not a protocol word here)
+            assert!(tokenkeeper_engine::phrases::jargon(&e.to_string().replace("https://", "")).is_none(), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_team_vault_page_says_where_without_the_usual_storage_area() {
+        use tokenkeeper_engine::keeper::SharedStatus;
+        let status = SharedStatus {
+            configured: true,
+            connected: true,
+            address: Some("https://vault.example.com".into()),
+            mount: Some("secret".into()),
+            path: Some("tokenkeeper/shared".into()),
+            credential_remaining_secs: Some(3600),
+            credential_renewable: true,
+            integrations: 2,
+            ..SharedStatus::default()
+        };
+        let json = serde_json::to_value(TeamVaultView::of(status.clone())).unwrap();
+        assert_eq!(json["place"], "tokenkeeper/shared");
+        assert_eq!(json["accessRemainingSecs"], 3600);
+        assert_eq!(json["accessRenewed"], true);
+        assert_eq!(json["integrations"], 2);
+        let other = SharedStatus { mount: Some("team-kv".into()), ..status };
+        assert_eq!(TeamVaultView::of(other).place.as_deref(), Some("tokenkeeper/shared in team-kv"));
+        let none = serde_json::to_value(TeamVaultView::of(SharedStatus::default())).unwrap();
+        assert_eq!((none["configured"].as_bool(), none["place"].is_null()), (Some(false), true));
     }
 
     #[test]

@@ -119,6 +119,36 @@ export interface SharedStatus {
   connected: boolean;
 }
 
+/** The team vault page: this Token Keeper's connection (nothing secret). */
+export interface TeamVault {
+  /** A connection was made and not undone. */
+  configured: boolean;
+  /** Shared integrations are kept now. */
+  connected: boolean;
+  address: string | null;
+  /** The team's place in the vault, as typed ("tokenkeeper/shared"). */
+  path: string | null;
+  /** The storage area that holds it ("secret"). */
+  mount: string | null;
+  /** The place as shown. */
+  place: string | null;
+  integrations: number;
+  /** Seconds left of this Token Keeper's access; null when it does not end. */
+  accessRemainingSecs: number | null;
+  accessRenewed: boolean;
+  /** The last problem in plain words; its technical words apart. */
+  problem: string | null;
+  problemTechnical: string | null;
+}
+
+/** The team vault page's form (the token goes to the keychain, never back). */
+export interface TeamVaultForm {
+  address: string;
+  path: string;
+  mount: string;
+  token: string;
+}
+
 export interface Imported {
   view: IntegrationView;
   hadClientSecret: boolean;
@@ -219,6 +249,12 @@ export const api = {
   openedProfile: () => invoke<ProfilePreview | null>('opened_profile'),
   /** Whether a team vault is connected now (the add forms offer "Share with my team" then). */
   sharedStatus: () => invoke<SharedStatus>('shared_status'),
+  /** The team vault page: connected or not, where, for how long, the last problem. */
+  teamVault: () => invoke<TeamVault>('team_vault'),
+  /** Connects to a team vault; the engine's plain sentence when it cannot. */
+  teamVaultConnect: (form: TeamVaultForm) => invoke<TeamVault>('team_vault_connect', { form }),
+  /** Disconnects this Token Keeper; the shared integrations stay in the vault for the others. */
+  teamVaultDisconnect: () => invoke<TeamVault>('team_vault_disconnect'),
   /** Adds the waiting file's integration as `name`; its client secret goes to the keychain, or
    * with `shared` to the team vault. */
   addProfile: (id: number, name: string, shared = false) => invoke<Imported>('add_profile', { id, name, shared }),

@@ -1,7 +1,7 @@
 // The Token Keeper window: a hash router over its pages (the list, or the welcome page when there
-// is nothing yet; adding an integration; an integration's details; the token form; settings),
-// kept live by the app's "keeper-event" events and a one-second tick for countdowns. Pages and
-// widgets reach the router through page.ts, never through this module.
+// is nothing yet; adding an integration; an integration's details; the token form; settings and
+// the team vault), kept live by the app's "keeper-event" events and a one-second tick for
+// countdowns. Pages and widgets reach the router through page.ts, never through this module.
 import { api, message, type IntegrationView, type KeeperEvent } from './api';
 import { renderDetail } from './detail';
 import { h } from './dom';
@@ -10,6 +10,7 @@ import { go, type Page, routeOf, setRenderer } from './page';
 import { acceptDrops, renderConfirmOpened, renderConfirmRead, showOpenedAtStart } from './profile';
 import { renderSettings } from './settings';
 import { sharedMark } from './shared';
+import { renderTeamVault } from './team_vault';
 import { renderTokenForm } from './token_form';
 import { renderAdd } from './welcome';
 import { badge, endsLine, needsKeeper, nextLine, pageTitle, renewButton, signInButton } from './widgets';
@@ -43,7 +44,8 @@ function render(): void {
   const arg = decodeURIComponent(rest.join('/'));
   for (const link of document.querySelectorAll('nav a')) {
     const target = (link as HTMLAnchorElement).getAttribute('href')?.replace(/^#\/?/, '') ?? '';
-    if (target === head) link.setAttribute('aria-current', 'page');
+    // the team vault page is one of the settings
+    if (target === head || (target === 'settings' && head === 'team-vault')) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
   // the details keep what is on screen until their repaint is ready (renderDetail)
@@ -66,6 +68,9 @@ function render(): void {
     }
     case 'settings':
       renderSettings(main, page());
+      break;
+    case 'team-vault':
+      renderTeamVault(main, page());
       break;
     default:
       if (views.length === 0) renderAdd(main, page(), '', true);

@@ -1,5 +1,5 @@
-// Settings: start at login, and the warning lead times (edited here; the keeper checks them,
-// saves settings.toml and applies them at once).
+// Settings: start at login, the warning lead times (edited here; the keeper checks them, saves
+// settings.toml and applies them at once), and the way to the team vault page.
 import { api, message, type Settings } from './api';
 import { announce, h } from './dom';
 import type { Page } from './page';
@@ -38,9 +38,23 @@ export function renderSettings(root: HTMLElement, page: Page): void {
         error,
         h('h2', {}, 'Warnings'),
         warningsForm(s),
+        h('h2', {}, 'Team vault'),
+        teamVaultLink(),
       );
     })
     .catch((e) => body.replaceChildren(h('p', { class: 'error', role: 'alert' }, message(e))));
+}
+
+/** Whether a team vault is connected, and the way to its page. */
+function teamVaultLink(): HTMLElement {
+  const said = h('p', { id: 'settings-team-vault-status' }, 'A team vault keeps the integrations your team shares.');
+  api
+    .sharedStatus()
+    .then((status) => {
+      if (status.connected) said.textContent = 'Connected: integrations can be shared with your team.';
+    })
+    .catch(() => undefined);
+  return h('div', {}, said, h('p', {}, h('a', { class: 'button', href: '#/team-vault', id: 'settings-team-vault' }, 'Team vault…')));
 }
 
 /** The lead times form: "14, 3, 1", checked and saved by the keeper, applied at once. */

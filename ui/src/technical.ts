@@ -30,6 +30,11 @@ export function technicalDetails(s: IntegrationStatus): HTMLElement {
   return section(s.name, 'technical', 'Technical details', facts);
 }
 
+/** The team vault's last problem in its own words (codes, the vault's message), folded. */
+export function problemDetails(id: string, technical: string): HTMLElement {
+  return section('team vault', id, 'Technical details', h('dl', { class: 'facts' }, h('dt', {}, 'The vault’s own words'), h('dd', {}, technical)));
+}
+
 /** "Use in a script": each command with its copy button. */
 export function scriptUse(name: string, about: About): HTMLElement {
   return section(

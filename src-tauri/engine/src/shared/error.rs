@@ -81,7 +81,8 @@ impl VaultError {
                 format!("{LOST}: the vault is not ready to answer right now. Token Keeper will keep trying.")
             }
             VaultErrorKind::AccessEnded => format!(
-                "{LOST}: its access has ended (it expired or was withdrawn). Connect again with a new credential."
+                "{LOST}: its access has ended (it expired or was withdrawn). Connect again with the new access \
+                 whoever looks after the team vault gives you."
             ),
             VaultErrorKind::Denied { path } => format!(
                 "The team vault does not allow Token Keeper to use \"{path}\". Ask the vault's administrator for access."
