@@ -68,6 +68,7 @@ export type HistoryEntry = { at: number } & (
   | { event: 'state-changed'; from: State; to: State }
   | { event: 'notified'; summary: string }
   | { event: 'keychain-write-failed'; reason: string }
+  | { event: 'vault-write-failed'; reason: string }
   | { event: 'paused'; paused: boolean }
   | { event: 'sites-not-listed'; reason: string }
 );

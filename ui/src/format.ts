@@ -136,6 +136,8 @@ export function historyText(e: HistoryEntry): string {
       return `Notification: ${e.summary}`;
     case 'keychain-write-failed':
       return `The keychain did not accept new tokens (kept in memory, retrying): ${e.reason}.`;
+    case 'vault-write-failed':
+      return `The team vault did not take the new tokens (kept in memory, retrying): ${e.reason}.`;
     case 'paused':
       return e.paused ? 'Paused.' : 'Resumed.';
     case 'sites-not-listed':
@@ -154,6 +156,7 @@ export function historyTone(e: HistoryEntry): 'good' | 'bad' | 'plain' {
     case 'sign-in-failed':
     case 'refresh-failed':
     case 'keychain-write-failed':
+    case 'vault-write-failed':
       return 'bad';
     case 'state-changed':
       return severity({ state: e.to }) > 0 ? 'bad' : 'plain';
