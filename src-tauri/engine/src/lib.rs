@@ -12,8 +12,8 @@
 //!   [`scheduler`] (when), [`notify`] (desktop notifications);
 //! - actions: [`actions`] (one refresh, probe or sign-in → an outcome enum);
 //! - the keeper: [`keeper`] (owns state, applies outcomes, emits events) and [`ipc`];
-//! - the team vault: [`shared`] (OpenBao client, versioned records, the renewal lease), not yet
-//!   used by the keeper.
+//! - the team vault: [`shared`] (OpenBao client, versioned records, the renewal lease, the
+//!   shared record and change log, the connection), used by the keeper for shared integrations.
 
 pub mod about;
 pub mod actions;

@@ -6,7 +6,7 @@
 //! renews at about two thirds of a lease) the token is renewed; once renewing no longer gives
 //! it [`MIN_USEFUL_LIFE`] (its maximum life is near) or it cannot be renewed, an AppRole logs in
 //! again and a person's token is reported as ending, so they can connect again before access is
-//! lost. A token without an end is checked once a day. Not used by the keeper yet.
+//! lost. A token without an end is checked once a day.
 //!
 //! A refusal of a vault path (403) means one of two things, which need different people: the
 //! credential no longer works at all (expired, revoked: connect again), or the vault's rules do

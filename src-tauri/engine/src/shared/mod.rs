@@ -6,10 +6,13 @@
 //! of a cluster serves ([`client`]: several addresses, a sealed or leaderless node skipped,
 //! https:// or loopback http:// only, bounded answers), the keeper's own vault credential
 //! ([`auth`]: a token or an AppRole login, its remaining life, `renew-self`, and the rule for
-//! when to renew or log in again), versioned records written only by check-and-set
+//! when to renew or log in again; used by [`space`]), versioned records written only by check-and-set
 //! ([`store`], kept in a KV v2 engine by [`openbao`], in memory by [`memory`] for unit tests),
-//! and the renewal lease ([`lease`]). What an integration's shared record holds, when to read
-//! it again and how the keeper schedules renewals belong to the keeper, built on top of this.
+//! the renewal lease ([`lease`]), what an integration's shared record holds ([`record`]), the
+//! space's change log ([`changes`]) and this keeper's connection to its space ([`space`]:
+//! `shared.toml`, the credential in the keychain, connecting and the credential's upkeep). When to
+//! read a record again and how renewals are scheduled belong to the keeper
+//! (`keeper/shared_space.rs`, `keeper/shared_home.rs`), built on top of this.
 //!
 //! **Failures** end as one [`VaultError`]: a kind the keeper acts on (try again, connect again,
 //! ask the administrator, leave a damaged record alone) and a plain sentence ("Token Keeper can
