@@ -41,6 +41,19 @@ pub fn bao_api(addr: &str, token: Option<&str>, method: &str, path: &str, body: 
     bao_api_within(Duration::from_secs(60), None, addr, token, method, path, body)
 }
 
+/// [`bao_api`] with a time limit of `timeout`: a stopped (SIGSTOP) node accepts the connection
+/// and never answers, so a test that watches a cluster under faults must not wait a minute.
+pub fn bao_api_timeout(
+    timeout: Duration,
+    addr: &str,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(u16, Value)> {
+    bao_api_within(timeout, None, addr, token, method, path, body)
+}
+
 /// [`bao_api`] with a time limit, trusting the CA certificate in `ca` (a `-dev-tls` server).
 fn bao_api_within(
     timeout: Duration,
@@ -580,6 +593,63 @@ impl BaoCluster {
             bao_api(&self.nodes[i].addr, None, "PUT", "sys/unseal", Some(json!({ "key": self.unseal_key })))?;
         if status != 200 {
             bail!("node{i} unseal: HTTP {status}: {v}");
+        }
+        Ok(())
+    }
+
+    /// Seals every node, as an operator sealing the whole vault does: the active node through
+    /// the API (`bao operator seal`), again as another one takes over; a node left without a
+    /// leader (a standby, which OpenBao does not seal through the API: "cannot seal when in
+    /// standby mode; please restart instead") is restarted and left sealed. Returns what was done
+    /// to each node, in order, for a test's report.
+    pub fn seal_all(&mut self) -> Result<Vec<String>> {
+        let mut done = Vec::new();
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let unsealed: Vec<usize> =
+                (0..self.nodes.len()).filter(|&i| health_of(&self.nodes[i].addr) != Some(503)).collect();
+            if unsealed.is_empty() {
+                return Ok(done);
+            }
+            if Instant::now() > deadline {
+                bail!("nodes {unsealed:?} still not sealed; done so far: {done:?}");
+            }
+            if let Some(active) = self.leader() {
+                match self.seal(active) {
+                    Ok(()) => done.push(format!("node{active}: sealed (active)")),
+                    Err(e) => done.push(format!("node{active}: seal refused: {e:#}")),
+                }
+                wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+                    health_of(&self.nodes[active].addr) == Some(503)
+                });
+                continue;
+            }
+            // no active node: give an election a moment, then seal what is left by hand
+            if self.wait_leader(Duration::from_secs(3)).is_some() {
+                continue;
+            }
+            for i in unsealed {
+                match self.seal(i) {
+                    Ok(()) => done.push(format!("node{i}: sealed (standby)")),
+                    Err(e) => {
+                        self.kill(i);
+                        self.spawn(i)?;
+                        done.push(format!(
+                            "node{i}: restarted sealed (the API refused: {})",
+                            snippet(&format!("{e:#}"))
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Unseals every sealed node ([`BaoCluster::unseal`]); they elect a leader by themselves.
+    pub fn unseal_all(&self) -> Result<()> {
+        for i in 0..self.nodes.len() {
+            if self.is_running(i) && health_of(&self.nodes[i].addr) == Some(503) {
+                self.unseal(i)?;
+            }
         }
         Ok(())
     }

@@ -81,6 +81,19 @@ impl Keeper {
             let reason = local_reason(&e);
             self.commit(name, |slot, now| slot.failed_transiently(reason, None, now));
         };
+        if shared && why != Why::Forced {
+            // Another keeper may have renewed already: the record is read first, and the lease
+            // (a write, and a wait while someone else holds it) taken only to renew.
+            match self.shared_reconcile(name).await {
+                Ok(_) if self.state_of(name).ok() == Some(State::NeedsSignIn) => return,
+                Ok(secrets) if !self.renewal_needed(name, why, &secrets) => {
+                    self.commit(name, |_, _| {});
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => return failed(e),
+            }
+        }
         let _exclusive = match self.exclusive(name).await {
             Ok(held) => held,
             Err(e) => return failed(e),
@@ -92,18 +105,7 @@ impl Keeper {
         if self.state_of(name).ok() == Some(State::NeedsSignIn) && why != Why::Forced {
             return;
         }
-        let now = self.inner.clock.now();
-        let (renew_at, retry_at) =
-            self.lock().slots.get(name).map(|s| (s.renew_at(), s.record().retry_at)).unwrap_or_default();
-        // After a failure only the scheduled retry (or an explicit `refresh`) may call the service
-        // again: scripts asking for a token in a loop must not defeat the backoff.
-        let backing_off = retry_at.is_some_and(|t| now < t);
-        let not_needed = match why {
-            Why::Forced => false,
-            Why::TokenRequest => backing_off || fresh(&secrets, now).is_some(),
-            Why::Scheduled => backing_off || (retry_at.is_none() && renew_at.is_some_and(|at| now < at)),
-        };
-        if not_needed {
+        if !self.renewal_needed(name, why, &secrets) {
             self.commit(name, |_, _| {});
             return;
         }
@@ -146,6 +148,21 @@ impl Keeper {
                 }
                 self.commit(name, |slot, now| slot.renewal_refused(reason, now));
             }
+        }
+    }
+
+    /// Whether a renewal asked for `why` must call the service, with `secrets` as the current
+    /// ones: an explicit one always; after a failure only the scheduled retry (scripts asking for
+    /// a token in a loop must not defeat the backoff); otherwise only when the token is due.
+    fn renewal_needed(&self, name: &str, why: Why, secrets: &Secrets) -> bool {
+        let now = self.inner.clock.now();
+        let (renew_at, retry_at) =
+            self.lock().slots.get(name).map(|s| (s.renew_at(), s.record().retry_at)).unwrap_or_default();
+        let backing_off = retry_at.is_some_and(|t| now < t);
+        match why {
+            Why::Forced => true,
+            Why::TokenRequest => !(backing_off || fresh(secrets, now).is_some()),
+            Why::Scheduled => !(backing_off || (retry_at.is_none() && renew_at.is_some_and(|at| now < at))),
         }
     }
 

@@ -43,6 +43,9 @@ use crate::shared::store::{Cas, SharedStore, Versioned};
 use crate::shared::{VaultError, VaultErrorKind};
 use crate::store::StoreError;
 
+/// How often giving a lease back is tried when the vault is not ready.
+const RELEASE_ATTEMPTS: u32 = 3;
+
 /// How often a keeper waiting for another's lease looks again.
 const LEASE_POLL: Duration = Duration::from_millis(500);
 
@@ -118,8 +121,19 @@ impl Drop for HeldLease {
         let space = self.space.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let task = runtime.spawn(async move {
-            if let Err(e) = lease::release(space.store(), lease).await {
-                tracing::warn!("could not give back a renewal lease (it lapses by itself): {}", e.detail());
+            // a standby whose copy lags refuses the write: tried again on the active node
+            for attempt in 1..=RELEASE_ATTEMPTS {
+                match lease::release(space.store(), lease.clone()).await {
+                    Ok(()) => return,
+                    Err(e) if e.is_transient() && attempt < RELEASE_ATTEMPTS => {
+                        space.store().client().prefer_active().await;
+                        tokio::time::sleep(LEASE_POLL).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!("could not give back a renewal lease (it lapses by itself): {}", e.detail());
+                        return;
+                    }
+                }
             }
         });
         if let Some(inner) = self.link.upgrade() {
@@ -206,7 +220,12 @@ impl Keeper {
                     tracing::info!("{}: signed in on another keeper", slot.config.name);
                     slot.signed_in(secrets, Ok(()), now);
                 }
-                None => slot.renewed_elsewhere(secrets),
+                // another keeper's renewal: this keeper's failures are over only if its token
+                // still works (a lagging copy read right after an outage may hold an ended one)
+                None if secrets.api_token.is_some() || super::freshness::usable(&secrets, now).is_some() => {
+                    slot.renewed_elsewhere(secrets)
+                }
+                None => slot.adopted(secrets),
             }
         });
     }
@@ -278,6 +297,7 @@ impl Keeper {
         let path = lease::lease_path(name)?;
         let give_up = tokio::time::Instant::now()
             + Duration::from_millis((LEASE_TIME.millis() + lease::CLOCK_ALLOWANCE.millis()) as u64 + 5_000);
+        let mut not_ready = 0;
         loop {
             let now = self.inner.clock.now();
             let taken = match lease::take(space.store(), &path, space.keeper(), now, LEASE_TIME).await {
@@ -285,6 +305,13 @@ impl Keeper {
                 Err(e) if matches!(e.kind(), VaultErrorKind::Denied { .. }) => {
                     tracing::info!("{name}: this keeper may only read the team vault ({})", e.detail());
                     return Ok(HeldLease::read_only(space, Arc::downgrade(&self.inner)));
+                }
+                // a standby that lags, a leader being elected: once more on the active node
+                Err(e) if e.is_transient() && not_ready < RELEASE_ATTEMPTS => {
+                    not_ready += 1;
+                    space.store().client().prefer_active().await;
+                    tokio::time::sleep(LEASE_POLL).await;
+                    continue;
                 }
                 taken => taken?,
             };

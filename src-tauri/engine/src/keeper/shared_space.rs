@@ -112,6 +112,30 @@ impl Keeper {
         {
             self.access_ended_notice();
         }
+        if problem.is_none() && before.is_some_and(|e| e.is_transient()) {
+            self.vault_is_back();
+        }
+    }
+
+    /// The vault answers again after it could not be reached: the shared integrations waiting
+    /// to retry try now (spread over two seconds) instead of each waiting out its own backoff —
+    /// up to 30 s once its token has ended. As `provider_is_back` does for a service.
+    fn vault_is_back(&self) {
+        let now = self.inner.clock.now();
+        let waiting: Vec<String> = self
+            .lock()
+            .slots
+            .iter()
+            .filter(|(_, s)| s.is_shared() && s.record().failures > 0 && s.record().state != State::NeedsSignIn)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !waiting.is_empty() {
+            tracing::info!("the team vault answers again; {} shared integrations retry now", waiting.len());
+        }
+        for name in waiting {
+            let at = now.plus(crate::clock::Span::from_millis((rand::random::<f64>() * 2_000.0) as i64));
+            self.commit(&name, |slot, _| slot.pulled_forward(at));
+        }
     }
 
     /// Tells the person (once per loss) that the vault's access ended, with a button to connect
@@ -285,6 +309,7 @@ impl Keeper {
                 return;
             }
         };
+        space.store().client().keep_active().await;
         if let Err(e) = space.upkeep(self.inner.clock.now()).await {
             self.set_problem(Some(e));
             return;

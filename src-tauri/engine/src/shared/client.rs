@@ -263,6 +263,17 @@ impl VaultClient {
         }
     }
 
+    /// Checks that the node in use is still the active one (one `sys/health` request) and looks for
+    /// the active node when it is not: after a leader change, a keeper that stayed on a standby
+    /// reads a copy that may lag, and its check-and-set writes can be refused by that copy.
+    pub async fn keep_active(&self) {
+        let address = self.address_in_use();
+        let health = self.http.get(address.api_url(&["sys", "health"])).send().await;
+        if !health.is_ok_and(|r| r.status().as_u16() == 200) {
+            self.prefer_active().await;
+        }
+    }
+
     /// Sends `method` to `/v1/<segments>` (with the credential when one is set) on the first node
     /// that serves; see the module doc for which nodes are skipped.
     pub async fn call(
