@@ -69,6 +69,7 @@ export type HistoryEntry = { at: number } & (
   | { event: 'notified'; summary: string }
   | { event: 'keychain-write-failed'; reason: string }
   | { event: 'vault-write-failed'; reason: string }
+  | { event: 'signed-in-elsewhere' }
   | { event: 'paused'; paused: boolean }
   | { event: 'sites-not-listed'; reason: string }
 );

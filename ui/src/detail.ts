@@ -5,7 +5,7 @@ import { confirmDialog, messageDialog } from './dialog';
 import { announce, h } from './dom';
 import { day, explained, historyText, historyTone, when } from './format';
 import type { Page } from './page';
-import { SHARED_EXPLAINED, sharedMark } from './shared';
+import { SHARED_EXPLAINED, SHARED_FIX, sharedMark } from './shared';
 import { scriptUse, technicalDetails } from './technical';
 import { badge, nextLine, pageTitle, pauseButton, renewButton, signInButton } from './widgets';
 
@@ -103,6 +103,8 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
     h('div', { class: 'status-line big' }, badge(s), sharedMark(s)),
     // the engine's sentence (what happened, what to do) when it has one, else what the state means
     s.detail ? h('p', { class: 'explain', id: 'detail-sentence' }, s.detail) : h('p', { class: 'explain' }, explained(s)),
+    // a shared integration's fix made here is made for everyone connected to the team vault
+    h('p', { class: 'hint', id: 'shared-fix-hint', hidden: !(s.shared && s.state === 'needs-sign-in') }, SHARED_FIX),
     actions,
     device,
     h('h2', {}, 'About it'),

@@ -122,6 +122,8 @@ export function historyText(e: HistoryEntry): string {
       return 'Added to Token Keeper.';
     case 'signed-in':
       return 'Signed in.';
+    case 'signed-in-elsewhere':
+      return 'Signed in on another Token Keeper connected to the team vault.';
     case 'sign-in-failed':
       return `Sign-in did not succeed: ${e.reason}.`;
     case 'refreshed':
@@ -149,6 +151,7 @@ export function historyText(e: HistoryEntry): string {
 export function historyTone(e: HistoryEntry): 'good' | 'bad' | 'plain' {
   switch (e.event) {
     case 'signed-in':
+    case 'signed-in-elsewhere':
     case 'refreshed':
       return 'good';
     case 'checked':

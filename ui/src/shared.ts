@@ -7,6 +7,10 @@ import { h } from './dom';
 /** What "Shared" means, for someone who has never heard of the team vault. */
 export const SHARED_EXPLAINED = 'Kept in the team vault, with the other Token Keepers connected there';
 
+/** Under a shared integration that needs the keeper: whoever fixes it, fixes it for all. */
+export const SHARED_FIX =
+  'It is shared with your team: signing in here (or entering a new token) fixes it for every Token Keeper connected to the team vault.';
+
 /** The small "Shared" mark after the state (its meaning as the tooltip and for screen readers);
  * null for an integration kept on this computer. */
 export function sharedMark(view: Pick<IntegrationView, 'shared'>): HTMLElement | null {

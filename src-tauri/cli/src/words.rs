@@ -130,6 +130,7 @@ pub fn event_word(event: &HistoryEvent) -> &'static str {
     match event {
         HistoryEvent::Added => "added",
         HistoryEvent::SignedIn => "signed-in",
+        HistoryEvent::SignedInElsewhere => "signed-in-elsewhere",
         HistoryEvent::SignInFailed { .. } => "sign-in-failed",
         HistoryEvent::Refreshed { .. } => "refreshed",
         HistoryEvent::RefreshFailed { .. } => "refresh-failed",

@@ -51,6 +51,9 @@ pub enum HistoryEvent {
     Notified { summary: String },
     /// New tokens could not be written to the keychain (they are kept in memory and retried).
     KeychainWriteFailed { reason: String },
+    /// Someone signed in (or entered a new token) on another Token Keeper connected to the team
+    /// vault; this keeper took the new tokens from there.
+    SignedInElsewhere,
     /// New tokens of a shared integration could not be written to the team vault (kept in
     /// memory and retried).
     VaultWriteFailed { reason: String },

@@ -450,6 +450,12 @@ pub fn history(event: &HistoryEvent, kind: Kind, service: &str, calendar: &Calen
         HistoryEvent::Added => "Added to Token Keeper.".into(),
         HistoryEvent::SignedIn if kind == Kind::ApiToken => "New token entered; it works.".into(),
         HistoryEvent::SignedIn => format!("Signed in to {service}."),
+        HistoryEvent::SignedInElsewhere if kind == Kind::ApiToken => {
+            "New token entered on another Token Keeper connected to the team vault.".into()
+        }
+        HistoryEvent::SignedInElsewhere => {
+            format!("Signed in to {service} on another Token Keeper connected to the team vault.")
+        }
         HistoryEvent::SignInFailed { failure, .. } => {
             format!("The sign-in did not succeed: {}", what(failure, false))
         }
@@ -702,6 +708,7 @@ mod tests {
         let mut all = vec![
             HistoryEvent::Added,
             HistoryEvent::SignedIn,
+            HistoryEvent::SignedInElsewhere,
             HistoryEvent::Refreshed { expires_at: Some(NOW) },
             HistoryEvent::Refreshed { expires_at: None },
             HistoryEvent::Notified { summary: "Reports stopped working".into() },

@@ -218,7 +218,7 @@ impl Keeper {
                 }
                 None if slot.record().state == State::NeedsSignIn && holds_tokens(&secrets) => {
                     tracing::info!("{}: signed in on another keeper", slot.config.name);
-                    slot.signed_in(secrets, Ok(()), now);
+                    slot.signed_in_elsewhere(secrets, now);
                 }
                 // another keeper's renewal: this keeper's failures are over only if its token
                 // still works (a lagging copy read right after an outage may hold an ended one)

@@ -501,7 +501,7 @@ impl Keeper {
         self.commit(name, move |slot, now| match refused {
             Some(reason) if slot.record().state != State::NeedsSignIn => slot.renewal_refused(reason, now),
             None if holds_tokens(&secrets) && slot.record().state == State::NeedsSignIn => {
-                slot.signed_in(secrets, Ok(()), now)
+                slot.signed_in_elsewhere(secrets, now)
             }
             _ => {}
         });

@@ -243,7 +243,11 @@ impl Keeper {
             ..Secrets::default()
         };
         let replacing = self.lock().slots.get(name).is_some_and(|s| {
-            s.record().signed_in_at.is_some() || s.record().history.entries().any(|e| e.event == HistoryEvent::SignedIn)
+            s.record().signed_in_at.is_some()
+                || s.record()
+                    .history
+                    .entries()
+                    .any(|e| matches!(e.event, HistoryEvent::SignedIn | HistoryEvent::SignedInElsewhere))
         });
         if let IntegrationKind::ApiToken(api) = &mut config.kind {
             if replacing || ends_at.is_some() {

@@ -167,7 +167,22 @@ impl Slot {
     /// in memory; `saved` says whether the keychain took them. Working again, failures
     /// forgotten, the next check scheduled; the first sign-in is no "working again".
     pub fn signed_in(&mut self, secrets: Secrets, saved: Result<(), String>, now: Moment) {
-        if !self.record.history.entries().any(|e| e.event == HistoryEvent::SignedIn) {
+        self.signed_in_as(HistoryEvent::SignedIn, secrets, saved, now);
+    }
+
+    /// A shared integration was signed in (or given a new token) on another keeper: as
+    /// [`Slot::signed_in`], said as such in the history.
+    pub fn signed_in_elsewhere(&mut self, secrets: Secrets, now: Moment) {
+        self.signed_in_as(HistoryEvent::SignedInElsewhere, secrets, Ok(()), now);
+    }
+
+    fn signed_in_as(&mut self, event: HistoryEvent, secrets: Secrets, saved: Result<(), String>, now: Moment) {
+        let signed_in_before = self
+            .record
+            .history
+            .entries()
+            .any(|e| matches!(e.event, HistoryEvent::SignedIn | HistoryEvent::SignedInElsewhere));
+        if !signed_in_before {
             self.record.notices.problem = None;
         }
         self.take_tokens(secrets);
@@ -176,7 +191,7 @@ impl Slot {
             // a provider's absolute limit counts from here (API tokens have none)
             self.record.signed_in_at = Some(now.whole_secs());
         }
-        self.record.history.push(now, HistoryEvent::SignedIn);
+        self.record.history.push(now, event);
         self.record.probe_at = self.probe_url().map(|_| self.next_probe(now));
         self.tokens_stored(saved, now);
     }

@@ -144,6 +144,7 @@ fn history_event() -> impl Strategy<Value = HistoryEvent> {
     prop_oneof![
         Just(HistoryEvent::Added),
         Just(HistoryEvent::SignedIn),
+        Just(HistoryEvent::SignedInElsewhere),
         (text(30), failure()).prop_map(|(reason, failure)| HistoryEvent::SignInFailed { reason, failure }),
         prop::option::of(any::<i64>()).prop_map(|expires_at| HistoryEvent::Refreshed { expires_at }),
         (text(30), any::<bool>(), failure()).prop_map(|(reason, transient, failure)| HistoryEvent::RefreshFailed {
