@@ -798,3 +798,95 @@ fn a_down_vault_leaves_local_commands_alone() {
     let out = a.run(&["token", "jira"], None);
     assert_eq!(exit_code(&out), 4, "a shared token without the vault: {}", stderr(&out));
 }
+
+/// The keeper keeps its own access to the vault alive: a server's AppRole logs in again before
+/// its short-lived tokens end, a person's renewable token is renewed past its first life; both
+/// keepers stay connected and serve the shared integration throughout.
+#[test]
+fn the_vault_access_is_kept_alive() {
+    require_test_session();
+    let dev = BaoDev::start();
+    let server = OidcServer::start(OidcOptions { at_ttl: 20, ..OidcOptions::default() });
+    let admin = dev.admin();
+    admin.write_policy("tokenkeeper-team", &team_policy()).expect("policy");
+    // the server: an AppRole whose tokens live 45 s (too short to renew: it logs in again)
+    let (role_id, secret_id) = admin.approle("tk-server", &["tokenkeeper-team"], "45s").expect("approle");
+    let s = Sandbox::new();
+    let out = s.run(
+        &[
+            "shared",
+            "connect",
+            "--address",
+            dev.addr(),
+            "--mount",
+            MOUNT,
+            "--path",
+            TEAM,
+            "--role-id",
+            &role_id,
+            "--secret-id-stdin",
+        ],
+        Some(&format!("{secret_id}\n")),
+    );
+    assert_eq!(exit_code(&out), 0, "AppRole connect: {}", stderr(&out));
+    s.assert_no_secret_on_disk(&[secret_id.as_str()]);
+    // a person: a renewable token that lives 80 s unless renewed
+    let p = Sandbox::new();
+    let token = admin.create_token(&["tokenkeeper-team"], "80s", "1h").expect("token");
+    connect_ok(&p, &dev, &token);
+    let daemon_s = s.spawn_daemon();
+    let daemon_p = p.spawn_daemon();
+    add_shared(&s, &server, "jira");
+    login(&s, "jira");
+    wait_for_active_token(&p, &daemon_p, &server, "jira");
+
+    // 100 s: past the AppRole tokens' life twice and the person's token's first life
+    let until = Instant::now() + Duration::from_secs(100);
+    while Instant::now() < until {
+        for (label, sb, daemon) in [("server", &s, &daemon_s), ("person", &p, &daemon_p)] {
+            let status = shared_status(sb);
+            assert_eq!(status["connected"], json!(true), "{label} lost the vault: {status}\n{}", tail(daemon));
+            match try_token(sb, "jira") {
+                Ok(t) => assert!(server.is_active(&t), "{label} handed out an inactive token"),
+                Err(e) => panic!("{label} gave no token: {e}\n{}", tail(daemon)),
+            }
+        }
+        std::thread::sleep(Duration::from_secs(4));
+    }
+    let logins = daemon_s.log().matches("team vault: logged in again").count();
+    assert!(logins >= 2, "the server's AppRole logged in again {logins} time(s) in 100 s of 45 s tokens");
+    let renewals = daemon_p.log().matches("team vault: access renewed").count();
+    assert!(renewals >= 1, "the person's token was never renewed in 100 s of an 80 s life");
+    let left = shared_status(&p)["credential_remaining_secs"].as_u64().unwrap_or(0);
+    assert!(left > 20, "the person's access has {left} s left after 100 s: not renewed");
+}
+
+/// A shared record written by hand that no keeper wrote: shown as an item that says so, in words,
+/// left as it is in the vault (a keeper refuses to remove it), and the other integrations go on.
+#[test]
+fn a_damaged_shared_record_is_said_and_left_alone() {
+    require_test_session();
+    let dev = BaoDev::start();
+    let server = OidcServer::start(OidcOptions::default());
+    let a = Sandbox::new();
+    connect_ok(&a, &dev, dev.admin().root_token());
+    add_shared(&a, &server, "jira");
+    let path = format!("{MOUNT}/data/{TEAM}/integrations/broken");
+    let by_hand = json!({"data": {"note": "written by hand"}});
+    let (status, _) = bao_api(dev.addr(), Some(dev.admin().root_token()), "POST", &path, Some(by_hand)).expect("put");
+    assert_eq!(status, 200);
+
+    let item = list_entry(&a, "broken").expect("the damaged record is listed, not skipped");
+    assert_eq!(item["state"], "unreadable", "{item}");
+    assert_eq!(item["shared"], json!(true), "{item}");
+    let detail = item["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("team vault") && detail.contains("left as it is"), "{detail}");
+    assert!(tokenkeeper_engine::phrases::jargon(detail).is_none(), "{detail}");
+    assert!(item["detail_technical"].as_str().is_some_and(|t| t.contains("note")), "{item}");
+    assert!(list_entry(&a, "jira").is_some(), "the other shared integration is gone");
+
+    let out = a.run(&["remove", "broken"], None);
+    assert_eq!(exit_code(&out), 2, "removing a record a keeper cannot read: {}", stderr(&out));
+    assert!(stderr(&out).contains("left as it is"), "{}", stderr(&out));
+    assert_eq!(vault_record(&dev, "integrations/broken"), Some(json!({"note": "written by hand"})), "it was changed");
+}

@@ -295,6 +295,17 @@ async fn a_server_and_a_tray_keep_a_shared_integration_and_the_tray_signs_it_in_
         let jargon = tokenkeeper_engine::phrases::jargon(text);
         ensure!(jargon.is_none(), "{jargon:?} on D's details page ({when}): {text}");
     }
+    // whoever fixes a shared integration fixes it for all: said where the fix is offered, and the
+    // keeper that did not sign in says where it happened
+    let fix_for_all = "fixes it for every Token Keeper connected to the team vault";
+    ensure!(needs_text.contains(fix_for_all), "D does not say its sign-in fixes it for all: {needs_text}");
+    ensure!(!working_text.contains(fix_for_all), "the fix hint stays once it works: {working_text}");
+    let on_s = blocking(|| status_json(&s));
+    let told =
+        on_s["history"].as_array().into_iter().flatten().any(|e| {
+            e["text"].as_str().is_some_and(|t| t.contains("on another Token Keeper connected to the team vault"))
+        });
+    ensure!(told, "S's history does not say the sign-in was made on another Token Keeper: {on_s}");
     ensure!(
         !history_needs.is_empty() && history_working.len() > history_needs.len(),
         "D's history did not grow with the sign-in: before {history_needs:#?}, after {history_working:#?}"

@@ -104,7 +104,7 @@ function detailBody(s: IntegrationStatus, about: About, page: Page): Node[] {
     // the engine's sentence (what happened, what to do) when it has one, else what the state means
     s.detail ? h('p', { class: 'explain', id: 'detail-sentence' }, s.detail) : h('p', { class: 'explain' }, explained(s)),
     // a shared integration's fix made here is made for everyone connected to the team vault
-    h('p', { class: 'hint', id: 'shared-fix-hint', hidden: !(s.shared && s.state === 'needs-sign-in') }, SHARED_FIX),
+    ...(s.shared && s.state === 'needs-sign-in' ? [h('p', { class: 'hint', id: 'shared-fix-hint' }, SHARED_FIX)] : []),
     actions,
     device,
     h('h2', {}, 'About it'),

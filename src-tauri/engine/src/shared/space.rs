@@ -135,8 +135,16 @@ impl Space {
         let can_log_in = matches!(self.credential, Credential::AppRole { .. });
         let fresh = match auth::upkeep(life, seen, now, can_log_in) {
             Upkeep::WaitUntil(_) => return Ok(()),
-            Upkeep::Renew => auth::renew_self(self.store.client(), None).await?,
-            Upkeep::LogInAgain => auth::log_in(self.store.client(), &self.credential).await?,
+            Upkeep::Renew => {
+                let fresh = auth::renew_self(self.store.client(), None).await?;
+                tracing::info!("team vault: access renewed ({:?} left)", fresh.remaining);
+                fresh
+            }
+            Upkeep::LogInAgain => {
+                let fresh = auth::log_in(self.store.client(), &self.credential).await?;
+                tracing::info!("team vault: logged in again ({:?} left)", fresh.remaining);
+                fresh
+            }
             Upkeep::Ends(end) if end <= now => {
                 return Err(VaultError::new(VaultErrorKind::AccessEnded, "the vault token reached its end"))
             }
