@@ -27,6 +27,7 @@
 //! (`scripts/ensure-openbao.sh`) and the OAuth fixture's node_modules.
 
 mod common;
+mod shared_support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -34,13 +35,11 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
+use shared_support::{grant_of, strings_under, team_policy, MOUNT, TEAM};
 use serde_json::{json, Value};
 use tokenkeeper_tests::openbao::{bao_api, BaoDev};
 use tokenkeeper_tests::{files_under, require_test_session, wait_until, Daemon, OidcOptions, OidcServer, Sandbox};
 
-/// The KV v2 mount and the path prefix of the shared space.
-const MOUNT: &str = "secret";
-const TEAM: &str = "tokenkeeper/team";
 
 /// How long a test waits for something to show on another machine. The keeper promises 30 s
 /// (re-lists every 10 s, re-reads a *Needs sign-in* integration every 10 s); the rest is slack
@@ -51,13 +50,6 @@ const ACROSS_MACHINES: Duration = Duration::from_secs(60);
 // Steps
 // =============================================================================================
 
-/// A policy that allows everything a keeper does in the shared space and nothing else.
-fn team_policy() -> String {
-    format!(
-        "path \"{MOUNT}/data/{TEAM}/*\" {{ capabilities = [\"create\", \"read\", \"update\", \"delete\"] }}\n\
-         path \"{MOUNT}/metadata/{TEAM}/*\" {{ capabilities = [\"list\", \"read\", \"delete\"] }}\n"
-    )
-}
 
 /// A vault token with [`team_policy`] (what an administrator hands a second person or server).
 fn team_token(dev: &BaoDev) -> String {
@@ -133,34 +125,6 @@ fn vault_list(dev: &BaoDev, dir: &str) -> Vec<String> {
     }
 }
 
-/// Every string under a key named `key`, anywhere in `v` — also inside strings that hold JSON
-/// (the record's `secrets` may be an object or a JSON document in a string).
-fn strings_under(v: &Value, key: &str) -> Vec<String> {
-    fn walk(v: &Value, key: &str, out: &mut Vec<String>) {
-        match v {
-            Value::Object(map) => {
-                for (k, x) in map {
-                    if k == key {
-                        if let Some(s) = x.as_str() {
-                            out.push(s.to_owned());
-                        }
-                    }
-                    walk(x, key, out);
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|x| walk(x, key, out)),
-            Value::String(s) => {
-                if let Ok(inner @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(s) {
-                    walk(&inner, key, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(v, key, &mut out);
-    out
-}
 
 /// The refresh token in an integration's shared record, if any.
 fn vault_refresh_token(dev: &BaoDev, name: &str) -> Option<String> {
@@ -258,10 +222,6 @@ fn assert_secrets_only_in_openbao(label: &str, sb: &Sandbox, secrets: &[String],
     }
 }
 
-/// The grant id of a fixture event line (`… grant=<id> …`).
-fn grant_of(event: &str) -> Option<&str> {
-    event.split_whitespace().find_map(|p| p.strip_prefix("grant="))
-}
 
 // =============================================================================================
 // The tests
