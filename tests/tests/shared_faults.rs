@@ -43,6 +43,14 @@ use nix::sys::signal::Signal;
 use shared_support::*;
 use tokenkeeper_tests::{require_test_session, wait_until, Notifications};
 
+/// Runs one of these tests at a time: each runs a three-node cluster, three keepers, the OAuth
+/// fixture and a `token` loop per machine and integration; two at once on CI's two cores would
+/// measure the machine, not the keepers (`make test` runs two tests at a time).
+fn one_cluster_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static CLUSTER: Mutex<()> = Mutex::new(());
+    CLUSTER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The access tokens' life at the provider: renewed every ~4 s.
 const AT_TTL: u64 = 8;
 /// How often each machine asks for each integration's token.
@@ -204,6 +212,7 @@ fn keeper_notes(fleet: &Fleet, cluster: &tokenkeeper_tests::openbao::BaoCluster)
 #[test]
 fn leader_killed_during_renewals() {
     require_test_session();
+    let _alone = one_cluster_at_a_time();
     let names = ["lk-alpha", "lk-beta", "lk-gamma"];
     let (mut cluster, fleet) = Fleet::start(3, &names, &[], AT_TTL);
     let seen = Seen::default();
@@ -312,6 +321,7 @@ fn leader_killed_during_renewals() {
 #[test]
 fn node_stopped_and_vault_sealed() {
     require_test_session();
+    let _alone = one_cluster_at_a_time();
     let names = ["ss-alpha", "ss-beta", "ss-gamma"];
     let notes = Notifications::new();
     let (mut cluster, fleet) = Fleet::start(3, &names, &[], AT_TTL);
@@ -545,6 +555,7 @@ fn node_stopped_and_vault_sealed() {
 #[test]
 fn keeper_killed_holding_a_lease() {
     require_test_session();
+    let _alone = one_cluster_at_a_time();
     let names = ["kl-alpha", "kl-beta", "kl-gamma"];
     let probe = "kl-probe";
     let (cluster, fleet) = Fleet::start(3, &names, &[probe], AT_TTL);
