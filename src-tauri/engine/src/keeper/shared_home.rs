@@ -370,11 +370,10 @@ impl Keeper {
         }
         let outcome = async {
             let space = self.connected().map_err(|e| VaultError::new(VaultErrorKind::Unavailable, e.to_string()))?;
-            let seen = match self.lock().slots.get(name).map(Slot::home) {
-                Some(Home::Shared { seen }) => seen,
-                _ => return Err(VaultError::new(VaultErrorKind::BadAnswer, "not shared")),
+            let (seen, config) = match self.lock().slots.get(name).map(|s| (s.home(), s.config.clone())) {
+                Some((Home::Shared { seen }, config)) => (seen, config),
+                _ => return Err(VaultError::new(VaultErrorKind::BadAnswer, "no longer a shared integration here")),
             };
-            let config = self.lock().slots.get(name).map(|s| s.config.clone()).expect("checked above");
             let path = record_path(name)?;
             let written = lease::publish(space.store(), &path, &SharedRecord::new(config, &new), Cas::At(seen)).await?;
             Ok((space, written))
