@@ -5,7 +5,9 @@
 #   make run     demo: a local OAuth server and the keeper renewing a 20-second token
 #   make bench   benchmarks (release build)
 #   make soak    the 10-minute fault soak (200 integrations); make crash: 2 x 500 kill -9 of the daemon
-#   make bench-scale  100 / 1,000 / 10,000 integrations (SCALE_STORE=memory for 10,000)
+#   make bench-scale  100 / 1,000 / 10,000 integrations (SCALE_STORE=memory for 10,000;
+#                     SCALE_STORE=openbao: 1,000 / 10,000 shared ones on a three-node OpenBao cluster)
+#   make soak-shared  five keepers, 50 shared integrations with 6 s tokens, against one keeper
 #   make bench-keychain  a keychain write's cost from 1 to 10,000 items (KEYCHAIN_N)
 #   make fuzz    the engine's property tests with many cases (FUZZ_CASES, default 10000 each)
 #   make test-openbao  only the OpenBao tests (dev server, three-node Raft cluster; also part of make test)
@@ -17,7 +19,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SESSION := dbus-run-session -- tests/env/session.sh
 
-.PHONY: all deps build test test-openbao run package package-test audit bench bench-scale bench-keychain soak crash fuzz fmt lint
+.PHONY: all deps build test test-openbao run package package-test audit bench bench-scale bench-keychain soak soak-shared crash fuzz fmt lint
 
 all: build
 
@@ -73,6 +75,14 @@ soak: deps
 	$(CARGO) build -p tokenkeeper
 	$(SESSION) $(CARGO) test -p tokenkeeper-tests --test soak_full
 
+# five keepers and a one-keeper baseline, 50 shared integrations with 6 s rotating tokens on a
+# three-node OpenBao cluster (SOAK_SECONDS, default 60; SOAK_KEEPERS 5; SOAK_SAMPLE 5 per keeper)
+soak-shared: deps
+	scripts/ensure-openbao.sh
+	$(CARGO) build --release -p tokenkeeper
+	TOKENKEEPER_BIN=$(CURDIR)/target/release/tokenkeeper \
+	  $(SESSION) $(CARGO) test -p tokenkeeper-tests --test soak_shared -- --nocapture --test-threads=1
+
 crash: deps
 	$(CARGO) build -p tokenkeeper
 	$(SESSION) $(CARGO) test -p tokenkeeper-tests --test crash_full
@@ -82,8 +92,10 @@ FUZZ_CASES ?= 10000
 fuzz:
 	TOKENKEEPER_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p tokenkeeper-engine --lib -- properties --test-threads=2
 
-# n integrations kept alive by one daemon (SCALE_N=…; SCALE_STORE=memory for 10,000)
+# n integrations kept alive by one daemon (SCALE_N=…; SCALE_STORE=memory for 10,000); with
+# SCALE_STORE=openbao n shared integrations kept by two daemons on a three-node OpenBao cluster
 bench-scale: deps
+	$(if $(filter openbao,$(SCALE_STORE)),scripts/ensure-openbao.sh)
 	$(CARGO) build --release -p tokenkeeper
 	$(SESSION) scripts/bench-scale.sh
 

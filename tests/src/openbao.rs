@@ -397,7 +397,20 @@ impl BaoCluster {
     }
 
     pub fn try_start(n: usize) -> Result<Self> {
+        Self::try_start_audited(n, None)
+    }
+
+    /// [`BaoCluster::try_start`] with a file audit device on every node, all appending to
+    /// `audit_file` (one JSON line per request and per response; accessors in clear). OpenBao 2.x
+    /// refuses `bao audit enable` through the API, so it is declared in each node's config.
+    pub fn try_start_audited(n: usize, audit_file: Option<&Path>) -> Result<Self> {
         let dir = tempfile::tempdir()?;
+        let audit = audit_file.map_or(String::new(), |f| {
+            format!(
+                "audit \"file\" \"bench\" {{\n  options {{\n    file_path = \"{}\"\n    hmac_accessor = \"false\"\n  }}\n}}\n",
+                f.display()
+            )
+        });
         let mut nodes = Vec::with_capacity(n);
         for i in 0..n {
             let port = free_port_pair();
@@ -410,7 +423,7 @@ impl BaoCluster {
                     "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"node{i}\"\n  performance_multiplier = 1\n  autopilot_reconcile_interval = \"1s\"\n  autopilot_update_interval = \"500ms\"\n}}\n\
                      listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{}\"\n  tls_disable = true\n}}\n\
                      api_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"https://127.0.0.1:{}\"\n\
-                     disable_mlock = true\n",
+                     disable_mlock = true\n{audit}",
                     data.display(),
                     port + 1,
                     port + 1

@@ -282,6 +282,12 @@ impl Sandbox {
 
     /// [`Sandbox::spawn_daemon`] with extra arguments after `daemon`.
     pub fn spawn_daemon_with(&self, extra_args: &[&str]) -> Daemon {
+        self.spawn_daemon_within(extra_args, Duration::from_secs(20))
+    }
+
+    /// [`Sandbox::spawn_daemon_with`], waiting up to `timeout` for its socket (a daemon connected
+    /// to a team vault reads the whole shared space before it listens: seconds per thousand).
+    pub fn spawn_daemon_within(&self, extra_args: &[&str], timeout: Duration) -> Daemon {
         let n = self.daemons.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let log = self.logs_dir().join(format!("daemon-{n}.log"));
         let file = std::fs::File::create(&log).expect("daemon log");
@@ -295,9 +301,7 @@ impl Sandbox {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {} daemon: {e}", self.bin.display()));
         let mut daemon = Daemon { child: Some(child), log, socket: self.socket_path() };
-        let up = wait_until(Duration::from_secs(20), Duration::from_millis(10), || {
-            daemon.socket.exists() || !daemon.is_running()
-        });
+        let up = wait_until(timeout, Duration::from_millis(10), || daemon.socket.exists() || !daemon.is_running());
         if !daemon.is_running() || !up || !daemon.socket.exists() {
             let status = daemon.stop();
             panic!(

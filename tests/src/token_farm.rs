@@ -114,6 +114,13 @@ impl TokenFarm {
         self.lock().current.iter().filter(|(gen, _)| *gen == 0).count()
     }
 
+    /// Integrations whose current token, issued by the farm, has already expired (nobody renewed
+    /// it in time): at this moment they have no valid access token.
+    pub fn expired_now(&self) -> usize {
+        let (now, life) = (now_ms(), self.options.lifetime_s as i64 * 1000);
+        self.lock().current.iter().filter(|(gen, issued)| *gen > 0 && now > issued + life).count()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Farm> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -35,11 +35,10 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
-use shared_support::{grant_of, strings_under, team_policy, MOUNT, TEAM};
 use serde_json::{json, Value};
+use shared_support::{grant_of, strings_under, team_policy, MOUNT, TEAM};
 use tokenkeeper_tests::openbao::{bao_api, BaoDev};
 use tokenkeeper_tests::{files_under, require_test_session, wait_until, Daemon, OidcOptions, OidcServer, Sandbox};
-
 
 /// How long a test waits for something to show on another machine. The keeper promises 30 s
 /// (re-lists every 10 s, re-reads a *Needs sign-in* integration every 10 s); the rest is slack
@@ -49,7 +48,6 @@ const ACROSS_MACHINES: Duration = Duration::from_secs(60);
 // =============================================================================================
 // Steps
 // =============================================================================================
-
 
 /// A vault token with [`team_policy`] (what an administrator hands a second person or server).
 fn team_token(dev: &BaoDev) -> String {
@@ -124,7 +122,6 @@ fn vault_list(dev: &BaoDev, dir: &str) -> Vec<String> {
         _ => panic!("LIST {path}: HTTP {status}: {v}"),
     }
 }
-
 
 /// The refresh token in an integration's shared record, if any.
 fn vault_refresh_token(dev: &BaoDev, name: &str) -> Option<String> {
@@ -221,7 +218,6 @@ fn assert_secrets_only_in_openbao(label: &str, sb: &Sandbox, secrets: &[String],
         }
     }
 }
-
 
 // =============================================================================================
 // The tests

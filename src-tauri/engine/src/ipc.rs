@@ -39,9 +39,14 @@ mod unsupported;
 #[cfg(not(unix))]
 use unsupported as transport;
 
-/// The longest request or answer line accepted (a token response given to `login --from-response`
-/// is the largest thing sent). The server reads no more of a longer one.
+/// The longest request line accepted (a token response given to `login --from-response` is the
+/// largest thing sent). The server reads no more of a longer one.
 pub(crate) const MAX_LINE: u64 = 2 * 1024 * 1024;
+
+/// The longest answer line a client reads: the list of every integration is the largest (about
+/// 500 bytes each: 10,000 shared integrations are 5 MB), and the answer comes from the user's own
+/// keeper, checked as such before anything is sent.
+pub(crate) const MAX_ANSWER: u64 = 64 * 1024 * 1024;
 
 /// How long the server waits for a client's request line: clients send it at once, so a
 /// connection still without one after this is dropped rather than held forever.
@@ -373,7 +378,7 @@ impl Client {
         let mut within = ANSWER_WITHIN;
         loop {
             let mut line = Vec::new();
-            let mut limited = (&mut reader).take(MAX_LINE);
+            let mut limited = (&mut reader).take(MAX_ANSWER);
             let reading = limited.read_until(b'\n', &mut line);
             tokio::time::timeout(within, reading).await.map_err(|_| no_answer(within))?.map_err(lost)?;
             if line.is_empty() {
@@ -417,7 +422,7 @@ pub fn token_from_running_keeper(name: &str) -> Option<Result<AccessToken, Keepe
     let answer = (|| {
         stream.write_all(&request_line(&Request::Token { name: name.to_string() })?).map_err(lost)?;
         let mut line = Vec::new();
-        std::io::BufReader::new(Read::take(&stream, MAX_LINE)).read_until(b'\n', &mut line).map_err(|e| {
+        std::io::BufReader::new(Read::take(&stream, MAX_ANSWER)).read_until(b'\n', &mut line).map_err(|e| {
             match e.kind() {
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => no_answer(ANSWER_WITHIN),
                 _ => lost(e),

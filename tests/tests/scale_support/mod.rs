@@ -191,7 +191,7 @@ fn seed(paths: &Paths, store: &dyn SecretStore, farm: &TokenFarm, n: usize) -> (
 }
 
 /// The daemon's resident memory (KiB) and thread count.
-fn proc_status(pid: u32) -> (u64, u64) {
+pub fn proc_status(pid: u32) -> (u64, u64) {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |key: &str| {
         text.lines()
@@ -204,7 +204,7 @@ fn proc_status(pid: u32) -> (u64, u64) {
 }
 
 /// The daemon's user + system CPU time, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
+pub fn cpu_ticks(pid: u32) -> u64 {
     stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
 }
 
@@ -222,7 +222,7 @@ fn clock_ticks_per_second() -> f64 {
     100.0
 }
 
-fn percentile(sorted: &[i64], p: f64) -> i64 {
+pub fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
     }

@@ -309,7 +309,7 @@ impl Fleet {
         admin.write_policy("tokenkeeper-team", &team_policy()).expect("the team policy");
         let server = OidcServer::start(OidcOptions { at_ttl, ..OidcOptions::default() });
         let addrs = cluster.addrs();
-        let labels = ["A", "B", "C", "D"];
+        let labels = ["A", "B", "C", "D", "E", "F", "G", "H"];
         let machines: Vec<Machine> = (0..machines)
             .map(|i| {
                 let sb = Sandbox::new();

@@ -20,7 +20,12 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn run() -> Result<(), Failure> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let keeper = Keeper::open(KeeperOptions::system(Clicks::SignIns(tx))?)?;
-    keeper.open_shared().await;
+    // the team vault's integrations are read in the background: local ones are served at once,
+    // a request for a shared one waits for them (10,000 records take seconds)
+    let opening = tokio::spawn({
+        let keeper = keeper.clone();
+        async move { keeper.open_shared().await }
+    });
     for problem in keeper.problems() {
         tracing::warn!("{problem}");
     }
@@ -33,6 +38,7 @@ pub async fn run() -> Result<(), Failure> {
             Ok(())
         }
     };
+    opening.abort();
     let _ = tokio::time::timeout(FLUSH_TIMEOUT, keeper.flush_notices()).await;
     result
 }

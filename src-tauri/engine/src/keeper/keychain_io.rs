@@ -62,10 +62,20 @@ impl Keeper {
     /// cross-process file lock — for a shared integration, the renewal lease in the team vault,
     /// which makes it the only one of every keeper. Both are released when the guard drops.
     pub(super) async fn exclusive(&self, name: &str) -> Result<Exclusive, KeeperError> {
+        self.exclusive_unless(name, None).await
+    }
+
+    /// [`Keeper::exclusive`] for a renewal: a shared integration's renewal that another keeper
+    /// makes while this one waits for the lease is not made again (see [`Exclusive::settled`]).
+    pub(super) async fn exclusive_unless(
+        &self,
+        name: &str,
+        settled: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Result<Exclusive, KeeperError> {
         let flight = self.lock().slots.get(name).map(|s| s.flight.clone()).ok_or_else(|| KeeperError::unknown(name))?;
         let flight = flight.lock_owned().await;
         if self.is_shared(name) {
-            let lease = self.shared_lease(name).await?;
+            let lease = self.shared_lease(name, settled).await?;
             return Ok(Exclusive { _flight: flight, _cross: Cross::Lease(lease) });
         }
         let file = crate::lock::acquire(self.inner.paths.lock_file(name))
@@ -144,6 +154,11 @@ pub(super) struct Exclusive {
 }
 
 impl Exclusive {
+    /// Whether another keeper made the renewal this one waited to make: nothing is held.
+    pub(super) fn settled(&self) -> bool {
+        matches!(&self._cross, Cross::Lease(lease) if lease.is_settled())
+    }
+
     /// Whether the holder may renew: not a keeper that may only read the team vault.
     pub(super) fn may_renew(&self) -> bool {
         match &self._cross {

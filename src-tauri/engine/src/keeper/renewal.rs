@@ -94,7 +94,16 @@ impl Keeper {
                 Err(e) => return failed(e),
             }
         }
-        let _exclusive = match self.exclusive(name).await {
+        let settled = || {
+            let secrets = self.lock().slots.get(name).and_then(|s| s.secrets().cloned()).unwrap_or_default();
+            why != Why::Forced
+                && (self.state_of(name).ok() == Some(State::NeedsSignIn) || !self.renewal_needed(name, why, &secrets))
+        };
+        let _exclusive = match self.exclusive_unless(name, Some(&settled)).await {
+            Ok(held) if held.settled() => {
+                self.commit(name, |_, _| {});
+                return;
+            }
             Ok(held) => held,
             Err(e) => return failed(e),
         };

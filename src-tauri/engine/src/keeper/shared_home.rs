@@ -58,6 +58,7 @@ pub(super) struct HeldLease {
     /// record and uses what others renew, and must not renew itself), and once given back.
     lease: Arc<std::sync::Mutex<Option<Lease>>>,
     may_renew: bool,
+    settled: bool,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     link: std::sync::Weak<super::Inner>,
 }
@@ -71,11 +72,21 @@ impl HeldLease {
     ) -> Self {
         let shared = Arc::new(std::sync::Mutex::new(Some(lease)));
         let heartbeat = tokio::spawn(extend_while_held(space.clone(), shared.clone(), clock));
-        Self { space, lease: shared, may_renew: true, heartbeat: Some(heartbeat), link }
+        Self { space, lease: shared, may_renew: true, settled: false, heartbeat: Some(heartbeat), link }
     }
 
     fn read_only(space: Arc<Space>, link: std::sync::Weak<super::Inner>) -> Self {
-        Self { space, lease: Arc::default(), may_renew: false, heartbeat: None, link }
+        Self { space, lease: Arc::default(), may_renew: false, settled: false, heartbeat: None, link }
+    }
+
+    /// No lease: another keeper renewed while this one waited for it, and nothing is left to do.
+    fn settled(space: Arc<Space>, link: std::sync::Weak<super::Inner>) -> Self {
+        Self { space, lease: Arc::default(), may_renew: false, settled: true, heartbeat: None, link }
+    }
+
+    /// Whether another keeper did the renewal this one waited to make.
+    pub(super) fn is_settled(&self) -> bool {
+        self.settled
     }
 
     /// The lease record was removed with its integration: nothing to give back.
@@ -292,7 +303,14 @@ impl Keeper {
 
     /// Takes the renewal lease of `name`, waiting while another keeper holds it (at most the
     /// lease's time and the clock allowance: a holder killed mid-renewal is waited out).
-    pub(super) async fn shared_lease(&self, name: &str) -> Result<HeldLease, KeeperError> {
+    /// With `settled`: while another keeper holds the lease, the record is read again and, once
+    /// `settled` says no renewal is needed any more (the other keeper's tokens are in), no lease
+    /// is taken at all ([`HeldLease::settled`]).
+    pub(super) async fn shared_lease(
+        &self,
+        name: &str,
+        settled: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Result<HeldLease, KeeperError> {
         let space = self.connected()?;
         let path = lease::lease_path(name)?;
         let give_up = tokio::time::Instant::now()
@@ -322,6 +340,14 @@ impl Keeper {
                 }
                 TakeOutcome::Busy { holder, .. } => {
                     tracing::debug!("{name}: {} is renewing it; waiting", holder.as_str());
+                    if let Some(settled) = settled {
+                        if let Ok(Some(read)) = self.read_shared(&space, name).await {
+                            self.adopt_shared(name, read);
+                        }
+                        if settled() {
+                            return Ok(HeldLease::settled(space, Arc::downgrade(&self.inner)));
+                        }
+                    }
                 }
                 TakeOutcome::Lost => {}
             }

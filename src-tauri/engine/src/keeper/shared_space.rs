@@ -65,8 +65,8 @@ pub(super) struct SharedLink {
     problem: std::sync::Mutex<Option<VaultError>>,
     /// Lease releases under way, awaited before a short-lived command exits.
     pub(super) releases: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// Set by the first [`Keeper::open_shared`]: later calls change nothing.
-    opened: std::sync::atomic::AtomicBool,
+    /// Done by the first [`Keeper::open_shared`]: later calls wait for it, then change nothing.
+    opened: tokio::sync::OnceCell<()>,
     /// Set once the keeper runs for good ([`Keeper::run`]): only then does it notify.
     notifying: std::sync::atomic::AtomicBool,
     /// The number of the last entry of the space's change log this keeper acted on (`None`
@@ -165,10 +165,11 @@ impl Keeper {
     /// Shells call this once after [`Keeper::open`]; [`Keeper::run`] then keeps it in step.
     /// A vault that cannot be reached is no error here: it is in [`Keeper::shared_status`] and
     /// tried again every [`SYNC_EVERY`].
+    /// Only the first call does it; the others wait for it to finish (a request for a shared
+    /// integration that comes while a daemon is still reading 10,000 records waits for them,
+    /// while local integrations are served at once).
     pub async fn open_shared(&self) {
-        if !self.inner.shared.opened.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            self.sync_shared().await;
-        }
+        self.inner.shared.opened.get_or_init(|| self.sync_shared()).await;
     }
 
     /// For a name this keeper does not know while its team vault cannot be reached: the error
@@ -202,7 +203,7 @@ impl Keeper {
         let store = self.inner.store.clone();
         let connected = space::connect(&self.inner.paths, &*store, request, now).await;
         let space = Arc::new(connected?);
-        self.inner.shared.opened.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.inner.shared.opened.set(());
         self.forget_shared_slots();
         *self.inner.shared.space.write().unwrap_or_else(|p| p.into_inner()) = Some(space.clone());
         self.set_problem(None);
