@@ -316,7 +316,18 @@ impl Keeper {
         let give_up = tokio::time::Instant::now()
             + Duration::from_millis((LEASE_TIME.millis() + lease::CLOCK_ALLOWANCE.millis()) as u64 + 5_000);
         let mut not_ready = 0;
+        let mut waited = false;
         loop {
+            // after waiting for another keeper: its renewal may be in (it usually takes a fraction
+            // of a poll, so the lease is often free again by the next look)
+            if let (true, Some(settled)) = (waited, settled) {
+                if let Ok(Some(read)) = self.read_shared(&space, name).await {
+                    self.adopt_shared(name, read);
+                }
+                if settled() {
+                    return Ok(HeldLease::settled(space, Arc::downgrade(&self.inner)));
+                }
+            }
             let now = self.inner.clock.now();
             let taken = match lease::take(space.store(), &path, space.keeper(), now, LEASE_TIME).await {
                 // the vault's rules let this keeper read, not write: it uses what others renew
@@ -340,16 +351,9 @@ impl Keeper {
                 }
                 TakeOutcome::Busy { holder, .. } => {
                     tracing::debug!("{name}: {} is renewing it; waiting", holder.as_str());
-                    if let Some(settled) = settled {
-                        if let Ok(Some(read)) = self.read_shared(&space, name).await {
-                            self.adopt_shared(name, read);
-                        }
-                        if settled() {
-                            return Ok(HeldLease::settled(space, Arc::downgrade(&self.inner)));
-                        }
-                    }
+                    waited = true;
                 }
-                TakeOutcome::Lost => {}
+                TakeOutcome::Lost => waited = true,
             }
             if tokio::time::Instant::now() >= give_up {
                 return Err(KeeperError::Unavailable(format!(
