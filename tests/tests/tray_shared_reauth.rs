@@ -38,6 +38,7 @@
 //! log with the app's output).
 
 mod common;
+mod shared_support;
 mod tray_support;
 
 use std::path::Path;
@@ -46,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
+use shared_support::{strings_under, team_policy, MOUNT, TEAM};
 use tokenkeeper_tests::openbao::{bao_api, BaoDev};
 use tokenkeeper_tests::{keychain_items, Daemon, Notice, Notifications, OidcOptions, OidcServer};
 use tray_support::webdriver::{Driver, Session};
@@ -54,8 +56,6 @@ use tray_support::*;
 /// A machine of its own for the server: `tokenkeeper` in private folders (the harness's sandbox).
 type Machine = tokenkeeper_tests::Sandbox;
 
-const MOUNT: &str = "secret";
-const TEAM: &str = "tokenkeeper/team";
 const NAME: &str = "reports";
 /// What the keeper promises across machines: it looks at the vault every 10 s.
 const ACROSS: Duration = Duration::from_secs(30);
@@ -330,13 +330,6 @@ async fn a_server_and_a_tray_keep_a_shared_integration_and_the_tray_signs_it_in_
 
 // ---- steps --------------------------------------------------------------------------------------
 
-fn team_policy() -> String {
-    format!(
-        "path \"{MOUNT}/data/{TEAM}/*\" {{ capabilities = [\"create\", \"read\", \"update\", \"delete\"] }}\n\
-         path \"{MOUNT}/metadata/{TEAM}/*\" {{ capabilities = [\"list\", \"read\", \"delete\"] }}\n"
-    )
-}
-
 fn connect_args(addr: &str) -> Vec<&str> {
     vec!["shared", "connect", "--address", addr, "--mount", MOUNT, "--path", TEAM, "--token-stdin"]
 }
@@ -383,32 +376,7 @@ fn vault_refresh_token(dev: &BaoDev) -> Option<String> {
     if status != 200 {
         return None;
     }
-    let mut found = Vec::new();
-    strings_under(&v["data"]["data"]["secrets"], "refresh_token", &mut found);
-    found.into_iter().find(|t| !t.is_empty())
-}
-
-/// Every string under a key named `key` in `v`, also inside strings that hold JSON.
-fn strings_under(v: &Value, key: &str, out: &mut Vec<String>) {
-    match v {
-        Value::Object(map) => {
-            for (k, x) in map {
-                if k == key {
-                    if let Some(s) = x.as_str() {
-                        out.push(s.to_owned());
-                    }
-                }
-                strings_under(x, key, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|x| strings_under(x, key, out)),
-        Value::String(s) => {
-            if let Ok(inner @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(s) {
-                strings_under(&inner, key, out);
-            }
-        }
-        _ => {}
-    }
+    strings_under(&v["data"]["data"]["secrets"], "refresh_token").into_iter().find(|t| !t.is_empty())
 }
 
 /// Opens D's window on the details of reports, saves `shared-reauth-detail-WHEN-light.png`, and

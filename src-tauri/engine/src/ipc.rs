@@ -138,16 +138,8 @@ impl Request {
     fn needs_team_vault(&self, keeper: &Keeper) -> bool {
         match self {
             Request::List | Request::SharedStatus | Request::Add { shared: true, .. } => true,
-            Request::Status { name }
-            | Request::Token { name }
-            | Request::Refresh { name }
-            | Request::Pause { name, .. }
-            | Request::Remove { name, .. }
-            | Request::SignIn { name }
-            | Request::DeviceSignIn { name }
-            | Request::StoreResponse { name, .. }
-            | Request::StoreApiToken { name, .. } => !keeper.holds_locally(name),
             Request::Add { shared: false, .. } | Request::SharedConnect { .. } | Request::SharedDisconnect => false,
+            _ => self.name().is_some_and(|name| !keeper.holds_locally(name)),
         }
     }
 }

@@ -321,7 +321,7 @@ impl Keeper {
         }
         let round = self.inner.shared.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let followed = self.follow_changes(&space).await;
-        if !followed || (round > 0 && round % REREAD_EVERY_ROUNDS == 0) {
+        if !followed || (round > 0 && round.is_multiple_of(REREAD_EVERY_ROUNDS)) {
             self.reread_waiting(&space).await;
         }
     }
@@ -338,10 +338,7 @@ impl Keeper {
                 return false;
             }
         };
-        let seen = std::mem::replace(
-            &mut *self.inner.shared.seen_change.lock().unwrap_or_else(|p| p.into_inner()),
-            Some(log.seq()),
-        );
+        let seen = self.inner.shared.seen_change.lock().unwrap_or_else(|p| p.into_inner()).replace(log.seq());
         let Some(seen) = seen else { return true };
         match log.since(seen) {
             Since::Names(names) => {
